@@ -1,0 +1,1 @@
+#include "src/runtime/error.hpp"

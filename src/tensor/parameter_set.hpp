@@ -1,0 +1,95 @@
+// Named, shaped parameters in one flat slab (values) with a matching slab of
+// gradients. Each parameter knows its full logical shape and which slice of it
+// this rank holds, so checkpoints store full shapes and tensor-parallel shards
+// are just slices (tp = 1 today: the slice is the whole tensor).
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+#include "kernels/views.hpp"
+#include "src/runtime/error.hpp"
+
+namespace tessera {
+
+struct ParamInfo {
+  std::string name;                  // Hugging Face style, e.g. "h.3.attn.c_attn.weight"
+  std::vector<int64_t> full_shape;   // logical shape of the whole tensor
+  std::vector<int64_t> local_shape;  // shape of this rank's slice
+  std::vector<int64_t> local_start;  // where the slice starts in the full tensor
+  int shard_dim = -1;                // dimension split across tensor-parallel ranks, -1 = replicated
+  bool weight_decay = true;          // false for biases and norm weights
+  size_t offset = 0;                 // first element in the slab
+  size_t numel = 0;                  // elements of the local slice
+};
+
+inline int64_t product(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+template <class S>
+class ParameterSet {
+ public:
+  // Registers a replicated parameter (whole tensor on this rank). Returns its index.
+  size_t add(const std::string& name, std::vector<int64_t> full_shape, bool weight_decay) {
+    ParamInfo info;
+    info.name = name;
+    info.full_shape = full_shape;
+    info.local_shape = full_shape;
+    info.local_start.assign(full_shape.size(), 0);
+    info.weight_decay = weight_decay;
+    return add_slice(std::move(info));
+  }
+
+  // Registers a parameter of which this rank holds local_shape starting at local_start.
+  size_t add_slice(ParamInfo info) {
+    require(!allocated_, "ParameterSet: add after allocate (" + info.name + ")");
+    require(index_.count(info.name) == 0, "ParameterSet: duplicate parameter " + info.name);
+    info.offset = total_;
+    info.numel = static_cast<size_t>(product(info.local_shape));
+    total_ += info.numel;
+    index_[info.name] = infos_.size();
+    infos_.push_back(std::move(info));
+    return infos_.size() - 1;
+  }
+
+  // Allocates the value and gradient slabs (zero-filled).
+  void allocate() {
+    values_ = View1<S>("params", total_);
+    grads_ = View1<S>("grads", total_);
+    allocated_ = true;
+  }
+
+  bool allocated() const { return allocated_; }
+  size_t numel() const { return total_; }
+  const std::vector<ParamInfo>& infos() const { return infos_; }
+  const ParamInfo& info(size_t i) const { return infos_.at(i); }
+  const ParamInfo& info(const std::string& name) const { return infos_.at(index_of(name)); }
+  bool contains(const std::string& name) const { return index_.count(name) != 0; }
+  size_t index_of(const std::string& name) const {
+    auto it = index_.find(name);
+    require(it != index_.end(), "unknown parameter '" + name + "'");
+    return it->second;
+  }
+
+  View1<S> values() const { return values_; }
+  View1<S> grads() const { return grads_; }
+  View1<S> value(size_t i) const { return slice(values_, infos_[i].offset, infos_[i].numel); }
+  View1<S> grad(size_t i) const { return slice(grads_, infos_[i].offset, infos_[i].numel); }
+  View1<S> value(const std::string& name) const { return value(index_of(name)); }
+  View1<S> grad(const std::string& name) const { return grad(index_of(name)); }
+
+  void zero_grads() const { Kokkos::deep_copy(grads_, S(0)); }
+
+ private:
+  std::vector<ParamInfo> infos_;
+  std::map<std::string, size_t> index_;
+  size_t total_ = 0;
+  bool allocated_ = false;
+  View1<S> values_;
+  View1<S> grads_;
+};
+
+}  // namespace tessera
