@@ -1,0 +1,89 @@
+// The run configuration: one TOML file, strictly validated. Every key is
+// documented in docs/config.md; unknown keys and ill-typed or out-of-range values
+// are rejected with the key's dotted name (e.g. "train.micro_batch_size").
+#pragma once
+#include <cstdint>
+#include <string>
+#include "src/model/gpt2_config.hpp"
+
+namespace tessera {
+
+struct ModelSection {  // [model]
+  std::string family = "gpt2";  // only "gpt2" today
+  std::string preset = "";       // "", "gpt2-tiny", "gpt2-small" (124M) ... fills the dims below unless given
+  GPT2Config gpt2;               // n_layer, n_head, n_embd, n_positions, vocab_size, *_pdrop, layer_norm_epsilon, initializer_range
+  std::string init_from = "";    // checkpoint to initialise weights from (fine-tuning); "" = random init
+};
+
+struct DataSection {  // [data]
+  std::string path;              // tokenized HDF5 dataset (tessera prepare)
+  std::string train_split = "train";
+  std::string validation_split = "validation";  // "" = no validation
+  int seq_len = 128;             // T; ≤ model.n_positions
+  bool shuffle = true;
+};
+
+struct TrainSection {  // [train]
+  int64_t max_steps = 100;       // optimizer steps (0 = use epochs)
+  double epochs = 0;             // alternative to max_steps
+  int micro_batch_size = 8;      // B per rank per micro-step
+  int grad_accum_steps = 1;
+  uint64_t seed = 1234;
+  double grad_clip = 1.0;        // global-norm clip, 0 = off
+  int64_t eval_interval = 50;    // steps between validations, 0 = only at the end
+  int64_t eval_batches = 8;      // validation micro-batches per evaluation (0 = whole split)
+  int64_t log_interval = 1;
+  std::string device = "auto";   // auto | host | cuda
+  double max_time_s = 0;         // stop (with checkpoint) after this wall time, 0 = none
+};
+
+struct OptimSection {  // [optim]
+  double lr = 3e-4;
+  double min_lr_ratio = 0.1;     // final lr = lr * min_lr_ratio (cosine/linear)
+  std::string schedule = "cosine";  // cosine | linear | constant
+  int64_t warmup_steps = 0;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+};
+
+struct CheckpointSection {  // [checkpoint]
+  std::string dir = "";          // "" = <run.dir>/checkpoints
+  int64_t interval = 0;          // steps between saves, 0 = only at the end
+  int keep_last = 3;             // 0 = keep all
+  bool resume = false;           // resume from the newest complete checkpoint in dir
+};
+
+struct RunSection {  // [run]
+  std::string dir = "runs/default";  // logs (metrics.jsonl), checkpoints
+  std::string name = "";
+};
+
+struct GenerateSection {  // [generate] — sample printed at the end of training
+  std::string prompt = "";
+  int max_new_tokens = 0;        // 0 = no sample
+  double temperature = 1.0;
+  int top_k = 0;
+};
+
+struct RunConfig {
+  ModelSection model;
+  DataSection data;
+  TrainSection train;
+  OptimSection optim;
+  CheckpointSection checkpoint;
+  RunSection run;
+  GenerateSection generate;
+  std::string source_text;  // the TOML text as read (stored in checkpoints)
+  std::string source_path;
+};
+
+// Parses and validates. Throws tessera::Error naming the file and the key.
+RunConfig load_run_config(const std::string& path);
+RunConfig parse_run_config(const std::string& toml_text, const std::string& origin);
+
+// Serialises back to TOML (round-trips through parse_run_config).
+std::string to_toml(const RunConfig& cfg);
+
+}  // namespace tessera
