@@ -1,2 +1,50 @@
+// tessera — command-line entry point. Subcommands:
+//   train CONFIG.toml            train / fine-tune (resumes with --resume)
+//   eval CONFIG.toml             loss and perplexity of a checkpoint on a split
+//   generate CONFIG.toml         sample text from a checkpoint
+//   prepare --input … --output   plain text → tokenized HDF5 dataset
+//   inspect FILE.h5              describe a dataset or checkpoint
+// Any error on any rank prints "tessera: error [rank r/n]: …" and ends the whole
+// job with a non-zero exit (MPI_Abort when more than one rank).
+#include <mpi.h>
+#include <CLI/CLI.hpp>
+#include <Kokkos_Core.hpp>
 #include <cstdio>
-int main() { std::puts("tessera (skeleton)"); return 0; }
+#include <iostream>
+#include "src/cli/commands.hpp"
+#include "src/runtime/error.hpp"
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+
+  CLI::App app{"Tessera: fine-tune transformer language models on clusters (MPI + Kokkos + HDF5)"};
+  app.require_subcommand(1);
+  tessera::CommandLine cl;
+  tessera::register_commands(app, cl);
+
+  int rc = 0;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    rc = app.exit(e);
+    MPI_Finalize();
+    return rc;
+  }
+  Kokkos::InitArguments kargs;
+  kargs.disable_warnings = true;
+  Kokkos::initialize(kargs);
+  try {
+    rc = tessera::run_command(cl, MPI_COMM_WORLD);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tessera: error [rank %d/%d]: %s\n", rank, size, e.what());
+    std::fflush(stderr);
+    if (size > 1) MPI_Abort(MPI_COMM_WORLD, 1);
+    rc = 1;
+  }
+  Kokkos::finalize();
+  MPI_Finalize();
+  return rc;
+}

@@ -1,0 +1,121 @@
+// bench_train_step: full GPT-2 training steps (forward + backward + AdamW) at a
+// given (B, T), next to the machine's measured BLAS sgemm peak in the same run.
+//   bench_train_step [--preset gpt2-small] [--batch 4] [--seq 64] [--steps 3] [--warmup 1]
+// Prints one JSON object per line (keys: bench, config, ms_per_step, tokens_per_s,
+// gflops, peak_gflops, peak_ratio, peak_rss_mb, ...). Model FLOPs per token are
+// 6·params + 12·layers·C·T (forward + backward, attention included).
+#include <mpi.h>
+#include <sys/resource.h>
+#include <Kokkos_Core.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+#include <nlohmann/json.hpp>
+#include "kernels/gemm.hpp"
+#include "src/model/gpt2.hpp"
+#include "src/train/adamw_optimizer.hpp"
+#include "src/train/trainer.hpp"
+
+using namespace tessera;
+using clock_type = std::chrono::steady_clock;
+
+static double seconds_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+// Best-of-n GFLOP/s of a square row-major sgemm of size n (all BLAS threads).
+static double sgemm_peak_gflops(int n, int reps) {
+  std::vector<float> A(size_t(n) * n, 0.5f), B(size_t(n) * n, 0.25f), C(size_t(n) * n, 0.f);
+  gemm_host<float>(Trans::No, Trans::No, n, n, n, 1.f, A.data(), n, B.data(), n, 0.f, C.data(), n);  // warm-up
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    auto t0 = clock_type::now();
+    gemm_host<float>(Trans::No, Trans::No, n, n, n, 1.f, A.data(), n, B.data(), n, 0.f, C.data(), n);
+    best = std::min(best, seconds_since(t0));
+  }
+  return 2.0 * double(n) * n * n / best * 1e-9;
+}
+
+static double peak_rss_mb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return double(ru.ru_maxrss) / 1024.0;
+}
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  int B = 4, T = 64, steps = 3, warmup = 1, peak_n = 2048;
+  std::string preset = "gpt2-small";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i];
+    if (k == "--batch") B = std::atoi(argv[i + 1]);
+    else if (k == "--seq") T = std::atoi(argv[i + 1]);
+    else if (k == "--steps") steps = std::atoi(argv[i + 1]);
+    else if (k == "--warmup") warmup = std::atoi(argv[i + 1]);
+    else if (k == "--peak-n") peak_n = std::atoi(argv[i + 1]);
+    else if (k == "--preset") preset = argv[i + 1];
+  }
+  Kokkos::initialize(argc, argv);
+  {
+    GPT2Config cfg;  // defaults = gpt2-small (124M)
+    if (preset == "gpt2-tiny") { cfg.n_layer = 2; cfg.n_head = 2; cfg.n_embd = 64; cfg.n_positions = 128; cfg.vocab_size = 257; }
+    const double peak = sgemm_peak_gflops(peak_n, 5);
+
+    GPT2<float> model(cfg);
+    model.init_weights(1);
+    AdamWOptimizer<float> opt(model.params(), {0.9, 0.999, 1e-8, 0.1});
+    std::vector<int32_t> tok(size_t(B) * T), tgt(size_t(B) * T);
+    for (size_t i = 0; i < tok.size(); ++i) {
+      tok[i] = int32_t((i * 2654435761u) % uint32_t(cfg.vocab_size));
+      tgt[i] = int32_t((i * 40503u + 7) % uint32_t(cfg.vocab_size));
+    }
+    std::vector<double> fwd_ms, bwd_ms, opt_ms, step_ms;
+    for (int s = 0; s < warmup + steps; ++s) {
+      auto t0 = clock_type::now();
+      model.params().zero_grads();
+      model.forward(tok.data(), tgt.data(), B, T, ForwardOptions{true, 1, uint64_t(s)});
+      const double tf = seconds_since(t0);
+      auto t1 = clock_type::now();
+      model.backward(1.0f);
+      const double tb = seconds_since(t1);
+      auto t2 = clock_type::now();
+      opt.step(model.params(), 1e-4, 1.0);
+      Kokkos::fence();
+      const double to = seconds_since(t2);
+      if (s >= warmup) {
+        fwd_ms.push_back(tf * 1e3);
+        bwd_ms.push_back(tb * 1e3);
+        opt_ms.push_back(to * 1e3);
+        step_ms.push_back(seconds_since(t0) * 1e3);
+      }
+    }
+    auto median = [](std::vector<double> v) { std::sort(v.begin(), v.end()); return v[v.size() / 2]; };
+    const double ms = median(step_ms);
+    const double tokens = double(B) * T;
+    const double gflops = flops_per_token(cfg, T) * tokens / (ms * 1e-3) * 1e-9;
+    nlohmann::json j = {{"bench", "train_step"},
+                        {"config", preset + " B=" + std::to_string(B) + " T=" + std::to_string(T)},
+                        {"params", cfg.num_parameters()},
+                        {"batch", B},
+                        {"seq_len", T},
+                        {"steps", steps},
+                        {"ms_per_step", ms},
+                        {"forward_ms", median(fwd_ms)},
+                        {"backward_ms", median(bwd_ms)},
+                        {"optimizer_ms", median(opt_ms)},
+                        {"tokens_per_s", tokens / (ms * 1e-3)},
+                        {"gflops", gflops},
+                        {"peak_gflops", peak},
+                        {"peak_ratio", gflops / peak},
+                        {"peak_rss_mb", peak_rss_mb()},
+                        {"activation_mb", double(model.activation_bytes()) / 1048576.0},
+                        {"backend", Kokkos::DefaultExecutionSpace::name()}};
+    std::printf("%s\n", j.dump().c_str());
+  }
+  Kokkos::finalize();
+  MPI_Finalize();
+  return 0;
+}

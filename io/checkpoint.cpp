@@ -1,0 +1,312 @@
+#include "io/checkpoint.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <regex>
+#include <type_traits>
+
+#include "io/hdf5_file.hpp"
+#include "src/runtime/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace tessera {
+
+namespace {
+
+int comm_rank(MPI_Comm comm) {
+  int r = 0;
+  if (comm != MPI_COMM_NULL) MPI_Comm_rank(comm, &r);
+  return r;
+}
+int comm_size(MPI_Comm comm) {
+  int n = 1;
+  if (comm != MPI_COMM_NULL) MPI_Comm_size(comm, &n);
+  return n;
+}
+void barrier(MPI_Comm comm) {
+  if (comm != MPI_COMM_NULL) MPI_Barrier(comm);
+}
+
+// Runs fn on rank 0 and rethrows its Error (message broadcast) on every rank.
+template <class Fn>
+void on_root(MPI_Comm comm, Fn&& fn) {
+  std::string err;
+  if (comm_rank(comm) == 0) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      err = e.what();
+      if (err.empty()) err = "unknown error";
+    }
+  }
+  if (comm != MPI_COMM_NULL) {
+    int n = static_cast<int>(err.size());
+    MPI_Bcast(&n, 1, MPI_INT, 0, comm);
+    err.resize(static_cast<size_t>(n));
+    if (n > 0) MPI_Bcast(err.data(), n, MPI_CHAR, 0, comm);
+  }
+  if (!err.empty()) throw Error(err);
+}
+
+void fsync_path(const std::string& path, bool directory) {
+  int fd = ::open(path.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
+  if (fd < 0) throw Error(path + ": cannot open for fsync: " + std::strerror(errno));
+  int rc = ::fsync(fd);
+  int e = errno;
+  ::close(fd);
+  if (rc != 0 && !(directory && (e == EINVAL || e == EROFS)))
+    throw Error(path + ": fsync failed: " + std::strerror(e));
+}
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string o = "[";
+  for (size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
+  return o + "]";
+}
+
+// step number of a complete checkpoint file name, -1 otherwise
+int64_t checkpoint_step(const std::string& filename) {
+  static const std::regex re(R"(step_(\d+)\.h5)");
+  std::smatch m;
+  if (!std::regex_match(filename, m, re)) return -1;
+  try {
+    return std::stoll(m[1].str());
+  } catch (...) {
+    return -1;
+  }
+}
+
+bool is_stale_tmp(const std::string& filename) {
+  static const std::regex re(R"(step_\d+\.h5\.tmp)");
+  return std::regex_match(filename, re);
+}
+
+template <class S> hid_t native_type();
+template <> hid_t native_type<float>() { return H5T_NATIVE_FLOAT; }
+template <> hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
+
+void check_info(const ParamInfo& info, const std::string& where) {
+  if (info.local_shape.size() != info.full_shape.size() || info.local_start.size() != info.full_shape.size())
+    throw Error(where + ": " + info.name + ": local_shape/local_start rank differs from full_shape");
+  for (size_t d = 0; d < info.full_shape.size(); ++d)
+    if (info.local_start[d] < 0 || info.local_shape[d] < 0 ||
+        info.local_start[d] + info.local_shape[d] > info.full_shape[d])
+      throw Error(where + ": " + info.name + ": slice " + shape_str(info.local_start) + "+" +
+                  shape_str(info.local_shape) + " lies outside the full shape " + shape_str(info.full_shape));
+  if (static_cast<int64_t>(info.numel) != product(info.local_shape))
+    throw Error(where + ": " + info.name + ": numel " + std::to_string(info.numel) +
+                " does not match local_shape " + shape_str(info.local_shape));
+}
+
+// writes[i]: this rank owns tensor i's slice (lowest rank among those with the same local_start).
+std::vector<bool> owned_slices(const std::vector<ParamInfo>& infos, MPI_Comm comm) {
+  std::vector<bool> writes(infos.size(), true);
+  const int size = comm_size(comm), rank = comm_rank(comm);
+  if (size == 1) return writes;
+  std::vector<int64_t> flat;
+  for (const auto& info : infos) {
+    flat.push_back(static_cast<int64_t>(info.local_start.size()));
+    flat.insert(flat.end(), info.local_start.begin(), info.local_start.end());
+  }
+  int64_t len = static_cast<int64_t>(flat.size()), lo = 0, hi = 0;
+  MPI_Allreduce(&len, &lo, 1, MPI_INT64_T, MPI_MIN, comm);
+  MPI_Allreduce(&len, &hi, 1, MPI_INT64_T, MPI_MAX, comm);
+  if (lo != hi) throw Error("write_checkpoint: ranks disagree on the parameter list");
+  std::vector<int64_t> all(static_cast<size_t>(len) * size);
+  MPI_Allgather(flat.data(), static_cast<int>(len), MPI_INT64_T, all.data(), static_cast<int>(len), MPI_INT64_T, comm);
+  size_t pos = 0;
+  for (size_t i = 0; i < infos.size(); ++i) {
+    const size_t nd = infos[i].local_start.size();
+    for (int r = 0; r < rank && writes[i]; ++r) {
+      const int64_t* other = all.data() + static_cast<size_t>(r) * len + pos;
+      if (other[0] == static_cast<int64_t>(nd) && std::equal(other + 1, other + 1 + nd, flat.data() + pos + 1))
+        writes[i] = false;
+    }
+    pos += 1 + nd;
+  }
+  return writes;
+}
+
+void write_state(const h5::File& f, const TrainingState& st) {
+  f.write_attr_string("/", "format", kCheckpointFormat);
+  f.write_attr_i64("/", "format_version", kCheckpointFormatVersion);
+  f.write_attr_i64("/", "step", st.step);
+  f.write_attr_i64("/", "tokens_seen", st.tokens_seen);
+  f.write_attr_u64("/", "seed", st.seed);
+  f.write_attr_i64("/", "data_epoch", st.data_epoch);
+  f.write_attr_i64("/", "data_cursor", st.data_cursor);
+  f.write_attr_string("/", "model_family", st.model_family);
+  f.create_group("/run");
+  f.write_string_dataset("/run/config", st.config_toml);
+  f.create_group("/run/scalars");
+  for (const auto& [k, v] : st.scalars) f.write_attr_f64("/run/scalars", k, v);
+}
+
+void check_format(const h5::File& f) {
+  if (!f.has_attr("/", "format")) f.fail("/", "missing attribute 'format' (not a Tessera checkpoint)");
+  std::string fmt = f.read_attr_string("/", "format");
+  if (fmt != kCheckpointFormat) f.fail("/@format", "is '" + fmt + "', expected '" + kCheckpointFormat + "'");
+  int64_t v = f.read_attr_i64("/", "format_version");
+  if (v < 1 || v > kCheckpointFormatVersion) f.fail("/@format_version", "unsupported version " + std::to_string(v));
+}
+
+TrainingState read_state(const h5::File& f) {
+  check_format(f);
+  TrainingState st;
+  st.step = f.read_attr_i64("/", "step");
+  st.tokens_seen = f.read_attr_i64("/", "tokens_seen");
+  st.seed = f.read_attr_u64("/", "seed");
+  st.data_epoch = f.read_attr_i64("/", "data_epoch");
+  st.data_cursor = f.read_attr_i64("/", "data_cursor");
+  st.model_family = f.read_attr_string("/", "model_family");
+  st.config_toml = f.read_string_dataset("/run/config");
+  if (f.is_group("/run/scalars"))
+    for (const std::string& k : f.attr_names("/run/scalars")) st.scalars[k] = f.read_attr_f64("/run/scalars", k);
+  return st;
+}
+
+std::string dataset_name(const std::string& prefix, const std::string& name) {
+  std::string p = prefix;
+  while (!p.empty() && p.front() == '/') p.erase(p.begin());
+  while (!p.empty() && p.back() == '/') p.pop_back();
+  return "/" + p + "/" + name;
+}
+
+}  // namespace
+
+std::string checkpoint_path(const std::string& dir, int64_t step) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "step_%08lld.h5", static_cast<long long>(step));
+  return (fs::path(dir) / buf).string();
+}
+
+template <class S>
+std::string write_checkpoint(const std::string& dir, const std::vector<ParamInfo>& infos,
+                             const std::vector<TensorGroupOut<S>>& groups, const TrainingState& st, int keep_last,
+                             MPI_Comm comm) {
+  require(st.step >= 0, "write_checkpoint: negative step");
+  const std::string final_path = checkpoint_path(dir, st.step);
+  const std::string tmp_path = final_path + ".tmp";
+  for (const auto& info : infos) check_info(info, tmp_path);
+  for (const auto& g : groups)
+    require(g.host_data != nullptr || infos.empty(), tmp_path + ": tensor group '" + g.prefix + "' has no data");
+
+  on_root(comm, [&] {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) throw Error(dir + ": cannot create checkpoint directory: " + ec.message());
+  });
+  const std::vector<bool> writes = owned_slices(infos, comm);
+  barrier(comm);
+  {
+    h5::File f = h5::File::create(tmp_path, comm);
+    write_state(f, st);
+    for (const auto& g : groups) {
+      for (size_t i = 0; i < infos.size(); ++i) {
+        const ParamInfo& info = infos[i];
+        const std::string obj = dataset_name(g.prefix, info.name);
+        h5::Handle d = f.create_dataset(obj, native_type<S>(), info.full_shape);
+        h5::write_box(f, d, obj, native_type<S>(), info.local_start, info.local_shape, g.host_data + info.offset,
+                      writes[i], true);
+      }
+    }
+    f.flush();
+    f.close();
+  }
+  barrier(comm);
+  on_root(comm, [&] {
+    const std::string d = fs::path(final_path).parent_path().string();
+    fsync_path(tmp_path, false);
+    fsync_path(d.empty() ? "." : d, true);
+    std::error_code ec;
+    fs::rename(tmp_path, final_path, ec);
+    if (ec) throw Error(tmp_path + ": cannot rename to " + final_path + ": " + ec.message());
+    fsync_path(d.empty() ? "." : d, true);
+    // retention: newest keep_last complete checkpoints; stale temporaries go
+    std::vector<std::pair<int64_t, fs::path>> done;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      const std::string name = e.path().filename().string();
+      if (is_stale_tmp(name)) {
+        fs::remove(e.path(), ec);
+        continue;
+      }
+      int64_t s = checkpoint_step(name);
+      if (s >= 0) done.emplace_back(s, e.path());
+    }
+    if (keep_last > 0 && done.size() > static_cast<size_t>(keep_last)) {
+      std::sort(done.begin(), done.end());
+      for (size_t i = 0; i + keep_last < done.size(); ++i) fs::remove(done[i].second, ec);
+    }
+  });
+  barrier(comm);
+  return final_path;
+}
+
+template <class S>
+TrainingState read_checkpoint(const std::string& file, const std::vector<ParamInfo>& infos,
+                              const std::vector<TensorGroupIn<S>>& groups, MPI_Comm comm) {
+  h5::File f = h5::File::open_read(file, comm);
+  TrainingState st = read_state(f);
+  for (const auto& info : infos) check_info(info, file);
+  for (const auto& g : groups) {
+    require(g.host_data != nullptr || infos.empty(), file + ": tensor group '" + g.prefix + "' has no buffer");
+    for (const auto& info : infos) {
+      const std::string obj = dataset_name(g.prefix, info.name);
+      if (!f.is_dataset(obj)) throw Error(file + ": " + obj + " is missing (the model expects shape " +
+                                          shape_str(info.full_shape) + ")");
+      h5::Handle d = f.open_dataset(obj);
+      h5::Handle t = h5::checked(H5Dget_type(d), H5Tclose, file, obj, "cannot read type");
+      H5T_class_t cls = H5Tget_class(t);
+      if (cls != H5T_FLOAT && cls != H5T_INTEGER)
+        throw Error(file + ": " + obj + " has dtype " + h5::type_name(t) + ", not convertible to a float");
+      const std::vector<int64_t> shape = f.dataset_shape(obj);
+      if (shape != info.full_shape)
+        throw Error(file + ": " + obj + " has shape " + shape_str(shape) + " but the model expects " +
+                    shape_str(info.full_shape));
+      h5::read_box(f, d, obj, native_type<S>(), info.local_start, info.local_shape, g.host_data + info.offset, true,
+                   false);
+    }
+  }
+  return st;
+}
+
+TrainingState read_checkpoint_state(const std::string& file, MPI_Comm comm) {
+  h5::File f = h5::File::open_read(file, comm);
+  return read_state(f);
+}
+
+std::string find_latest_checkpoint(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return "";
+  int64_t best = -1;
+  fs::path best_path;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (!e.is_regular_file(ec)) continue;
+    int64_t s = checkpoint_step(e.path().filename().string());
+    if (s > best) {
+      best = s;
+      best_path = e.path();
+    }
+  }
+  return best < 0 ? std::string() : best_path.string();
+}
+
+template std::string write_checkpoint<float>(const std::string&, const std::vector<ParamInfo>&,
+                                             const std::vector<TensorGroupOut<float>>&, const TrainingState&, int,
+                                             MPI_Comm);
+template std::string write_checkpoint<double>(const std::string&, const std::vector<ParamInfo>&,
+                                              const std::vector<TensorGroupOut<double>>&, const TrainingState&, int,
+                                              MPI_Comm);
+template TrainingState read_checkpoint<float>(const std::string&, const std::vector<ParamInfo>&,
+                                              const std::vector<TensorGroupIn<float>>&, MPI_Comm);
+template TrainingState read_checkpoint<double>(const std::string&, const std::vector<ParamInfo>&,
+                                               const std::vector<TensorGroupIn<double>>&, MPI_Comm);
+
+}  // namespace tessera

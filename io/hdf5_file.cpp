@@ -1,0 +1,406 @@
+#include "io/hdf5_file.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace tessera::h5 {
+
+void silence_errors() {
+  static bool done = false;
+  if (!done) {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    done = true;
+  }
+}
+
+void check_signature(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error(path + ": no such file");
+  static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+  unsigned char buf[8] = {0};
+  f.read(reinterpret_cast<char*>(buf), 8);
+  if (f.gcount() != 8 || std::memcmp(buf, sig, 8) != 0) throw Error(path + ": not an HDF5 file");
+}
+
+static std::string where(const std::string& file, const std::string& object) {
+  return object.empty() ? file : file + ": " + object;
+}
+
+Handle checked(hid_t id, Handle::Closer closer, const std::string& file, const std::string& object,
+               const std::string& what) {
+  if (id < 0) throw Error(where(file, object) + ": " + what);
+  return Handle(id, closer);
+}
+
+void check(herr_t rc, const std::string& file, const std::string& object, const std::string& what) {
+  if (rc < 0) throw Error(where(file, object) + ": " + what);
+}
+
+static bool mpi_up() {
+  int init = 0, fin = 0;
+  MPI_Initialized(&init);
+  MPI_Finalized(&fin);
+  return init && !fin;
+}
+
+Handle file_access_plist(MPI_Comm comm, const std::string& file) {
+  silence_errors();
+  Handle p = checked(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, file, "", "cannot create file access property list");
+  if (comm != MPI_COMM_NULL) {
+    if (!mpi_up()) throw Error(file + ": MPI is not initialised (needed by the MPI-IO driver)");
+    check(H5Pset_fapl_mpio(p, comm, MPI_INFO_NULL), file, "", "cannot select the MPI-IO driver");
+  }
+  return p;
+}
+
+Handle transfer_plist(bool collective, MPI_Comm comm, const std::string& file) {
+  Handle p = checked(H5Pcreate(H5P_DATASET_XFER), H5Pclose, file, "", "cannot create transfer property list");
+  if (comm != MPI_COMM_NULL)
+    check(H5Pset_dxpl_mpio(p, collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT), file, "",
+          "cannot set MPI-IO transfer mode");
+  return p;
+}
+
+File File::open_read(const std::string& path, MPI_Comm comm) {
+  silence_errors();
+  check_signature(path);
+  Handle fapl = file_access_plist(comm, path);
+  File f;
+  f.path_ = path;
+  f.comm_ = comm;
+  f.handle_ = checked(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl), H5Fclose, path, "",
+                      "cannot open (not an HDF5 file, truncated or corrupt)");
+  return f;
+}
+
+File File::create(const std::string& path, MPI_Comm comm) {
+  silence_errors();
+  Handle fapl = file_access_plist(comm, path);
+  File f;
+  f.path_ = path;
+  f.comm_ = comm;
+  f.handle_ = checked(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), H5Fclose, path, "",
+                      "cannot create file");
+  return f;
+}
+
+void File::flush() { check(H5Fflush(handle_, H5F_SCOPE_GLOBAL), path_, "", "flush failed"); }
+
+void File::close() {
+  if (handle_.valid()) check(handle_.close(), path_, "", "close failed");
+}
+
+void File::fail(const std::string& object, const std::string& what) const {
+  throw Error(where(path_, object) + ": " + what);
+}
+
+bool File::exists(const std::string& obj) const {
+  if (obj == "/" || obj.empty()) return true;
+  std::string partial;
+  std::stringstream ss(obj);
+  std::string part;
+  while (std::getline(ss, part, '/')) {
+    if (part.empty()) continue;
+    partial += "/" + part;
+    if (H5Lexists(handle_, partial.c_str(), H5P_DEFAULT) <= 0) return false;
+  }
+  return true;
+}
+
+static H5O_type_t object_type(hid_t file, const std::string& obj) {
+  H5O_info_t info;
+  if (H5Oget_info_by_name(file, obj.c_str(), &info, H5P_DEFAULT) < 0) return H5O_TYPE_UNKNOWN;
+  return info.type;
+}
+
+bool File::is_group(const std::string& obj) const { return exists(obj) && object_type(handle_, obj) == H5O_TYPE_GROUP; }
+bool File::is_dataset(const std::string& obj) const {
+  return exists(obj) && object_type(handle_, obj) == H5O_TYPE_DATASET;
+}
+
+Handle File::open_group(const std::string& obj) const {
+  if (!is_group(obj)) fail(obj, "group not found");
+  return checked(H5Gopen2(handle_, obj.c_str(), H5P_DEFAULT), H5Gclose, path_, obj, "cannot open group");
+}
+
+static Handle intermediate_lcpl(const std::string& file) {
+  Handle lcpl = checked(H5Pcreate(H5P_LINK_CREATE), H5Pclose, file, "", "cannot create link property list");
+  check(H5Pset_create_intermediate_group(lcpl, 1), file, "", "cannot set intermediate group creation");
+  return lcpl;
+}
+
+Handle File::create_group(const std::string& obj) const {
+  Handle lcpl = intermediate_lcpl(path_);
+  return checked(H5Gcreate2(handle_, obj.c_str(), lcpl, H5P_DEFAULT, H5P_DEFAULT), H5Gclose, path_, obj,
+                 "cannot create group");
+}
+
+Handle File::open_dataset(const std::string& obj) const {
+  if (!is_dataset(obj)) fail(obj, "dataset not found");
+  return checked(H5Dopen2(handle_, obj.c_str(), H5P_DEFAULT), H5Dclose, path_, obj, "cannot open dataset");
+}
+
+Handle File::create_dataset(const std::string& obj, hid_t type, const std::vector<int64_t>& shape,
+                            const std::vector<int64_t>& chunk) const {
+  std::vector<hsize_t> dims(shape.begin(), shape.end());
+  Handle space = checked(shape.empty() ? H5Screate(H5S_SCALAR)
+                                       : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+                         H5Sclose, path_, obj, "cannot create dataspace");
+  Handle dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, path_, obj, "cannot create property list");
+  bool nonempty = std::all_of(shape.begin(), shape.end(), [](int64_t d) { return d > 0; });
+  if (!chunk.empty() && nonempty && !shape.empty()) {
+    std::vector<hsize_t> c(shape.size());
+    for (size_t i = 0; i < shape.size(); ++i)
+      c[i] = static_cast<hsize_t>(std::max<int64_t>(1, std::min(chunk.at(i), shape[i])));
+    check(H5Pset_chunk(dcpl, static_cast<int>(c.size()), c.data()), path_, obj, "cannot set chunking");
+  }
+  check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), path_, obj, "cannot set fill time");
+  Handle lcpl = intermediate_lcpl(path_);
+  return checked(H5Dcreate2(handle_, obj.c_str(), type, space, lcpl, dcpl, H5P_DEFAULT), H5Dclose, path_, obj,
+                 "cannot create dataset");
+}
+
+std::vector<int64_t> File::dataset_shape(const std::string& obj) const {
+  Handle d = open_dataset(obj);
+  Handle space = checked(H5Dget_space(d), H5Sclose, path_, obj, "cannot get dataspace");
+  int nd = H5Sget_simple_extent_ndims(space);
+  if (nd < 0) fail(obj, "cannot read dataspace rank");
+  std::vector<hsize_t> dims(static_cast<size_t>(nd));
+  if (nd > 0 && H5Sget_simple_extent_dims(space, dims.data(), nullptr) < 0) fail(obj, "cannot read dataspace");
+  return std::vector<int64_t>(dims.begin(), dims.end());
+}
+
+static herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* data) {
+  static_cast<std::vector<std::string>*>(data)->push_back(name);
+  return 0;
+}
+
+std::vector<std::string> File::list(const std::string& group) const {
+  Handle g = open_group(group);
+  std::vector<std::string> names;
+  hsize_t idx = 0;
+  check(H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_name, &names), path_, group,
+        "cannot list group");
+  return names;
+}
+
+// ---- attributes
+static Handle open_object(const File& f, const std::string& obj) {
+  if (!f.exists(obj)) f.fail(obj, "object not found");
+  return checked(H5Oopen(f.id(), obj.c_str(), H5P_DEFAULT), H5Oclose, f.path(), obj, "cannot open object");
+}
+
+static std::string attr_where(const std::string& obj, const std::string& name) {
+  return (obj == "/" ? std::string("/") : obj + "/") + "@" + name;
+}
+
+bool File::has_attr(const std::string& obj, const std::string& name) const {
+  if (!exists(obj)) return false;
+  return H5Aexists_by_name(handle_, obj.c_str(), name.c_str(), H5P_DEFAULT) > 0;
+}
+
+template <class T>
+static void write_attr_scalar(const File& f, const std::string& obj, const std::string& name, hid_t type,
+                              const T& value) {
+  Handle o = open_object(f, obj);
+  std::string w = attr_where(obj, name);
+  if (H5Aexists(o, name.c_str()) > 0) check(H5Adelete(o, name.c_str()), f.path(), w, "cannot replace attribute");
+  Handle space = checked(H5Screate(H5S_SCALAR), H5Sclose, f.path(), w, "cannot create dataspace");
+  Handle a = checked(H5Acreate2(o, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose, f.path(), w,
+                     "cannot create attribute");
+  check(H5Awrite(a, type, &value), f.path(), w, "cannot write attribute");
+}
+
+static Handle string_type(size_t len, const std::string& file, const std::string& obj) {
+  Handle t = checked(H5Tcopy(H5T_C_S1), H5Tclose, file, obj, "cannot create string type");
+  check(H5Tset_size(t, std::max<size_t>(1, len)), file, obj, "cannot size string type");
+  check(H5Tset_strpad(t, H5T_STR_NULLPAD), file, obj, "cannot set string padding");
+  return t;
+}
+
+void File::write_attr_string(const std::string& obj, const std::string& name, const std::string& value) const {
+  Handle o = open_object(*this, obj);
+  std::string w = attr_where(obj, name);
+  if (H5Aexists(o, name.c_str()) > 0) check(H5Adelete(o, name.c_str()), path_, w, "cannot replace attribute");
+  Handle t = string_type(value.size(), path_, w);
+  Handle space = checked(H5Screate(H5S_SCALAR), H5Sclose, path_, w, "cannot create dataspace");
+  Handle a = checked(H5Acreate2(o, name.c_str(), t, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose, path_, w,
+                     "cannot create attribute");
+  std::string buf = value.empty() ? std::string(1, '\0') : value;
+  check(H5Awrite(a, t, buf.data()), path_, w, "cannot write attribute");
+}
+
+void File::write_attr_i64(const std::string& obj, const std::string& name, int64_t value) const {
+  write_attr_scalar(*this, obj, name, H5T_NATIVE_INT64, value);
+}
+void File::write_attr_u64(const std::string& obj, const std::string& name, uint64_t value) const {
+  write_attr_scalar(*this, obj, name, H5T_NATIVE_UINT64, value);
+}
+void File::write_attr_f64(const std::string& obj, const std::string& name, double value) const {
+  write_attr_scalar(*this, obj, name, H5T_NATIVE_DOUBLE, value);
+}
+
+static Handle open_attr(const File& f, const std::string& obj, const std::string& name) {
+  if (!f.has_attr(obj, name)) f.fail(attr_where(obj, name), "attribute missing");
+  return checked(H5Aopen_by_name(f.id(), obj.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose, f.path(),
+                 attr_where(obj, name), "cannot open attribute");
+}
+
+template <class T>
+static T read_attr_scalar(const File& f, const std::string& obj, const std::string& name, hid_t memtype,
+                          bool allow_float) {
+  Handle a = open_attr(f, obj, name);
+  std::string w = attr_where(obj, name);
+  Handle t = checked(H5Aget_type(a), H5Tclose, f.path(), w, "cannot read attribute type");
+  H5T_class_t cls = H5Tget_class(t);
+  if (!(cls == H5T_INTEGER || (allow_float && cls == H5T_FLOAT)))
+    f.fail(w, "has type " + type_name(t) + ", expected a number");
+  Handle space = checked(H5Aget_space(a), H5Sclose, f.path(), w, "cannot read attribute dataspace");
+  if (H5Sget_simple_extent_npoints(space) != 1) f.fail(w, "expected a scalar attribute");
+  T v{};
+  check(H5Aread(a, memtype, &v), f.path(), w, "cannot read attribute (value out of range?)");
+  return v;
+}
+
+int64_t File::read_attr_i64(const std::string& obj, const std::string& name) const {
+  return read_attr_scalar<int64_t>(*this, obj, name, H5T_NATIVE_INT64, false);
+}
+uint64_t File::read_attr_u64(const std::string& obj, const std::string& name) const {
+  return read_attr_scalar<uint64_t>(*this, obj, name, H5T_NATIVE_UINT64, false);
+}
+double File::read_attr_f64(const std::string& obj, const std::string& name) const {
+  return read_attr_scalar<double>(*this, obj, name, H5T_NATIVE_DOUBLE, true);
+}
+
+std::string read_string(hid_t obj, bool is_attr, const std::string& file, const std::string& object) {
+  Handle t = checked(is_attr ? H5Aget_type(obj) : H5Dget_type(obj), H5Tclose, file, object, "cannot read type");
+  if (H5Tget_class(t) != H5T_STRING) throw Error(file + ": " + object + ": has type " + type_name(t) + ", expected a string");
+  Handle space = checked(is_attr ? H5Aget_space(obj) : H5Dget_space(obj), H5Sclose, file, object,
+                         "cannot read dataspace");
+  if (H5Sget_simple_extent_npoints(space) != 1) throw Error(file + ": " + object + ": expected a single string");
+  if (H5Tis_variable_str(t) > 0) {
+    Handle mt = checked(H5Tcopy(H5T_C_S1), H5Tclose, file, object, "cannot create string type");
+    check(H5Tset_size(mt, H5T_VARIABLE), file, object, "cannot size string type");
+    char* p = nullptr;
+    check(is_attr ? H5Aread(obj, mt, &p) : H5Dread(obj, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, &p), file, object,
+          "cannot read string");
+    std::string s = p ? std::string(p) : std::string();
+    if (p) H5free_memory(p);
+    return s;
+  }
+  size_t n = H5Tget_size(t);
+  Handle mt = checked(H5Tcopy(H5T_C_S1), H5Tclose, file, object, "cannot create string type");
+  check(H5Tset_size(mt, n), file, object, "cannot size string type");
+  check(H5Tset_strpad(mt, H5T_STR_NULLPAD), file, object, "cannot set string padding");
+  std::string buf(n, '\0');
+  check(is_attr ? H5Aread(obj, mt, buf.data()) : H5Dread(obj, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), file,
+        object, "cannot read string");
+  size_t end = buf.find('\0');
+  if (end != std::string::npos) buf.resize(end);
+  return buf;
+}
+
+std::string File::read_attr_string(const std::string& obj, const std::string& name) const {
+  Handle a = open_attr(*this, obj, name);
+  return read_string(a, true, path_, attr_where(obj, name));
+}
+
+static herr_t collect_attr(hid_t, const char* name, const H5A_info_t*, void* data) {
+  static_cast<std::vector<std::string>*>(data)->push_back(name);
+  return 0;
+}
+
+std::vector<std::string> File::attr_names(const std::string& obj) const {
+  Handle o = open_object(*this, obj);
+  std::vector<std::string> names;
+  hsize_t idx = 0;
+  check(H5Aiterate2(o, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_attr, &names), path_, obj,
+        "cannot list attributes");
+  return names;
+}
+
+void File::write_string_dataset(const std::string& obj, const std::string& value) const {
+  Handle t = string_type(value.size(), path_, obj);
+  Handle d = create_dataset(obj, t, {});
+  std::string buf = value.empty() ? std::string(1, '\0') : value;
+  // Every rank writes the same bytes (collective metadata, identical data).
+  Handle xfer = transfer_plist(true, comm_, path_);
+  check(H5Dwrite(d, t, H5S_ALL, H5S_ALL, xfer, buf.data()), path_, obj, "cannot write string");
+}
+
+std::string File::read_string_dataset(const std::string& obj) const {
+  Handle d = open_dataset(obj);
+  return read_string(d, false, path_, obj);
+}
+
+static void transfer_box(const File& f, hid_t dset, const std::string& object, hid_t memtype,
+                         const std::vector<int64_t>& start, const std::vector<int64_t>& count, const void* wbuf,
+                         void* rbuf, bool participate, bool collective, bool is_write) {
+  const std::string& path = f.path();
+  Handle fspace = checked(H5Dget_space(dset), H5Sclose, path, object, "cannot get dataspace");
+  int nd = H5Sget_simple_extent_ndims(fspace);
+  if (nd < 0 || static_cast<size_t>(nd) != start.size() || start.size() != count.size())
+    throw Error(path + ": " + object + ": rank mismatch between dataset and selection");
+  Handle mspace;
+  int64_t npoints = 1;
+  for (int64_t c : count) npoints *= c;
+  if (nd == 0) {
+    mspace = checked(H5Screate(H5S_SCALAR), H5Sclose, path, object, "cannot create dataspace");
+    if (!participate) {
+      check(H5Sselect_none(fspace), path, object, "cannot select");
+      check(H5Sselect_none(mspace), path, object, "cannot select");
+    }
+  } else {
+    std::vector<hsize_t> st(start.begin(), start.end()), ct(count.begin(), count.end());
+    std::vector<hsize_t> mdims(ct);
+    for (auto& d : mdims) d = std::max<hsize_t>(d, 1);
+    mspace = checked(H5Screate_simple(nd, mdims.data(), nullptr), H5Sclose, path, object, "cannot create dataspace");
+    if (!participate || npoints == 0) {
+      check(H5Sselect_none(fspace), path, object, "cannot select");
+      check(H5Sselect_none(mspace), path, object, "cannot select");
+    } else {
+      check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, st.data(), nullptr, ct.data(), nullptr), path, object,
+            "cannot select hyperslab (out of range?)");
+      if (H5Sselect_valid(fspace) <= 0) throw Error(path + ": " + object + ": selection outside the dataset");
+    }
+  }
+  Handle xfer = transfer_plist(collective, f.comm(), path);
+  static char dummy[16];
+  if (is_write) {
+    check(H5Dwrite(dset, memtype, mspace, fspace, xfer, participate && npoints ? wbuf : dummy), path, object,
+          "write failed");
+  } else {
+    check(H5Dread(dset, memtype, mspace, fspace, xfer, participate && npoints ? rbuf : dummy), path, object,
+          "read failed (file truncated or corrupt?)");
+  }
+}
+
+void write_box(const File& f, hid_t dset, const std::string& object, hid_t memtype, const std::vector<int64_t>& start,
+               const std::vector<int64_t>& count, const void* buf, bool participate, bool collective) {
+  transfer_box(f, dset, object, memtype, start, count, buf, nullptr, participate, collective, true);
+}
+
+void read_box(const File& f, hid_t dset, const std::string& object, hid_t memtype, const std::vector<int64_t>& start,
+              const std::vector<int64_t>& count, void* buf, bool participate, bool collective) {
+  transfer_box(f, dset, object, memtype, start, count, nullptr, buf, participate, collective, false);
+}
+
+std::string type_name(hid_t type) {
+  switch (H5Tget_class(type)) {
+    case H5T_INTEGER: {
+      size_t bits = H5Tget_size(type) * 8;
+      return (H5Tget_sign(type) == H5T_SGN_NONE ? "uint" : "int") + std::to_string(bits);
+    }
+    case H5T_FLOAT: return "float" + std::to_string(H5Tget_size(type) * 8);
+    case H5T_STRING: return "string";
+    case H5T_COMPOUND: return "compound";
+    case H5T_ENUM: return "enum";
+    case H5T_ARRAY: return "array";
+    case H5T_VLEN: return "vlen";
+    default: return "unknown";
+  }
+}
+
+}  // namespace tessera::h5

@@ -1,0 +1,38 @@
+// GELU (tanh form): y = ½x(1+tanh(u)), u = √(2/π)(x+0.044715x³); dy/dx = ½(1+tanh u) + ½x·sech²u·u'.
+#include "kernels/gelu.hpp"
+#include "kernels/kernel_math.hpp"
+
+namespace tessera {
+
+// √(2/π) and the cubic coefficient, as macros so device code needs no host constants.
+#define TESSERA_GELU_SCALE 0.7978845608028654
+#define TESSERA_GELU_CUBIC 0.044715
+
+template <class S>
+void gelu_forward(View1<S> out, ConstView1<S> inp, int64_t n) {
+  Kokkos::parallel_for(
+      "gelu_forward", RangePolicy(0, n), KOKKOS_LAMBDA(const int64_t i) {
+        const S x = inp(i);
+        const S u = S(TESSERA_GELU_SCALE) * (x + S(TESSERA_GELU_CUBIC) * x * x * x);
+        out(i) = S(0.5) * x * (S(1) + kmath::tanh(u));
+      });
+}
+
+template <class S>
+void gelu_backward(View1<S> dinp, ConstView1<S> inp, ConstView1<S> dout, int64_t n) {
+  Kokkos::parallel_for(
+      "gelu_backward", RangePolicy(0, n), KOKKOS_LAMBDA(const int64_t i) {
+        const S x = inp(i);
+        const S u = S(TESSERA_GELU_SCALE) * (x + S(TESSERA_GELU_CUBIC) * x * x * x);
+        const S th = kmath::tanh(u);
+        const S du = S(TESSERA_GELU_SCALE) * (S(1) + S(3 * TESSERA_GELU_CUBIC) * x * x);
+        dinp(i) += dout(i) * (S(0.5) * (S(1) + th) + S(0.5) * x * (S(1) - th * th) * du);
+      });
+}
+
+template void gelu_forward<float>(View1<float>, ConstView1<float>, int64_t);
+template void gelu_forward<double>(View1<double>, ConstView1<double>, int64_t);
+template void gelu_backward<float>(View1<float>, ConstView1<float>, ConstView1<float>, int64_t);
+template void gelu_backward<double>(View1<double>, ConstView1<double>, ConstView1<double>, int64_t);
+
+}  // namespace tessera

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what Tessera needs from Debian's packages (only what is missing), then
+# configures and builds it into build/ (or $TESSERA_BUILD_DIR).
+#   scripts/install.sh            install + build
+#   scripts/install.sh --deps     install only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake pkg-config git
+  openmpi-bin libopenmpi-dev
+  libhdf5-openmpi-dev hdf5-tools
+  libtrilinos-kokkos-dev
+  libopenblas-dev
+  libtoml11-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev googletest libbenchmark-dev
+  python3-numpy python3-h5py python3-matplotlib
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install.sh: installing ${missing[*]}"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "install.sh: all Debian packages present"
+fi
+[[ "${1:-}" == "--deps" ]] && exit 0
+
+BUILD_DIR=${TESSERA_BUILD_DIR:-build}
+JOBS=${TESSERA_JOBS:-$(nproc)}
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release ${TESSERA_CMAKE_ARGS:-} | grep -E "^-- Tessera|Error|error" || true
+cmake --build "$BUILD_DIR" -j"$JOBS"
+echo "install.sh: built $BUILD_DIR/tessera"

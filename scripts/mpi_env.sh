@@ -1,0 +1,6 @@
+# Sourced by the scripts: lets Open MPI run as root, oversubscribe 2 cores, and
+# launch locally without ssh (see docs/running.md).
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+export OMPI_MCA_plm=isolated

@@ -1,0 +1,143 @@
+#include "src/cli/commands.hpp"
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include "io/checkpoint.hpp"
+#include "io/inspect.hpp"
+#include "io/text_dataset_builder.hpp"
+#include "io/token_dataset.hpp"
+#include "src/config/run_config.hpp"
+#include "src/runtime/error.hpp"
+#include "src/tokenizer/byte_tokenizer.hpp"
+#include "src/train/sampler.hpp"
+#include "src/train/trainer.hpp"
+
+namespace tessera {
+
+void register_commands(CLI::App& app, CommandLine& cl) {
+  auto* train = app.add_subcommand("train", "Train or fine-tune a model from a TOML config");
+  train->add_option("config", cl.config, "run config (TOML, see docs/config.md)")->required();
+  train->add_flag("--resume", cl.resume, "resume from the newest complete checkpoint");
+  train->callback([&] { cl.command = "train"; });
+
+  auto* eval = app.add_subcommand("eval", "Validation loss and perplexity of a checkpoint");
+  eval->add_option("config", cl.config, "run config (TOML)")->required();
+  eval->add_option("--checkpoint", cl.checkpoint, "checkpoint file (default: newest in the run's checkpoint dir)");
+  eval->add_option("--split", cl.split, "dataset split to evaluate");
+  eval->callback([&] { cl.command = "eval"; });
+
+  auto* gen = app.add_subcommand("generate", "Sample text from a checkpoint");
+  gen->add_option("config", cl.config, "run config (TOML)")->required();
+  gen->add_option("--checkpoint", cl.checkpoint, "checkpoint file (default: newest in the run's checkpoint dir)");
+  gen->add_option("--prompt", cl.prompt, "prompt text");
+  gen->add_option("--max-new-tokens", cl.max_new_tokens, "tokens to generate")->check(CLI::Range(1, 1 << 20));
+  gen->add_option("--temperature", cl.temperature, "sampling temperature (0 = greedy)")->check(CLI::Range(0.0, 100.0));
+  gen->add_option("--top-k", cl.top_k, "sample among the k most likely tokens (0 = all)")->check(CLI::NonNegativeNumber);
+  gen->add_option("--seed", cl.seed, "sampling seed");
+  gen->callback([&] { cl.command = "generate"; });
+
+  auto* prep = app.add_subcommand("prepare", "Tokenize plain text into an HDF5 dataset (byte-level tokenizer)");
+  prep->add_option("--input", cl.inputs, "text file(s)")->required();
+  prep->add_option("--output", cl.output, "output .h5")->required();
+  prep->add_option("--validation-fraction", cl.validation_fraction, "share of documents for validation")
+      ->check(CLI::Range(0.0, 0.9));
+  prep->add_option("--test-fraction", cl.test_fraction, "share of documents for test")->check(CLI::Range(0.0, 0.9));
+  prep->add_option("--doc-separator", cl.doc_separator, "blank-lines | line | file")
+      ->check(CLI::IsMember({"blank-lines", "line", "file"}));
+  prep->callback([&] { cl.command = "prepare"; });
+
+  auto* insp = app.add_subcommand("inspect", "Describe a Tessera HDF5 file (dataset or checkpoint)");
+  insp->add_option("file", cl.file, "HDF5 file")->required();
+  insp->callback([&] { cl.command = "inspect"; });
+}
+
+namespace {
+
+std::string checkpoint_for(const CommandLine& cl, const RunConfig& cfg) {
+  if (!cl.checkpoint.empty()) return cl.checkpoint;
+  const std::string dir =
+      cfg.checkpoint.dir.empty() ? (std::filesystem::path(cfg.run.dir) / "checkpoints").string() : cfg.checkpoint.dir;
+  std::string latest = find_latest_checkpoint(dir);
+  require(!latest.empty(), "no checkpoint given and none found in '" + dir + "'");
+  return latest;
+}
+
+int cmd_train(const CommandLine& cl, MPI_Comm comm) {
+  RunConfig cfg = load_run_config(cl.config);
+  if (cl.resume) cfg.checkpoint.resume = true;
+  TrainSummary s = run_training(cfg, comm);
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0) {
+    std::cout << "done: " << s.steps_done << " steps, train loss " << s.last_train_loss;
+    if (s.last_val_loss >= 0) std::cout << ", validation loss " << s.last_val_loss << " (perplexity " << std::exp(s.last_val_loss) << ")";
+    std::cout << ", checkpoint " << s.last_checkpoint << (s.stopped_early ? " (stopped at max_time_s)" : "") << "\n";
+  }
+  return 0;
+}
+
+int cmd_eval(const CommandLine& cl, MPI_Comm comm) {
+  RunConfig cfg = load_run_config(cl.config);
+  const std::string file = checkpoint_for(cl, cfg);
+  GPT2<float> model(cfg.model.gpt2);
+  load_model_weights(model, file, comm);
+  TokenDataset data(cfg.data.path, comm);
+  require(data.has_split(cl.split), "dataset '" + cfg.data.path + "' has no split '" + cl.split + "'");
+  const double loss = evaluate_loss(model, data, cl.split, cfg.data.seq_len, cfg.train.micro_batch_size, 0);
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0)
+    std::cout << "eval " << file << " | " << cl.split << " loss " << loss << " | perplexity " << std::exp(loss) << "\n";
+  return 0;
+}
+
+int cmd_generate(const CommandLine& cl, MPI_Comm comm) {
+  RunConfig cfg = load_run_config(cl.config);
+  const std::string file = checkpoint_for(cl, cfg);
+  GPT2<float> model(cfg.model.gpt2);
+  load_model_weights(model, file, comm);
+  ByteTokenizer tok;
+  SamplingOptions so;
+  so.max_new_tokens = cl.max_new_tokens;
+  so.temperature = cl.temperature;
+  so.top_k = cl.top_k;
+  so.seed = cl.seed;
+  auto ids = sample_tokens(model, tok.encode(cl.prompt.empty() ? "\n" : cl.prompt), so);
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0) std::cout << tok.decode(ids) << "\n";
+  return 0;
+}
+
+int cmd_prepare(const CommandLine& cl, MPI_Comm comm) {
+  PrepareTextOptions o;
+  o.inputs = cl.inputs;
+  o.output = cl.output;
+  o.validation_fraction = cl.validation_fraction;
+  o.test_fraction = cl.test_fraction;
+  o.doc_separator = cl.doc_separator;
+  prepare_text_dataset(o, comm);
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0) {
+    TokenDataset d(cl.output, MPI_COMM_SELF);
+    std::cout << "prepared " << cl.output << ":";
+    for (const auto& s : d.info().splits) std::cout << " " << s << "=" << d.num_tokens(s) << " tokens/" << d.num_documents(s) << " docs";
+    std::cout << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_command(const CommandLine& cl, MPI_Comm comm) {
+  if (cl.command == "train") return cmd_train(cl, comm);
+  if (cl.command == "eval") return cmd_eval(cl, comm);
+  if (cl.command == "generate") return cmd_generate(cl, comm);
+  if (cl.command == "prepare") return cmd_prepare(cl, comm);
+  if (cl.command == "inspect") return inspect_file(cl.file, std::cout);
+  throw Error("unknown command '" + cl.command + "'");
+}
+
+}  // namespace tessera

@@ -1,0 +1,33 @@
+// The CLI's subcommands: options parsed by CLI11 into CommandLine, then run.
+#pragma once
+#include <mpi.h>
+#include <string>
+#include <vector>
+
+namespace CLI { class App; }
+
+namespace tessera {
+
+struct CommandLine {
+  std::string command;  // train | eval | generate | prepare | inspect
+  std::string config;
+  bool resume = false;
+  std::string checkpoint;
+  std::string split = "validation";
+  std::string prompt;
+  int max_new_tokens = 100;
+  double temperature = 0.8;
+  int top_k = 40;
+  uint64_t seed = 1;
+  std::vector<std::string> inputs;
+  std::string output;
+  double validation_fraction = 0.05;
+  double test_fraction = 0.0;
+  std::string doc_separator = "blank-lines";
+  std::string file;
+};
+
+void register_commands(CLI::App& app, CommandLine& cl);
+int run_command(const CommandLine& cl, MPI_Comm comm);
+
+}  // namespace tessera

@@ -1,0 +1,548 @@
+// Run configuration: strict TOML parsing (toml11 3.7), presets, validation and
+// serialisation back to TOML. See docs/config.md for every key.
+#include "src/config/run_config.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <sstream>
+#include <toml.hpp>
+#include <variant>
+#include <vector>
+
+#include "src/runtime/error.hpp"
+
+namespace tessera {
+namespace {
+
+// ---------------------------------------------------------------------------
+// The key table: one row per TOML key, in the order to_toml emits them.
+
+using Ref = std::variant<int*, int64_t*, uint64_t*, double*, std::string*, bool*>;
+
+struct Field {
+  const char* section;
+  const char* key;
+  Ref (*ref)(RunConfig&);
+};
+
+#define TESSERA_FIELD(sec, key, member) \
+  Field { sec, key, [](RunConfig& c) -> Ref { return &c.member; } }
+
+const std::vector<Field>& fields() {
+  static const std::vector<Field> table = {
+      TESSERA_FIELD("model", "family", model.family),
+      TESSERA_FIELD("model", "preset", model.preset),
+      TESSERA_FIELD("model", "n_layer", model.gpt2.n_layer),
+      TESSERA_FIELD("model", "n_head", model.gpt2.n_head),
+      TESSERA_FIELD("model", "n_embd", model.gpt2.n_embd),
+      TESSERA_FIELD("model", "n_positions", model.gpt2.n_positions),
+      TESSERA_FIELD("model", "vocab_size", model.gpt2.vocab_size),
+      TESSERA_FIELD("model", "embd_pdrop", model.gpt2.embd_pdrop),
+      TESSERA_FIELD("model", "attn_pdrop", model.gpt2.attn_pdrop),
+      TESSERA_FIELD("model", "resid_pdrop", model.gpt2.resid_pdrop),
+      TESSERA_FIELD("model", "layer_norm_epsilon", model.gpt2.layer_norm_epsilon),
+      TESSERA_FIELD("model", "initializer_range", model.gpt2.initializer_range),
+      TESSERA_FIELD("model", "init_from", model.init_from),
+
+      TESSERA_FIELD("data", "path", data.path),
+      TESSERA_FIELD("data", "train_split", data.train_split),
+      TESSERA_FIELD("data", "validation_split", data.validation_split),
+      TESSERA_FIELD("data", "seq_len", data.seq_len),
+      TESSERA_FIELD("data", "shuffle", data.shuffle),
+
+      TESSERA_FIELD("train", "max_steps", train.max_steps),
+      TESSERA_FIELD("train", "epochs", train.epochs),
+      TESSERA_FIELD("train", "micro_batch_size", train.micro_batch_size),
+      TESSERA_FIELD("train", "grad_accum_steps", train.grad_accum_steps),
+      TESSERA_FIELD("train", "seed", train.seed),
+      TESSERA_FIELD("train", "grad_clip", train.grad_clip),
+      TESSERA_FIELD("train", "eval_interval", train.eval_interval),
+      TESSERA_FIELD("train", "eval_batches", train.eval_batches),
+      TESSERA_FIELD("train", "log_interval", train.log_interval),
+      TESSERA_FIELD("train", "device", train.device),
+      TESSERA_FIELD("train", "max_time_s", train.max_time_s),
+
+      TESSERA_FIELD("optim", "lr", optim.lr),
+      TESSERA_FIELD("optim", "min_lr_ratio", optim.min_lr_ratio),
+      TESSERA_FIELD("optim", "schedule", optim.schedule),
+      TESSERA_FIELD("optim", "warmup_steps", optim.warmup_steps),
+      TESSERA_FIELD("optim", "beta1", optim.beta1),
+      TESSERA_FIELD("optim", "beta2", optim.beta2),
+      TESSERA_FIELD("optim", "eps", optim.eps),
+      TESSERA_FIELD("optim", "weight_decay", optim.weight_decay),
+
+      TESSERA_FIELD("checkpoint", "dir", checkpoint.dir),
+      TESSERA_FIELD("checkpoint", "interval", checkpoint.interval),
+      TESSERA_FIELD("checkpoint", "keep_last", checkpoint.keep_last),
+      TESSERA_FIELD("checkpoint", "resume", checkpoint.resume),
+
+      TESSERA_FIELD("run", "dir", run.dir),
+      TESSERA_FIELD("run", "name", run.name),
+
+      TESSERA_FIELD("generate", "prompt", generate.prompt),
+      TESSERA_FIELD("generate", "max_new_tokens", generate.max_new_tokens),
+      TESSERA_FIELD("generate", "temperature", generate.temperature),
+      TESSERA_FIELD("generate", "top_k", generate.top_k),
+  };
+  return table;
+}
+#undef TESSERA_FIELD
+
+const std::vector<std::string>& sections() {
+  static const std::vector<std::string> s = {"model", "data", "train", "optim", "checkpoint", "run", "generate"};
+  return s;
+}
+
+const Field* find_field(const std::string& section, const std::string& key) {
+  for (const auto& f : fields())
+    if (section == f.section && key == f.key) return &f;
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------
+// Presets
+
+struct Preset {
+  const char* name;
+  int n_layer, n_head, n_embd, n_positions, vocab_size;
+};
+
+const std::vector<Preset>& presets() {
+  static const std::vector<Preset> p = {
+      {"gpt2-tiny", 2, 2, 64, 128, 257},  // byte tokenizer (256 bytes + end-of-text)
+      {"gpt2-small", 12, 12, 768, 1024, 50257},  // 124M
+      {"gpt2-medium", 24, 16, 1024, 1024, 50257},  // 350M
+      {"gpt2-large", 36, 20, 1280, 1024, 50257},  // 774M
+      {"gpt2-xl", 48, 25, 1600, 1024, 50257},  // 1.5B
+  };
+  return p;
+}
+
+std::string known_presets() {
+  std::string s;
+  for (const auto& p : presets()) s += (s.empty() ? "" : ", ") + std::string(p.name);
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+// Formatting helpers (shared by to_toml and error messages)
+
+std::string format_double(double x) {
+  if (std::isnan(x)) return "nan";
+  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
+  char buf[64];
+  for (int prec = 1; prec <= 17; ++prec) {
+    std::snprintf(buf, sizeof buf, "%.*g", prec, x);
+    if (std::strtod(buf, nullptr) == x) break;
+  }
+  std::string s = buf;
+  if (s.find_first_of(".eE") == std::string::npos) s += ".0";
+  return s;
+}
+
+std::string quote(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char ch : s) {
+    switch (ch) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\f': out += "\\f"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (ch < 0x20 || ch == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+          out += buf;
+        } else {
+          out += static_cast<char>(ch);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string format_ref(const Ref& r) {
+  struct V {
+    std::string operator()(int* p) const { return std::to_string(*p); }
+    std::string operator()(int64_t* p) const { return std::to_string(*p); }
+    std::string operator()(uint64_t* p) const { return std::to_string(*p); }
+    std::string operator()(double* p) const { return format_double(*p); }
+    std::string operator()(std::string* p) const { return quote(*p); }
+    std::string operator()(bool* p) const { return *p ? "true" : "false"; }
+  };
+  return std::visit(V{}, r);
+}
+
+std::string type_name(toml::value_t t) {
+  switch (t) {
+    case toml::value_t::boolean: return "boolean";
+    case toml::value_t::integer: return "integer";
+    case toml::value_t::floating: return "float";
+    case toml::value_t::string: return "string";
+    case toml::value_t::offset_datetime:
+    case toml::value_t::local_datetime: return "datetime";
+    case toml::value_t::local_date: return "date";
+    case toml::value_t::local_time: return "time";
+    case toml::value_t::array: return "array";
+    case toml::value_t::table: return "table";
+    default: return "empty value";
+  }
+}
+
+// "string \"abc\"", "float 3.5", "array" ...
+std::string describe(const toml::value& v) {
+  std::string t = type_name(v.type());
+  switch (v.type()) {
+    case toml::value_t::boolean: return t + " " + (v.as_boolean() ? "true" : "false");
+    case toml::value_t::integer: return t + " " + std::to_string(v.as_integer());
+    case toml::value_t::floating: return t + " " + format_double(v.as_floating());
+    case toml::value_t::string: return t + " " + quote(v.as_string().str);
+    default: return t;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Suggestions
+
+// Optimal-string-alignment distance: insertions, deletions, substitutions and
+// adjacent transpositions each cost 1.
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev2(b.size() + 1), prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])  // transposition ("trian")
+        cur[j] = std::min(cur[j], prev2[j - 2] + 1);
+    }
+    prev2 = prev;
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+bool close_enough(const std::string& typed, size_t d) { return d <= std::max<size_t>(1, std::min<size_t>(3, typed.size() / 3)); }
+
+// Best match for an unknown key `leaf` found under [section] ("" = top level).
+std::string suggest_key(const std::string& section, const std::string& leaf) {
+  // The exact name under another section ("lr" in [train] -> optim.lr).
+  for (const auto& f : fields())
+    if (leaf == f.key && section != f.section) return std::string(f.section) + "." + f.key;
+  std::string best;
+  size_t best_d = SIZE_MAX;
+  bool best_same = false;
+  for (const auto& f : fields()) {
+    const size_t d = edit_distance(leaf, f.key);
+    const bool same = section == f.section;
+    if (d < best_d || (d == best_d && same && !best_same)) {
+      best_d = d;
+      best_same = same;
+      best = std::string(f.section) + "." + f.key;
+    }
+  }
+  return close_enough(leaf, best_d) ? best : "";
+}
+
+std::string suggest_word(const std::string& typed, const std::vector<std::string>& options) {
+  std::string best;
+  size_t best_d = SIZE_MAX;
+  for (const auto& o : options) {
+    const size_t d = edit_distance(typed, o);
+    if (d < best_d) best_d = d, best = o;
+  }
+  return close_enough(typed, best_d) ? best : "";
+}
+
+// ---------------------------------------------------------------------------
+// The parser
+
+class Parser {
+ public:
+  explicit Parser(std::string origin) : origin_(std::move(origin)) {}
+
+  RunConfig parse(const std::string& text) {
+    toml::value root;
+    try {
+      std::istringstream is(text, std::ios::in | std::ios::binary);
+      root = toml::parse(is, origin_);
+    } catch (const toml::exception& e) {
+      throw Error(origin_ + ": TOML syntax error: " + e.what());
+    } catch (const std::exception& e) {
+      throw Error(origin_ + ": could not parse TOML: " + e.what());
+    }
+    if (!root.is_table()) throw Error(origin_ + ": the top level of the config must be a table");
+
+    RunConfig cfg;
+    // Deterministic order: sections in file order (then by name).
+    for (const auto& [name, value] : sorted(root.as_table())) {
+      if (std::find(sections().begin(), sections().end(), name) == sections().end()) unknown_top_level(name, *value);
+      if (!value->is_table())
+        fail(name, *value, "'" + name + "' must be a table (section [" + name + "]), found " + describe(*value));
+    }
+
+    // [model].preset first, so that explicit keys override it wherever they appear.
+    if (root.contains("model") && root.at("model").contains("preset")) {
+      const toml::value& v = root.at("model").at("preset");
+      assign(cfg, *find_field("model", "preset"), v);
+      apply_preset(cfg, v);
+    }
+
+    for (const auto& [section, table] : sorted(root.as_table())) {
+      for (const auto& [key, value] : sorted(table->as_table())) {
+        const Field* f = find_field(section, key);
+        const std::string dotted = section + "." + key;
+        if (!f) {
+          std::string msg = "unknown key '" + dotted + "'";
+          const std::string s = suggest_key(section, key);
+          if (!s.empty()) msg += "; did you mean '" + s + "'?";
+          fail(dotted, *value, msg);
+        }
+        assign(cfg, *f, *value);
+      }
+    }
+
+    validate(cfg);
+    cfg.source_text = text;
+    return cfg;
+  }
+
+ private:
+  using Entry = std::pair<std::string, const toml::value*>;
+
+  static std::vector<Entry> sorted(const toml::table& t) {
+    std::vector<Entry> out;
+    for (const auto& kv : t) out.emplace_back(kv.first, &kv.second);
+    std::sort(out.begin(), out.end(), [](const Entry& a, const Entry& b) {
+      const auto la = line_of(*a.second), lb = line_of(*b.second);
+      return la != lb ? la < lb : a.first < b.first;
+    });
+    return out;
+  }
+
+  static uint32_t line_of(const toml::value& v) { return static_cast<uint32_t>(v.location().line()); }
+
+  // Error about a key after parsing; the line is that of `dotted`, else of `related` (when given explicitly).
+  [[noreturn]] void fail(const std::string& dotted, const std::string& msg, const std::string& related = "") const {
+    auto it = lines_.find(dotted);
+    if (it == lines_.end() && !related.empty()) it = lines_.find(related);
+    throw Error(origin_ + ": " + msg + (it != lines_.end() && it->second > 0 ? " (line " + std::to_string(it->second) + ")" : ""));
+  }
+  [[noreturn]] void fail(const std::string&, const toml::value& v, const std::string& msg) const {
+    const uint32_t line = line_of(v);
+    throw Error(origin_ + ": " + msg + (line > 0 ? " (line " + std::to_string(line) + ")" : ""));
+  }
+
+  [[noreturn]] void unknown_top_level(const std::string& name, const toml::value& v) const {
+    if (v.is_table()) {
+      std::string msg = "unknown section '[" + name + "]'";
+      const std::string s = suggest_word(name, sections());
+      if (!s.empty()) {
+        msg += "; did you mean '[" + s + "]'?";
+      } else {
+        std::string k = suggest_key("", name);
+        if (!k.empty()) msg += "; did you mean '" + k + "'?";
+      }
+      msg += " (known sections: [model], [data], [train], [optim], [checkpoint], [run], [generate])";
+      fail(name, v, msg);
+    }
+    std::string msg = "unknown key '" + name + "' (keys belong in a section)";
+    const std::string k = suggest_key("", name);
+    if (!k.empty()) msg += "; did you mean '" + k + "'?";
+    fail(name, v, msg);
+  }
+
+  [[noreturn]] void type_error(const std::string& dotted, const toml::value& v, const std::string& expected) const {
+    fail(dotted, v, "key '" + dotted + "' must be " + expected + ", found " + describe(v));
+  }
+
+  int64_t get_integer(const std::string& dotted, const toml::value& v) const {
+    if (!v.is_integer()) type_error(dotted, v, "an integer");
+    return v.as_integer();
+  }
+
+  void assign(RunConfig& cfg, const Field& f, const toml::value& v) {
+    const std::string dotted = std::string(f.section) + "." + f.key;
+    lines_[dotted] = line_of(v);
+    Ref r = f.ref(cfg);
+    if (auto p = std::get_if<int*>(&r)) {
+      const int64_t x = get_integer(dotted, v);
+      if (x < INT_MIN || x > INT_MAX)
+        fail(dotted, v, dotted + " = " + std::to_string(x) + " is out of range (must fit a 32-bit integer)");
+      **p = static_cast<int>(x);
+    } else if (auto p = std::get_if<int64_t*>(&r)) {
+      **p = get_integer(dotted, v);
+    } else if (auto p = std::get_if<uint64_t*>(&r)) {
+      const int64_t x = get_integer(dotted, v);
+      if (x < 0) fail(dotted, v, dotted + " = " + std::to_string(x) + " is out of range (must be >= 0)");
+      **p = static_cast<uint64_t>(x);
+    } else if (auto p = std::get_if<double*>(&r)) {
+      if (v.is_floating()) **p = v.as_floating();
+      else if (v.is_integer()) **p = static_cast<double>(v.as_integer());
+      else type_error(dotted, v, "a number (float or integer)");
+      if (!std::isfinite(**p)) fail(dotted, v, dotted + " = " + format_double(**p) + " is out of range (must be finite)");
+    } else if (auto p = std::get_if<std::string*>(&r)) {
+      if (!v.is_string()) type_error(dotted, v, "a string");
+      **p = v.as_string().str;
+    } else if (auto p = std::get_if<bool*>(&r)) {
+      if (!v.is_boolean()) type_error(dotted, v, "a boolean (true or false)");
+      **p = v.as_boolean();
+    }
+  }
+
+  void apply_preset(RunConfig& cfg, const toml::value& v) const {
+    const std::string& name = cfg.model.preset;
+    if (name.empty()) return;
+    for (const auto& p : presets()) {
+      if (name != p.name) continue;
+      auto& g = cfg.model.gpt2;
+      g.n_layer = p.n_layer;
+      g.n_head = p.n_head;
+      g.n_embd = p.n_embd;
+      g.n_positions = p.n_positions;
+      g.vocab_size = p.vocab_size;
+      return;
+    }
+    std::vector<std::string> names;
+    for (const auto& p : presets()) names.push_back(p.name);
+    std::string msg = "model.preset = " + quote(name) + " is not a known preset (known: " + known_presets() + ", or \"\" for none)";
+    const std::string s = suggest_word(name, names);
+    if (!s.empty()) msg += "; did you mean '" + s + "'?";
+    fail("model.preset", v, msg);
+  }
+
+  // --- range checks -------------------------------------------------------
+
+  std::string value_of(RunConfig& cfg, const std::string& dotted) const {
+    const auto dot = dotted.find('.');
+    const Field* f = find_field(dotted.substr(0, dot), dotted.substr(dot + 1));
+    return f ? format_ref(f->ref(cfg)) : "?";
+  }
+
+  void check(RunConfig& cfg, bool ok, const std::string& dotted, const std::string& allowed,
+             const std::string& related = "") const {
+    if (!ok) fail(dotted, dotted + " = " + value_of(cfg, dotted) + " is out of range (must be " + allowed + ")", related);
+  }
+
+  void one_of(RunConfig& cfg, const std::string& value, const std::vector<std::string>& options, const std::string& dotted) const {
+    if (std::find(options.begin(), options.end(), value) != options.end()) return;
+    std::string list;
+    for (const auto& o : options) list += (list.empty() ? "" : ", ") + quote(o);
+    std::string msg = dotted + " = " + value_of(cfg, dotted) + " is out of range (must be one of " + list + ")";
+    const std::string s = suggest_word(value, options);
+    if (!s.empty()) msg += "; did you mean " + quote(s) + "?";
+    fail(dotted, msg);
+  }
+
+  void validate(RunConfig& c) const {
+    const auto& g = c.model.gpt2;
+    one_of(c, c.model.family, {"gpt2"}, "model.family");
+    check(c, g.n_layer >= 1, "model.n_layer", ">= 1");
+    check(c, g.n_head >= 1, "model.n_head", ">= 1");
+    check(c, g.n_embd >= 1, "model.n_embd", ">= 1");
+    check(c, g.n_embd % g.n_head == 0, "model.n_embd",
+          "a multiple of model.n_head = " + std::to_string(g.n_head), "model.n_head");
+    check(c, g.n_positions >= 1, "model.n_positions", ">= 1");
+    check(c, g.vocab_size >= 1, "model.vocab_size", ">= 1");
+    check(c, g.embd_pdrop >= 0 && g.embd_pdrop < 1, "model.embd_pdrop", "in [0, 1)");
+    check(c, g.attn_pdrop >= 0 && g.attn_pdrop < 1, "model.attn_pdrop", "in [0, 1)");
+    check(c, g.resid_pdrop >= 0 && g.resid_pdrop < 1, "model.resid_pdrop", "in [0, 1)");
+    check(c, g.layer_norm_epsilon > 0, "model.layer_norm_epsilon", "> 0");
+    check(c, g.initializer_range > 0, "model.initializer_range", "> 0");
+
+    if (c.data.path.empty()) {
+      if (!lines_.count("data.path"))
+        fail("data.path", "missing required key 'data.path' (the tokenized HDF5 dataset written by `tessera prepare`)");
+      check(c, false, "data.path", "a non-empty path");
+    }
+    check(c, !c.data.train_split.empty(), "data.train_split", "a non-empty split name");
+    check(c, c.data.seq_len >= 1, "data.seq_len", ">= 1");
+    check(c, c.data.seq_len <= g.n_positions, "data.seq_len",
+          "<= model.n_positions = " + std::to_string(g.n_positions), "model.n_positions");
+
+    const auto& t = c.train;
+    check(c, t.max_steps >= 0, "train.max_steps", ">= 0");
+    check(c, t.epochs >= 0, "train.epochs", ">= 0");
+    check(c, t.max_steps > 0 || t.epochs > 0, "train.max_steps", "> 0 unless train.epochs > 0", "train.epochs");
+    check(c, t.micro_batch_size >= 1, "train.micro_batch_size", ">= 1");
+    check(c, t.grad_accum_steps >= 1, "train.grad_accum_steps", ">= 1");
+    check(c, t.grad_clip >= 0, "train.grad_clip", ">= 0 (0 = off)");
+    check(c, t.eval_interval >= 0, "train.eval_interval", ">= 0");
+    check(c, t.eval_batches >= 0, "train.eval_batches", ">= 0");
+    check(c, t.log_interval >= 1, "train.log_interval", ">= 1");
+    one_of(c, t.device, {"auto", "host", "cuda"}, "train.device");
+    check(c, t.max_time_s >= 0, "train.max_time_s", ">= 0 (0 = no limit)");
+
+    const auto& o = c.optim;
+    check(c, o.lr > 0, "optim.lr", "> 0");
+    check(c, o.min_lr_ratio >= 0 && o.min_lr_ratio <= 1, "optim.min_lr_ratio", "in [0, 1]");
+    one_of(c, o.schedule, {"cosine", "linear", "constant"}, "optim.schedule");
+    check(c, o.warmup_steps >= 0, "optim.warmup_steps", ">= 0");
+    check(c, o.beta1 >= 0 && o.beta1 < 1, "optim.beta1", "in [0, 1)");
+    check(c, o.beta2 >= 0 && o.beta2 < 1, "optim.beta2", "in [0, 1)");
+    check(c, o.eps > 0, "optim.eps", "> 0");
+    check(c, o.weight_decay >= 0, "optim.weight_decay", ">= 0");
+
+    check(c, c.checkpoint.interval >= 0, "checkpoint.interval", ">= 0");
+    check(c, c.checkpoint.keep_last >= 0, "checkpoint.keep_last", ">= 0 (0 = keep all)");
+
+    check(c, !c.run.dir.empty(), "run.dir", "a non-empty path");
+
+    check(c, c.generate.max_new_tokens >= 0, "generate.max_new_tokens", ">= 0");
+    check(c, c.generate.temperature > 0, "generate.temperature", "> 0");
+    check(c, c.generate.top_k >= 0, "generate.top_k", ">= 0 (0 = no top-k filtering)");
+  }
+
+  std::string origin_;
+  std::map<std::string, uint32_t> lines_;  // dotted key -> line, for keys given explicitly
+};
+
+}  // namespace
+
+RunConfig parse_run_config(const std::string& toml_text, const std::string& origin) {
+  return Parser(origin).parse(toml_text);
+}
+
+RunConfig load_run_config(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error("config file '" + path + "' not found");
+  if (fs::is_directory(path, ec)) throw Error("config file '" + path + "' is a directory, not a TOML file");
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error("config file '" + path + "' could not be opened for reading");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  if (f.bad()) throw Error("config file '" + path + "' could not be read");
+  RunConfig cfg = parse_run_config(ss.str(), path);
+  cfg.source_text = ss.str();
+  cfg.source_path = path;
+  return cfg;
+}
+
+std::string to_toml(const RunConfig& cfg) {
+  RunConfig& c = const_cast<RunConfig&>(cfg);  // Field::ref takes a mutable config; nothing is written
+  std::string out = "# Tessera run config (every key; see docs/config.md)\n";
+  std::string section;
+  for (const auto& f : fields()) {
+    if (section != f.section) {
+      section = f.section;
+      out += "\n[" + section + "]\n";
+    }
+    out += std::string(f.key) + " = " + format_ref(f.ref(c)) + "\n";
+  }
+  return out;
+}
+
+}  // namespace tessera

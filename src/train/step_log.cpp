@@ -1,0 +1,68 @@
+#include "src/train/step_log.hpp"
+#include <unistd.h>
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include "src/runtime/error.hpp"
+
+namespace tessera {
+
+StepLog::StepLog(const std::string& path, bool enabled, int64_t total_steps)
+    : enabled_(enabled), tty_(enabled && isatty(STDOUT_FILENO)), total_steps_(total_steps) {
+  if (!enabled_) return;
+  jsonl_.open(path, std::ios::app);
+  require(jsonl_.good(), "cannot write the metrics log '" + path + "'");
+}
+
+void StepLog::record(const std::string& kind, nlohmann::json fields) {
+  if (!enabled_) return;
+  fields["kind"] = kind;
+  fields["time"] = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  jsonl_ << fields.dump() << "\n";
+  jsonl_.flush();
+}
+
+void StepLog::train_step(int64_t step, double loss, double lr, double grad_norm, double tokens_per_s, double gflops,
+                         double step_ms) {
+  if (!enabled_) return;
+  if (tty_) std::printf("\r\033[K");
+  std::printf("step %6lld/%lld | loss %.4f | lr %.3e | grad_norm %.4f | %.0f tok/s | %.1f GFLOP/s | %.0f ms\n",
+              (long long)step, (long long)total_steps_, loss, lr, grad_norm, tokens_per_s, gflops, step_ms);
+  record("train", {{"step", step},
+                   {"loss", loss},
+                   {"lr", lr},
+                   {"grad_norm", grad_norm},
+                   {"tokens_per_s", tokens_per_s},
+                   {"gflops", gflops},
+                   {"step_ms", step_ms}});
+  progress(step);
+}
+
+void StepLog::eval(int64_t step, const std::string& split, double loss) {
+  if (!enabled_) return;
+  if (tty_) std::printf("\r\033[K");
+  std::printf("eval  %6lld | %s loss %.4f | perplexity %.3f\n", (long long)step, split.c_str(), loss, std::exp(loss));
+  record("eval", {{"step", step}, {"split", split}, {"loss", loss}, {"perplexity", std::exp(loss)}});
+  progress(step);
+}
+
+void StepLog::message(const std::string& text) {
+  if (!enabled_) return;
+  if (tty_) std::printf("\r\033[K");
+  std::printf("%s\n", text.c_str());
+  std::fflush(stdout);
+}
+
+void StepLog::progress(int64_t step) {
+  if (!tty_ || total_steps_ <= 0) {
+    std::fflush(stdout);
+    return;
+  }
+  const int width = 40;
+  const int filled = int(width * double(step) / double(total_steps_));
+  std::printf("[%s%s] %lld/%lld", std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
+              (long long)step, (long long)total_steps_);
+  std::fflush(stdout);
+}
+
+}  // namespace tessera

@@ -1,0 +1,31 @@
+// Rank 0's training log: one human line per step on stdout and the same record as
+// a JSON line in <run.dir>/metrics.jsonl (the format plots and benchmarks share).
+// A progress bar is drawn only when stdout is a terminal.
+#pragma once
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <nlohmann/json.hpp>
+
+namespace tessera {
+
+class StepLog {
+ public:
+  StepLog(const std::string& jsonl_path, bool enabled, int64_t total_steps);
+  // Writes a record; kind is "train", "eval", "checkpoint", "summary"...
+  void record(const std::string& kind, nlohmann::json fields);
+  void train_step(int64_t step, double loss, double lr, double grad_norm, double tokens_per_s, double gflops,
+                  double step_ms);
+  void eval(int64_t step, const std::string& split, double loss);
+  void message(const std::string& text);
+  bool enabled() const { return enabled_; }
+
+ private:
+  void progress(int64_t step);
+  bool enabled_;
+  bool tty_;
+  int64_t total_steps_;
+  std::ofstream jsonl_;
+};
+
+}  // namespace tessera

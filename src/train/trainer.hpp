@@ -1,0 +1,33 @@
+// The training loop: data → forward/backward with gradient accumulation → global
+// gradient norm and clipping → AdamW with the LR schedule; periodic validation
+// (loss, perplexity), checkpoints (atomic, keep last K), exact resume, NaN guard.
+#pragma once
+#include <mpi.h>
+#include <string>
+#include "src/config/run_config.hpp"
+#include "src/model/gpt2.hpp"
+
+namespace tessera {
+
+struct TrainSummary {
+  int64_t steps_done = 0;
+  double last_train_loss = 0;
+  double last_val_loss = -1;  // -1 = no validation
+  std::string last_checkpoint;
+  bool stopped_early = false;  // max_time reached
+};
+
+TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm);
+
+// Mean loss over up to max_batches (0 = all) sequential micro-batches of a split.
+class TokenDataset;
+double evaluate_loss(GPT2<float>& model, const TokenDataset& data, const std::string& split, int seq_len,
+                     int micro_batch, int64_t max_batches);
+
+// Model FLOPs per trained token (forward + backward): 6·params + 12·layers·C·T.
+double flops_per_token(const GPT2Config& cfg, int seq_len);
+
+// Builds the model described by cfg.model and loads weights from a checkpoint file.
+void load_model_weights(GPT2<float>& model, const std::string& checkpoint_file, MPI_Comm comm);
+
+}  // namespace tessera
