@@ -19,6 +19,8 @@ void register_commands(CLI::App& app, CommandLine& cl) {
   auto* train = app.add_subcommand("train", "Train or fine-tune a model from a TOML config");
   train->add_option("config", cl.config, "run config (TOML, see docs/config.md)")->required();
   train->add_flag("--resume", cl.resume, "resume from the newest complete checkpoint");
+  train->add_option("--stop-at-step", cl.stop_at_step, "checkpoint and stop after this step (resume later)")
+      ->check(CLI::NonNegativeNumber);
   train->callback([&] { cl.command = "train"; });
 
   auto* eval = app.add_subcommand("eval", "Validation loss and perplexity of a checkpoint");
@@ -66,13 +68,13 @@ std::string checkpoint_for(const CommandLine& cl, const RunConfig& cfg) {
 int cmd_train(const CommandLine& cl, MPI_Comm comm) {
   RunConfig cfg = load_run_config(cl.config);
   if (cl.resume) cfg.checkpoint.resume = true;
-  TrainSummary s = run_training(cfg, comm);
+  TrainSummary s = run_training(cfg, comm, cl.stop_at_step);
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   if (rank == 0) {
     std::cout << "done: " << s.steps_done << " steps, train loss " << s.last_train_loss;
     if (s.last_val_loss >= 0) std::cout << ", validation loss " << s.last_val_loss << " (perplexity " << std::exp(s.last_val_loss) << ")";
-    std::cout << ", checkpoint " << s.last_checkpoint << (s.stopped_early ? " (stopped at max_time_s)" : "") << "\n";
+    std::cout << ", checkpoint " << s.last_checkpoint << (s.stopped_early ? " (stopped early; resume with --resume)" : "") << "\n";
   }
   return 0;
 }

@@ -12,6 +12,7 @@ struct CommandLine {
   std::string command;  // train | eval | generate | prepare | inspect
   std::string config;
   bool resume = false;
+  int64_t stop_at_step = 0;
   std::string checkpoint;
   std::string split = "validation";
   std::string prompt;

@@ -83,7 +83,7 @@ std::string fmt_double(double x) {
 
 }  // namespace
 
-TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm) {
+TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_step) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   const bool lead = rank == 0;
@@ -192,6 +192,13 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm) {
     const bool last = step == total_steps;
     if (!last && cfg.train.eval_interval > 0 && step % cfg.train.eval_interval == 0) validate(step);
     if (!last && cfg.checkpoint.interval > 0 && step % cfg.checkpoint.interval == 0) save(step);
+    if (!last && step == stop_at_step) {
+      log.message("stopping at step " + std::to_string(step) + " as asked (--stop-at-step)");
+      save(step);
+      summary.stopped_early = true;
+      summary.steps_done = step;
+      return summary;
+    }
     if (!last && cfg.train.max_time_s > 0) {
       double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
       MPI_Bcast(&elapsed, 1, MPI_DOUBLE, 0, comm);

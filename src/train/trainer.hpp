@@ -17,7 +17,9 @@ struct TrainSummary {
   bool stopped_early = false;  // max_time reached
 };
 
-TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm);
+// stop_at_step > 0: train the configured schedule only up to that step, checkpoint
+// and return (as a preempted job would); a later --resume continues exactly.
+TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_step = 0);
 
 // Mean loss over up to max_batches (0 = all) sequential micro-batches of a split.
 class TokenDataset;
