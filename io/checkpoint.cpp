@@ -8,11 +8,14 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <regex>
+#include <set>
 #include <type_traits>
 
 #include "io/hdf5_file.hpp"
 #include "src/runtime/error.hpp"
+#include "src/runtime/fault_injection.hpp"
 
 namespace fs = std::filesystem;
 
@@ -106,32 +109,85 @@ void check_info(const ParamInfo& info, const std::string& where) {
 }
 
 // writes[i]: this rank owns tensor i's slice (lowest rank among those with the same local_start).
-std::vector<bool> owned_slices(const std::vector<ParamInfo>& infos, MPI_Comm comm) {
-  std::vector<bool> writes(infos.size(), true);
-  const int size = comm_size(comm), rank = comm_rank(comm);
-  if (size == 1) return writes;
-  std::vector<int64_t> flat;
-  for (const auto& info : infos) {
-    flat.push_back(static_cast<int64_t>(info.local_start.size()));
-    flat.insert(flat.end(), info.local_start.begin(), info.local_start.end());
-  }
-  int64_t len = static_cast<int64_t>(flat.size()), lo = 0, hi = 0;
-  MPI_Allreduce(&len, &lo, 1, MPI_INT64_T, MPI_MIN, comm);
-  MPI_Allreduce(&len, &hi, 1, MPI_INT64_T, MPI_MAX, comm);
-  if (lo != hi) throw Error("write_checkpoint: ranks disagree on the parameter list");
-  std::vector<int64_t> all(static_cast<size_t>(len) * size);
-  MPI_Allgather(flat.data(), static_cast<int>(len), MPI_INT64_T, all.data(), static_cast<int>(len), MPI_INT64_T, comm);
+// Every rank's parameter list, gathered: the union of datasets the file must hold
+// (ranks of different pipeline stages hold different tensors, but dataset creation
+// is collective, so all ranks create all of them, in one order), and which of this
+// rank's slices it writes: among ranks holding the same slice (data-parallel
+// replicas, a tied embedding on two stages) the lowest rank writes.
+struct CheckpointPlan {
+  struct Dataset {
+    std::string name;
+    std::vector<int64_t> full_shape;
+    int local = -1;  // index in this rank's infos, -1 = not held here
+  };
+  std::vector<Dataset> datasets;
+  std::vector<bool> writes;  // per local info
+};
+
+std::string serialize_slice(const ParamInfo& info) {
+  std::string s = info.name + "|";
+  for (int64_t d : info.full_shape) s += std::to_string(d) + ",";
+  s += "|";
+  for (int64_t d : info.local_start) s += std::to_string(d) + ",";
+  return s;
+}
+
+std::vector<int64_t> parse_dims(const std::string& text) {
+  std::vector<int64_t> out;
   size_t pos = 0;
-  for (size_t i = 0; i < infos.size(); ++i) {
-    const size_t nd = infos[i].local_start.size();
-    for (int r = 0; r < rank && writes[i]; ++r) {
-      const int64_t* other = all.data() + static_cast<size_t>(r) * len + pos;
-      if (other[0] == static_cast<int64_t>(nd) && std::equal(other + 1, other + 1 + nd, flat.data() + pos + 1))
-        writes[i] = false;
-    }
-    pos += 1 + nd;
+  while (pos < text.size()) {
+    size_t comma = text.find(',', pos);
+    out.push_back(std::stoll(text.substr(pos, comma - pos)));
+    pos = comma + 1;
   }
-  return writes;
+  return out;
+}
+
+CheckpointPlan plan_checkpoint(const std::vector<ParamInfo>& infos, MPI_Comm comm, const std::string& file) {
+  CheckpointPlan plan;
+  plan.writes.assign(infos.size(), true);
+  std::string mine;
+  for (const auto& info : infos) mine += serialize_slice(info) + "\n";
+  const int size = comm_size(comm), rank = comm_rank(comm);
+  std::vector<std::string> per_rank(size);
+  if (size == 1) {
+    per_rank[0] = mine;
+  } else {
+    int len = static_cast<int>(mine.size());
+    std::vector<int> lens(size), displs(size, 0);
+    MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, comm);
+    for (int r = 1; r < size; ++r) displs[r] = displs[r - 1] + lens[r - 1];
+    std::string all(static_cast<size_t>(displs[size - 1] + lens[size - 1]), '\0');
+    MPI_Allgatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR, comm);
+    for (int r = 0; r < size; ++r) per_rank[r] = all.substr(displs[r], lens[r]);
+  }
+  std::map<std::string, size_t> index;  // name -> position in plan.datasets
+  std::set<std::string> lower_slices;   // name|shape|start held by ranks below this one
+  for (int r = 0; r < size; ++r) {
+    size_t pos = 0;
+    const std::string& text = per_rank[r];
+    while (pos < text.size()) {
+      const size_t nl = text.find('\n', pos);
+      const std::string line = text.substr(pos, nl - pos);
+      pos = nl + 1;
+      const size_t bar1 = line.find('|'), bar2 = line.find('|', bar1 + 1);
+      const std::string name = line.substr(0, bar1);
+      const std::vector<int64_t> shape = parse_dims(line.substr(bar1 + 1, bar2 - bar1 - 1));
+      auto it = index.find(name);
+      if (it == index.end()) {
+        index[name] = plan.datasets.size();
+        plan.datasets.push_back({name, shape, -1});
+      } else if (plan.datasets[it->second].full_shape != shape) {
+        throw Error(file + ": ranks disagree on the full shape of " + name);
+      }
+      if (r < rank) lower_slices.insert(line);
+    }
+  }
+  for (size_t i = 0; i < infos.size(); ++i) {
+    plan.datasets[index.at(infos[i].name)].local = static_cast<int>(i);
+    plan.writes[i] = lower_slices.count(serialize_slice(infos[i])) == 0;
+  }
+  return plan;
 }
 
 void write_state(const h5::File& f, const TrainingState& st) {
@@ -203,23 +259,29 @@ std::string write_checkpoint(const std::string& dir, const std::vector<ParamInfo
     fs::create_directories(dir, ec);
     if (ec) throw Error(dir + ": cannot create checkpoint directory: " + ec.message());
   });
-  const std::vector<bool> writes = owned_slices(infos, comm);
+  const CheckpointPlan plan = plan_checkpoint(infos, comm, tmp_path);
   barrier(comm);
   {
     h5::File f = h5::File::create(tmp_path, comm);
     write_state(f, st);
     for (const auto& g : groups) {
-      for (size_t i = 0; i < infos.size(); ++i) {
-        const ParamInfo& info = infos[i];
-        const std::string obj = dataset_name(g.prefix, info.name);
-        h5::Handle d = f.create_dataset(obj, native_type<S>(), info.full_shape);
-        h5::write_box(f, d, obj, native_type<S>(), info.local_start, info.local_shape, g.host_data + info.offset,
-                      writes[i], true);
+      for (const auto& ds : plan.datasets) {
+        const std::string obj = dataset_name(g.prefix, ds.name);
+        h5::Handle d = f.create_dataset(obj, native_type<S>(), ds.full_shape);
+        if (ds.local >= 0) {
+          const ParamInfo& info = infos[ds.local];
+          h5::write_box(f, d, obj, native_type<S>(), info.local_start, info.local_shape, g.host_data + info.offset,
+                        plan.writes[ds.local], true, info.shard_groups);
+        } else {  // not held here: take part in the collective write with an empty selection
+          const std::vector<int64_t> none(ds.full_shape.size(), 0);
+          h5::write_box(f, d, obj, native_type<S>(), none, none, nullptr, false, true);
+        }
       }
     }
     f.flush();
     f.close();
   }
+  fault_point("checkpoint_write", st.step);  // tests: a job killed between write and rename
   barrier(comm);
   on_root(comm, [&] {
     const std::string d = fs::path(final_path).parent_path().string();
@@ -271,7 +333,7 @@ TrainingState read_checkpoint(const std::string& file, const std::vector<ParamIn
         throw Error(file + ": " + obj + " has shape " + shape_str(shape) + " but the model expects " +
                     shape_str(info.full_shape));
       h5::read_box(f, d, obj, native_type<S>(), info.local_start, info.local_shape, g.host_data + info.offset, true,
-                   false);
+                   false, info.shard_groups);
     }
   }
   return st;

@@ -337,7 +337,7 @@ std::string File::read_string_dataset(const std::string& obj) const {
 
 static void transfer_box(const File& f, hid_t dset, const std::string& object, hid_t memtype,
                          const std::vector<int64_t>& start, const std::vector<int64_t>& count, const void* wbuf,
-                         void* rbuf, bool participate, bool collective, bool is_write) {
+                         void* rbuf, bool participate, bool collective, bool is_write, int groups) {
   const std::string& path = f.path();
   Handle fspace = checked(H5Dget_space(dset), H5Sclose, path, object, "cannot get dataspace");
   int nd = H5Sget_simple_extent_ndims(fspace);
@@ -361,8 +361,25 @@ static void transfer_box(const File& f, hid_t dset, const std::string& object, h
       check(H5Sselect_none(fspace), path, object, "cannot select");
       check(H5Sselect_none(mspace), path, object, "cannot select");
     } else {
-      check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, st.data(), nullptr, ct.data(), nullptr), path, object,
-            "cannot select hyperslab (out of range?)");
+      if (groups <= 1) {
+        check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, st.data(), nullptr, ct.data(), nullptr), path, object,
+              "cannot select hyperslab (out of range?)");
+      } else {
+        // dim 0 is `groups` equal blocks (e.g. q|k|v); the same sub-range of each block.
+        std::vector<hsize_t> fdims(nd);
+        H5Sget_simple_extent_dims(fspace, fdims.data(), nullptr);
+        if (fdims[0] % groups != 0 || ct[0] % groups != 0)
+          throw Error(path + ": " + object + ": dimension 0 does not split into " + std::to_string(groups) + " blocks");
+        const hsize_t block = fdims[0] / groups;
+        std::vector<hsize_t> bst(st), bct(ct);
+        bct[0] = ct[0] / groups;
+        for (int k = 0; k < groups; ++k) {
+          bst[0] = st[0] + hsize_t(k) * block;
+          check(H5Sselect_hyperslab(fspace, k == 0 ? H5S_SELECT_SET : H5S_SELECT_OR, bst.data(), nullptr, bct.data(),
+                                    nullptr),
+                path, object, "cannot select hyperslab (out of range?)");
+        }
+      }
       if (H5Sselect_valid(fspace) <= 0) throw Error(path + ": " + object + ": selection outside the dataset");
     }
   }
@@ -378,13 +395,13 @@ static void transfer_box(const File& f, hid_t dset, const std::string& object, h
 }
 
 void write_box(const File& f, hid_t dset, const std::string& object, hid_t memtype, const std::vector<int64_t>& start,
-               const std::vector<int64_t>& count, const void* buf, bool participate, bool collective) {
-  transfer_box(f, dset, object, memtype, start, count, buf, nullptr, participate, collective, true);
+               const std::vector<int64_t>& count, const void* buf, bool participate, bool collective, int groups) {
+  transfer_box(f, dset, object, memtype, start, count, buf, nullptr, participate, collective, true, groups);
 }
 
 void read_box(const File& f, hid_t dset, const std::string& object, hid_t memtype, const std::vector<int64_t>& start,
-              const std::vector<int64_t>& count, void* buf, bool participate, bool collective) {
-  transfer_box(f, dset, object, memtype, start, count, nullptr, buf, participate, collective, false);
+              const std::vector<int64_t>& count, void* buf, bool participate, bool collective, int groups) {
+  transfer_box(f, dset, object, memtype, start, count, nullptr, buf, participate, collective, false, groups);
 }
 
 std::string type_name(hid_t type) {

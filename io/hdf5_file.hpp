@@ -131,11 +131,13 @@ class File {
 // Writes (or reads) the box [start, start+count) of an open dataset from (into)
 // a dense row-major buffer of memtype. A rank with participate=false selects
 // nothing but still takes part in a collective transfer. 0-D datasets: start
-// and count empty. Errors name the file and `object`.
+// and count empty. Errors name the file and `object`. groups > 1: dimension 0 of
+// the dataset is `groups` equal blocks (e.g. q|k|v of a fused QKV weight) and the
+// buffer holds, block after block, rows [start[0], start[0]+count[0]/groups) of each.
 void write_box(const File& f, hid_t dset, const std::string& object, hid_t memtype, const std::vector<int64_t>& start,
-               const std::vector<int64_t>& count, const void* buf, bool participate, bool collective);
+               const std::vector<int64_t>& count, const void* buf, bool participate, bool collective, int groups = 1);
 void read_box(const File& f, hid_t dset, const std::string& object, hid_t memtype, const std::vector<int64_t>& start,
-              const std::vector<int64_t>& count, void* buf, bool participate, bool collective);
+              const std::vector<int64_t>& count, void* buf, bool participate, bool collective, int groups = 1);
 
 // Human-readable name of a dataset's element type ("float32", "int64", "string", ...).
 std::string type_name(hid_t type);

@@ -1,4 +1,7 @@
 // AdamW: m,v moments of g = grad·scale; p -= lr·(m̂/(√v̂+eps) + wd·p), bias corrections 1-β^t computed once.
+// Arithmetic in S (float math for float parameters, as in PyTorch's AdamW): with the per-step
+// constants hoisted, the element loop is branch-free, division-light and vectorises; the update is
+// one streaming pass over p, g, m, v (memory-bound).
 #include "kernels/adamw.hpp"
 #include <cmath>
 #include "kernels/kernel_math.hpp"
@@ -7,17 +10,22 @@ namespace tessera {
 
 template <class S>
 void adamw_update(View1<S> params, ConstView1<S> grads, View1<S> m, View1<S> v, int64_t n, const AdamWStep& h) {
-  const double lr = h.lr, b1 = h.beta1, b2 = h.beta2, eps = h.eps, wd = h.weight_decay, gs = h.grad_scale;
   const double bc1 = 1.0 - std::pow(h.beta1, double(h.t)), bc2 = 1.0 - std::pow(h.beta2, double(h.t));
+  const S gs = S(h.grad_scale), b1 = S(h.beta1), b2 = S(h.beta2), omb1 = S(1.0 - h.beta1), omb2 = S(1.0 - h.beta2);
+  const S inv_bc1 = S(1.0 / bc1), inv_bc2 = S(1.0 / bc2), eps = S(h.eps), lr = S(h.lr), wd = S(h.weight_decay);
+  S* const pp = params.data();
+  const S* const gp = grads.data();
+  S* const mp = m.data();
+  S* const vp = v.data();
   Kokkos::parallel_for(
       "adamw_update", RangePolicy(0, n), KOKKOS_LAMBDA(const int64_t i) {
-        const double g = double(grads(i)) * gs;
-        const double mi = b1 * double(m(i)) + (1.0 - b1) * g;
-        const double vi = b2 * double(v(i)) + (1.0 - b2) * g * g;
-        m(i) = S(mi);
-        v(i) = S(vi);
-        const double p = double(params(i));
-        params(i) = S(p - lr * ((mi / bc1) / (kmath::sqrt(vi / bc2) + eps) + wd * p));
+        const S g = gp[i] * gs;
+        const S mi = b1 * mp[i] + omb1 * g;
+        const S vi = b2 * vp[i] + omb2 * g * g;
+        mp[i] = mi;
+        vp[i] = vi;
+        const S p = pp[i];
+        pp[i] = p - lr * ((mi * inv_bc1) / (kmath::sqrt(vi * inv_bc2) + eps) + wd * p);
       });
 }
 

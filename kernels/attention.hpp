@@ -18,6 +18,10 @@ namespace tessera {
 struct AttentionShape {
   int B, T, C, NH;
   bool causal = true;
+  // Where this call's batch rows and heads sit in the global [B_total, NH_total]
+  // (data- and tensor-parallel shards), so dropout masks use global indices:
+  // element ((b+batch_offset)·NH_total + h+head_offset)·T² + i·T + j.
+  int batch_offset = 0, head_offset = 0, NH_total = 0;  // NH_total 0 = NH
 };
 
 template <class S>

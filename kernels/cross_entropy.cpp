@@ -8,18 +8,18 @@ namespace tessera {
 template <class S>
 void cross_entropy_forward(View1<S> losses, View1<S> lse, ConstView1<S> logits, ConstView1<int32_t> targets,
                            int64_t N, int64_t V, int32_t ignore_index) {
+  // One thread per row: a max pass and an exp-sum pass over the row (the row stays in L2 between them);
+  // both inner loops are branch-free so they vectorise.
   Kokkos::parallel_for(
       "cross_entropy_forward", RangePolicy(0, N), KOKKOS_LAMBDA(const int64_t i) {
-        const int64_t o = i * V;
-        S mx = logits(o);
-        for (int64_t j = 1; j < V; ++j) mx = logits(o + j) > mx ? logits(o + j) : mx;
-        S sum = 0;
-        for (int64_t j = 0; j < V; ++j) sum += kmath::exp(logits(o + j) - mx);
+        const S* row = logits.data() + i * V;
+        const S mx = kmath::lane_max<S>(V, [&](int64_t j) { return row[j]; });
+        const S sum = kmath::lane_sum<S>(V, [&](int64_t j) { return kmath::fast_exp(row[j] - mx); });
         const S l = mx + kmath::log(sum);
         lse(i) = l;
         const int32_t t = targets(i);
         if (t == ignore_index) losses(i) = S(0);
-        else if (t >= 0 && t < V) losses(i) = l - logits(o + t);
+        else if (t >= 0 && t < V) losses(i) = l - row[t];
         else losses(i) = kmath::sqrt(S(-1));  // NaN: invalid target id
       });
 }
@@ -27,16 +27,18 @@ void cross_entropy_forward(View1<S> losses, View1<S> lse, ConstView1<S> logits, 
 template <class S>
 void cross_entropy_backward_inplace(View1<S> logits, ConstView1<S> lse, ConstView1<int32_t> targets, int64_t N,
                                     int64_t V, S dloss, int32_t ignore_index) {
+  // One thread per row (no per-element index division); the one-hot term is a single fix-up.
   Kokkos::parallel_for(
-      "cross_entropy_backward_inplace", RangePolicy(0, N * V), KOKKOS_LAMBDA(const int64_t idx) {
-        const int64_t i = idx / V, j = idx % V;
+      "cross_entropy_backward_inplace", RangePolicy(0, N), KOKKOS_LAMBDA(const int64_t i) {
+        S* row = logits.data() + i * V;
         const int32_t t = targets(i);
         if (t == ignore_index) {
-          logits(idx) = S(0);
+          for (int64_t j = 0; j < V; ++j) row[j] = S(0);
           return;
         }
-        const S onehot = (j == int64_t(t)) ? S(1) : S(0);
-        logits(idx) = dloss * (kmath::exp(logits(idx) - lse(i)) - onehot);
+        const S l = lse(i);
+        for (int64_t j = 0; j < V; ++j) row[j] = dloss * kmath::fast_exp(row[j] - l);
+        if (t >= 0 && t < V) row[t] -= dloss;
       });
 }
 

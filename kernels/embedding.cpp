@@ -17,17 +17,23 @@ void embedding_forward(View1<S> out, ConstView1<int32_t> tokens, ConstView1<S> w
       });
 }
 
-// dwte: one thread per channel walks all positions in order (rows may repeat: no races, deterministic).
+// dwte: one thread per channel block walks all positions in order (rows may repeat: no races, deterministic).
 // dwpe: one thread per (t, c) sums over the batch.
 template <class S>
 void embedding_backward(View1<S> dwte, View1<S> dwpe, ConstView1<S> dout, ConstView1<int32_t> tokens, int B, int T,
                         int C, int64_t vocab_start, int64_t vocab_local) {
   const int64_t BT = int64_t(B) * T;
+  // One thread per block of 16 channels (one cache line of a row): disjoint outputs, rows read whole lines.
+  const int64_t nblk = (int64_t(C) + 15) / 16;
   Kokkos::parallel_for(
-      "embedding_backward_wte", RangePolicy(0, C), KOKKOS_LAMBDA(const int64_t c) {
+      "embedding_backward_wte", RangePolicy(0, nblk), KOKKOS_LAMBDA(const int64_t blk) {
+        const int64_t c0 = blk * 16, c1 = c0 + 16 < C ? c0 + 16 : C;
         for (int64_t bt = 0; bt < BT; ++bt) {
           const int64_t row = int64_t(tokens(bt)) - vocab_start;
-          if (row >= 0 && row < vocab_local) dwte(row * C + c) += dout(bt * C + c);
+          if (row < 0 || row >= vocab_local) continue;
+          S* dst = dwte.data() + row * C;
+          const S* src = dout.data() + bt * C;
+          for (int64_t c = c0; c < c1; ++c) dst[c] += src[c];
         }
       });
   if (dwpe.extent(0) == 0) return;

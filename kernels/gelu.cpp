@@ -14,7 +14,7 @@ void gelu_forward(View1<S> out, ConstView1<S> inp, int64_t n) {
       "gelu_forward", RangePolicy(0, n), KOKKOS_LAMBDA(const int64_t i) {
         const S x = inp(i);
         const S u = S(TESSERA_GELU_SCALE) * (x + S(TESSERA_GELU_CUBIC) * x * x * x);
-        out(i) = S(0.5) * x * (S(1) + kmath::tanh(u));
+        out(i) = S(0.5) * x * (S(1) + kmath::fast_tanh(u));
       });
 }
 
@@ -24,7 +24,7 @@ void gelu_backward(View1<S> dinp, ConstView1<S> inp, ConstView1<S> dout, int64_t
       "gelu_backward", RangePolicy(0, n), KOKKOS_LAMBDA(const int64_t i) {
         const S x = inp(i);
         const S u = S(TESSERA_GELU_SCALE) * (x + S(TESSERA_GELU_CUBIC) * x * x * x);
-        const S th = kmath::tanh(u);
+        const S th = kmath::fast_tanh(u);
         const S du = S(TESSERA_GELU_SCALE) * (S(1) + S(3 * TESSERA_GELU_CUBIC) * x * x);
         dinp(i) += dout(i) * (S(0.5) * (S(1) + th) + S(0.5) * x * (S(1) - th * th) * du);
       });

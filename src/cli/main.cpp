@@ -4,7 +4,8 @@
 //   generate CONFIG.toml         sample text from a checkpoint
 //   prepare --input … --output   plain text → tokenized HDF5 dataset
 //   inspect FILE.h5              describe a dataset or checkpoint
-// Any error on any rank prints "tessera: error [rank r/n]: …" and ends the whole
+// Any error on any rank prints "tessera: error [rank r/n (dp d, pp p, tp t) on host H]: …"
+// (the rank context; without a grid yet "rank r/n on host H") and ends the whole
 // job with a non-zero exit (MPI_Abort when more than one rank).
 #include <mpi.h>
 #include <CLI/CLI.hpp>
@@ -13,12 +14,15 @@
 #include <iostream>
 #include "src/cli/commands.hpp"
 #include "src/runtime/error.hpp"
+#include "src/runtime/rank_context.hpp"
 
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
+  // Until a ProcessGrid replaces it with its coordinates (src/runtime/rank_context.hpp).
+  tessera::set_rank_context(tessera::default_rank_context(rank, size));
 
   CLI::App app{"Tessera: fine-tune transformer language models on clusters (MPI + Kokkos + HDF5)"};
   app.require_subcommand(1);
@@ -39,7 +43,7 @@ int main(int argc, char** argv) {
   try {
     rc = tessera::run_command(cl, MPI_COMM_WORLD);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "tessera: error [rank %d/%d]: %s\n", rank, size, e.what());
+    std::fprintf(stderr, "tessera: error [%s]: %s\n", tessera::rank_context().c_str(), e.what());
     std::fflush(stderr);
     if (size > 1) MPI_Abort(MPI_COMM_WORLD, 1);
     rc = 1;

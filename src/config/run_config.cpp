@@ -91,13 +91,20 @@ const std::vector<Field>& fields() {
       TESSERA_FIELD("generate", "max_new_tokens", generate.max_new_tokens),
       TESSERA_FIELD("generate", "temperature", generate.temperature),
       TESSERA_FIELD("generate", "top_k", generate.top_k),
+
+      TESSERA_FIELD("parallel", "dp", parallel.dp),
+      TESSERA_FIELD("parallel", "tp", parallel.tp),
+      TESSERA_FIELD("parallel", "pp", parallel.pp),
+      TESSERA_FIELD("parallel", "zero1", parallel.zero1),
+      TESSERA_FIELD("parallel", "bucket_mb", parallel.bucket_mb),
+      TESSERA_FIELD("parallel", "timeout_s", parallel.timeout_s),
   };
   return table;
 }
 #undef TESSERA_FIELD
 
 const std::vector<std::string>& sections() {
-  static const std::vector<std::string> s = {"model", "data", "train", "optim", "checkpoint", "run", "generate"};
+  static const std::vector<std::string> s = {"model", "data", "train", "optim", "checkpoint", "run", "generate", "parallel"};
   return s;
 }
 
@@ -503,6 +510,17 @@ class Parser {
     check(c, c.generate.max_new_tokens >= 0, "generate.max_new_tokens", ">= 0");
     check(c, c.generate.temperature > 0, "generate.temperature", "> 0");
     check(c, c.generate.top_k >= 0, "generate.top_k", ">= 0 (0 = no top-k filtering)");
+
+    const auto& par = c.parallel;
+    check(c, par.dp >= 1, "parallel.dp", ">= 1");
+    check(c, par.tp >= 1, "parallel.tp", ">= 1");
+    check(c, par.pp >= 1, "parallel.pp", ">= 1");
+    check(c, g.n_head % par.tp == 0, "parallel.tp", "a divisor of model.n_head = " + std::to_string(g.n_head),
+          "model.n_head");
+    check(c, par.pp <= g.n_layer, "parallel.pp", "<= model.n_layer = " + std::to_string(g.n_layer), "model.n_layer");
+    check(c, par.tp <= g.vocab_size, "parallel.tp", "<= model.vocab_size", "model.vocab_size");
+    check(c, par.bucket_mb > 0, "parallel.bucket_mb", "> 0");
+    check(c, par.timeout_s >= 0, "parallel.timeout_s", ">= 0 (0 = no timeout)");
   }
 
   std::string origin_;

@@ -67,6 +67,15 @@ struct GenerateSection {  // [generate] — sample printed at the end of trainin
   int top_k = 0;
 };
 
+struct ParallelSection {  // [parallel]
+  int dp = 1;                    // data-parallel ranks
+  int tp = 1;                    // tensor-parallel ranks (innermost: neighbours on a node)
+  int pp = 1;                    // pipeline stages
+  bool zero1 = false;            // shard AdamW moments over dp (ZeRO stage 1)
+  double bucket_mb = 25;         // gradient all-reduce bucket size (MiB)
+  double timeout_s = 0;          // a collective/exchange not done within this aborts the job (0 = wait forever)
+};
+
 struct RunConfig {
   ModelSection model;
   DataSection data;
@@ -75,6 +84,7 @@ struct RunConfig {
   CheckpointSection checkpoint;
   RunSection run;
   GenerateSection generate;
+  ParallelSection parallel;
   std::string source_text;  // the TOML text as read (stored in checkpoints)
   std::string source_path;
 };

@@ -13,17 +13,33 @@
 //   h.{i}.mlp.c_proj.weight [C,4C] h.{i}.mlp.c_proj.bias [C]
 //   ln_f.weight [C]  ln_f.bias [C]
 // weight_decay is false for biases and LayerNorm weights.
+//
+// Parallel layout (ModelParallel): with tp ranks, c_attn is column-parallel by
+// heads (each rank holds its heads' rows of q, k and v: shard_groups = 3),
+// c_fc column-parallel, both c_proj row-parallel (their biases replicated and
+// added after the all-reduce), wte vocab-parallel (rows), LayerNorms and wpe
+// replicated. With pp stages, stage s holds blocks balanced_range(n_layer, pp, s);
+// the first stage holds wte/wpe, the last ln_f and its own copy of wte for the
+// tied head (its gradient is summed across the two stages by the trainer).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 #include "kernels/counter_rng.hpp"
 #include "kernels/views.hpp"
 #include "src/model/gpt2_config.hpp"
+#include "src/model/model_parallel.hpp"
 #include "src/tensor/parameter_set.hpp"
 
 namespace tessera {
 
 constexpr int32_t kIgnoreIndex = -100;
+
+// RNG site of a parameter's initialisation stream: a hash of its name, so every
+// shard and every pipeline stage draws the same values as the one-rank model.
+uint32_t param_rng_site(const std::string& name);
 
 struct ForwardOptions {
   bool training = false;  // dropout on when true
@@ -35,6 +51,7 @@ template <class S>
 class GPT2 {
  public:
   explicit GPT2(const GPT2Config& cfg);
+  GPT2(const GPT2Config& cfg, const ModelParallel& mp);
   ~GPT2();
 
   const GPT2Config& config() const { return cfg_; }
@@ -65,14 +82,41 @@ class GPT2 {
   // Number of valid (non-ignored) targets in the last forward.
   int64_t num_valid_targets() const;
 
+  // ---- pipeline-stage interface (the whole model is one stage when pp = 1)
+  const ModelParallel& parallel() const { return mp_; }
+  bool is_first_stage() const { return mp_.pp_rank == 0; }
+  bool is_last_stage() const { return mp_.pp_rank == mp_.pp_size - 1; }
+  int first_layer() const { return layer_begin_; }
+  int end_layer() const { return layer_end_; }
+  // Activation sets kept at once (micro-batches in flight on this stage).
+  void set_num_slots(int slots);
+  // Forward of one micro-batch in activation slot `slot`. The first stage reads
+  // tokens; later stages read input_hidden [B·T·C] (the previous stage's output).
+  // The last stage needs targets and returns the mean loss; others return 0.
+  S forward_stage(int slot, const int32_t* tokens, const int32_t* targets, int B, int T, const ForwardOptions& opt,
+                  const View1<S>& input_hidden);
+  // This stage's output [B·T·C] for slot (not on the last stage).
+  View1<S> stage_output(int slot) const;
+  // Backward of slot; later-than-last stages pass output_grad [B·T·C] (the next
+  // stage's input gradient). Parameter gradients accumulate (+=).
+  void backward_stage(int slot, S loss_scale, const View1<S>& output_grad);
+  // Gradient w.r.t. this stage's input [B·T·C] after backward_stage (not on the first stage).
+  View1<S> stage_input_grad(int slot) const;
+  // Called during backward with a range [first, last) of parameter indices whose
+  // gradients are complete for this backward (to start data-parallel reductions early).
+  void set_grads_ready_hook(std::function<void(size_t, size_t)> hook) { grads_ready_ = std::move(hook); }
+
   // Bytes of activation memory currently allocated.
   size_t activation_bytes() const;
 
  private:
   struct Activations;
   GPT2Config cfg_;
+  ModelParallel mp_;
+  int layer_begin_ = 0, layer_end_ = 0;
   ParameterSet<S> params_;
-  std::unique_ptr<Activations> acts_;
+  std::vector<std::unique_ptr<Activations>> slots_;
+  std::function<void(size_t, size_t)> grads_ready_;
 };
 
 }  // namespace tessera

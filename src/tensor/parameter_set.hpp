@@ -18,6 +18,8 @@ struct ParamInfo {
   std::vector<int64_t> local_shape;  // shape of this rank's slice
   std::vector<int64_t> local_start;  // where the slice starts in the full tensor
   int shard_dim = -1;                // dimension split across tensor-parallel ranks, -1 = replicated
+  int shard_groups = 1;              // >1: dim 0 is that many equal blocks (q|k|v) and the slice takes
+                                     // rows [local_start[0], +local_shape[0]/shard_groups) of each block
   bool weight_decay = true;          // false for biases and norm weights
   size_t offset = 0;                 // first element in the slab
   size_t numel = 0;                  // elements of the local slice
@@ -55,12 +57,16 @@ class ParameterSet {
     return infos_.size() - 1;
   }
 
-  // Allocates the value and gradient slabs (zero-filled).
-  void allocate() {
-    values_ = View1<S>("params", total_);
-    grads_ = View1<S>("grads", total_);
+  // Allocates the value and gradient slabs (zero-filled), padded to a multiple of
+  // align elements (ZeRO-1 splits the slabs into dp equal chunks).
+  void allocate(size_t align = 1) {
+    capacity_ = align > 1 ? (total_ + align - 1) / align * align : total_;
+    values_ = View1<S>("params", capacity_);
+    grads_ = View1<S>("grads", capacity_);
     allocated_ = true;
   }
+  // Slab length including padding (≥ numel()).
+  size_t capacity() const { return capacity_; }
 
   bool allocated() const { return allocated_; }
   size_t numel() const { return total_; }
@@ -87,6 +93,7 @@ class ParameterSet {
   std::vector<ParamInfo> infos_;
   std::map<std::string, size_t> index_;
   size_t total_ = 0;
+  size_t capacity_ = 0;
   bool allocated_ = false;
   View1<S> values_;
   View1<S> grads_;

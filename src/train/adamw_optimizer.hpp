@@ -1,7 +1,9 @@
 // AdamW over a ParameterSet: first/second moments in slabs laid out like the
-// parameters, one kernel call per tensor (weight decay only where the tensor
-// allows it).
+// parameters. Neighbouring tensors with the same weight-decay flag are merged into
+// one contiguous run (computed once), so a step is one streaming pass over the
+// slabs in a few dozen kernel calls instead of one call per tensor.
 #pragma once
+#include <vector>
 #include "kernels/adamw.hpp"
 #include "src/tensor/parameter_set.hpp"
 
@@ -20,18 +22,18 @@ class AdamWOptimizer {
   // One update with learning rate lr; grad_scale multiplies the gradients (clipping).
   void step(ParameterSet<S>& params, double lr, double grad_scale) {
     ++t_;
-    for (size_t i = 0; i < params.infos().size(); ++i) {
-      const ParamInfo& info = params.info(i);
+    if (runs_total_ != params.numel() || runs_count_ != params.infos().size()) build_runs(params);
+    for (const Run& r : runs_) {
       AdamWStep h;
       h.lr = lr;
       h.beta1 = settings_.beta1;
       h.beta2 = settings_.beta2;
       h.eps = settings_.eps;
-      h.weight_decay = info.weight_decay ? settings_.weight_decay : 0.0;
+      h.weight_decay = r.decay ? settings_.weight_decay : 0.0;
       h.t = t_;
       h.grad_scale = grad_scale;
-      adamw_update<S>(params.value(i), params.grad(i), slice(m_, info.offset, info.numel),
-                      slice(v_, info.offset, info.numel), int64_t(info.numel), h);
+      adamw_update<S>(slice(params.values(), r.offset, r.numel), slice(params.grads(), r.offset, r.numel),
+                      slice(m_, r.offset, r.numel), slice(v_, r.offset, r.numel), int64_t(r.numel), h);
     }
   }
 
@@ -42,8 +44,29 @@ class AdamWOptimizer {
   size_t state_bytes() const { return 2 * m_.extent(0) * sizeof(S); }
 
  private:
+  struct Run {
+    size_t offset = 0, numel = 0;
+    bool decay = false;
+  };
+  // Contiguous slab ranges with one weight-decay flag (parameters are laid out back to back).
+  void build_runs(const ParameterSet<S>& params) {
+    runs_.clear();
+    for (const ParamInfo& info : params.infos()) {
+      if (info.numel == 0) continue;
+      if (!runs_.empty() && runs_.back().decay == info.weight_decay &&
+          runs_.back().offset + runs_.back().numel == info.offset)
+        runs_.back().numel += info.numel;
+      else
+        runs_.push_back({info.offset, info.numel, info.weight_decay});
+    }
+    runs_total_ = params.numel();
+    runs_count_ = params.infos().size();
+  }
+
   AdamWSettings settings_;
   View1<S> m_, v_;
+  std::vector<Run> runs_;
+  size_t runs_total_ = 0, runs_count_ = 0;
   int64_t t_ = 0;
 };
 

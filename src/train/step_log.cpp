@@ -2,13 +2,19 @@
 #include <unistd.h>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
 #include "src/runtime/error.hpp"
 
 namespace tessera {
 
 StepLog::StepLog(const std::string& path, bool enabled, int64_t total_steps)
-    : enabled_(enabled), tty_(enabled && isatty(STDOUT_FILENO)), total_steps_(total_steps) {
+    // mpirun forwards output through a pseudo-terminal, so isatty() is true even when
+    // the job's output goes to a file: no progress bar under a launcher.
+    : enabled_(enabled),
+      tty_(enabled && isatty(STDOUT_FILENO) && !std::getenv("OMPI_COMM_WORLD_SIZE") && !std::getenv("PMI_RANK") &&
+           !std::getenv("SLURM_JOB_ID")),
+      total_steps_(total_steps) {
   if (!enabled_) return;
   jsonl_.open(path, std::ios::app);
   require(jsonl_.good(), "cannot write the metrics log '" + path + "'");

@@ -7,13 +7,18 @@
 #include "io/token_dataset.hpp"
 #include "kernels/device_runtime.hpp"
 #include "kernels/grad_norm.hpp"
+#include "src/parallel/process_grid.hpp"
 #include "src/runtime/error.hpp"
+#include "src/runtime/fault_injection.hpp"
 #include "src/tokenizer/byte_tokenizer.hpp"
 #include "src/train/adamw_optimizer.hpp"
+#include "src/train/gradient_sync.hpp"
 #include "src/train/lr_schedule.hpp"
+#include "src/train/pipeline_runner.hpp"
 #include "src/train/sampler.hpp"
 #include "src/train/step_log.hpp"
 #include "src/train/token_batch_loader.hpp"
+#include "src/train/zero_adamw.hpp"
 
 namespace fs = std::filesystem;
 
@@ -45,35 +50,6 @@ void load_model_weights(GPT2<float>& model, const std::string& file, MPI_Comm co
 
 namespace {
 
-struct Checkpointer {
-  std::string dir;
-  int keep_last;
-  MPI_Comm comm;
-
-  std::string save(GPT2<float>& model, AdamWOptimizer<float>& opt, const TrainingState& st) {
-    auto p = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.params().values());
-    auto m = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), opt.exp_avg());
-    auto v = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), opt.exp_avg_sq());
-    return write_checkpoint<float>(dir, model.params().infos(),
-                                   {{"params", p.data()}, {"optimizer/exp_avg", m.data()}, {"optimizer/exp_avg_sq", v.data()}},
-                                   st, keep_last, comm);
-  }
-
-  TrainingState load(const std::string& file, GPT2<float>& model, AdamWOptimizer<float>& opt) {
-    auto p = Kokkos::create_mirror_view(model.params().values());
-    auto m = Kokkos::create_mirror_view(opt.exp_avg());
-    auto v = Kokkos::create_mirror_view(opt.exp_avg_sq());
-    TrainingState st = read_checkpoint<float>(
-        file, model.params().infos(),
-        {{"params", p.data()}, {"optimizer/exp_avg", m.data()}, {"optimizer/exp_avg_sq", v.data()}}, comm);
-    Kokkos::deep_copy(model.params().values(), p);
-    Kokkos::deep_copy(opt.exp_avg(), m);
-    Kokkos::deep_copy(opt.exp_avg_sq(), v);
-    opt.set_steps_taken(st.step);
-    return st;
-  }
-};
-
 std::string fmt_double(double x) {
   std::ostringstream s;
   s.precision(6);
@@ -81,12 +57,80 @@ std::string fmt_double(double x) {
   return s.str();
 }
 
+// AdamW, replicated or ZeRO-1-sharded over dp, behind one face for the loop and
+// for checkpoints (which always hold full moments at full logical shape).
+class Optimizer {
+ public:
+  Optimizer(GPT2<float>& model, ProcessGrid& grid, const OptimSection& o, bool zero1) : model_(model) {
+    const AdamWSettings s{o.beta1, o.beta2, o.eps, o.weight_decay};
+    if (zero1) zero_ = std::make_unique<ZeroAdamW>(model.params(), grid, s);
+    else plain_ = std::make_unique<AdamWOptimizer<float>>(model.params(), s);
+  }
+  ZeroAdamW* zero() { return zero_.get(); }
+  void step(double lr, double scale) { zero_ ? zero_->step(lr, scale) : plain_->step(model_.params(), lr, scale); }
+  void set_steps_taken(int64_t t) { zero_ ? zero_->set_steps_taken(t) : plain_->set_steps_taken(t); }
+  size_t state_bytes() const { return zero_ ? zero_->state_bytes() : plain_->state_bytes(); }
+  // Full-slab moments (collective over dp with ZeRO-1).
+  std::pair<View1<float>, View1<float>> moments() {
+    if (!zero_) return {plain_->exp_avg(), plain_->exp_avg_sq()};
+    const size_t n = model_.params().capacity();
+    View1<float> m("ckpt_m", n), v("ckpt_v", n);
+    zero_->gather_moments(m, v);
+    return {m, v};
+  }
+  void set_moments(const View1<float>& m, const View1<float>& v) {
+    if (zero_) {
+      zero_->scatter_moments(m, v);
+    } else {
+      Kokkos::deep_copy(plain_->exp_avg(), m);
+      Kokkos::deep_copy(plain_->exp_avg_sq(), v);
+    }
+  }
+
+ private:
+  GPT2<float>& model_;
+  std::unique_ptr<AdamWOptimizer<float>> plain_;
+  std::unique_ptr<ZeroAdamW> zero_;
+};
+
+struct Checkpointer {
+  std::string dir;
+  int keep_last;
+  MPI_Comm comm;
+
+  std::string save(GPT2<float>& model, Optimizer& opt, const TrainingState& st) {
+    auto [m_dev, v_dev] = opt.moments();
+    auto p = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.params().values());
+    auto m = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_dev);
+    auto v = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v_dev);
+    return write_checkpoint<float>(dir, model.params().infos(),
+                                   {{"params", p.data()}, {"optimizer/exp_avg", m.data()}, {"optimizer/exp_avg_sq", v.data()}},
+                                   st, keep_last, comm);
+  }
+
+  TrainingState load(const std::string& file, GPT2<float>& model, Optimizer& opt) {
+    const size_t n = model.params().capacity();
+    Kokkos::View<float*, Kokkos::HostSpace> p("ckpt_p", n), m("ckpt_m", n), v("ckpt_v", n);
+    TrainingState st = read_checkpoint<float>(
+        file, model.params().infos(),
+        {{"params", p.data()}, {"optimizer/exp_avg", m.data()}, {"optimizer/exp_avg_sq", v.data()}}, comm);
+    Kokkos::deep_copy(model.params().values(), p);
+    View1<float> md("m", n), vd("v", n);
+    Kokkos::deep_copy(md, m);
+    Kokkos::deep_copy(vd, v);
+    opt.set_moments(md, vd);
+    opt.set_steps_taken(st.step);
+    return st;
+  }
+};
+
 }  // namespace
 
 TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_step) {
-  int rank = 0;
-  MPI_Comm_rank(comm, &rank);
-  const bool lead = rank == 0;
+  const ParallelSection& par = cfg.parallel;
+  ProcessGrid grid(comm, par.dp, par.tp, par.pp);
+  if (par.timeout_s > 0) grid.set_timeout_seconds(par.timeout_s);
+  const bool lead = grid.world_rank() == 0;
   select_backend(cfg.train.device, lead);
 
   const fs::path run_dir = cfg.run.dir;
@@ -95,7 +139,7 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
   require(!ec && fs::is_directory(run_dir), "run.dir '" + cfg.run.dir + "' cannot be created: " + ec.message());
   const std::string ckpt_dir = cfg.checkpoint.dir.empty() ? (run_dir / "checkpoints").string() : cfg.checkpoint.dir;
 
-  // ---- data
+  // ---- data: every data-parallel rank reads its own samples of each global micro-batch
   TokenDataset data(cfg.data.path, comm);
   const GPT2Config& mc = cfg.model.gpt2;
   require(data.info().vocab_size <= mc.vocab_size,
@@ -103,18 +147,23 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
               " (tokenizer " + data.info().tokenizer + ") but the model's vocab_size is " +
               std::to_string(mc.vocab_size));
   const int T = cfg.data.seq_len, B = cfg.train.micro_batch_size, accum = cfg.train.grad_accum_steps;
-  TokenBatchLoader loader(data, cfg.data.train_split, T, B, cfg.data.shuffle, cfg.train.seed);
+  TokenBatchLoader loader(data, cfg.data.train_split, T, B, cfg.data.shuffle, cfg.train.seed, grid.dp_rank(),
+                          grid.dp_size());
   const bool has_val = !cfg.data.validation_split.empty() && data.has_split(cfg.data.validation_split);
 
   int64_t total_steps = cfg.train.max_steps;
   if (total_steps <= 0)
     total_steps = std::max<int64_t>(1, int64_t(std::ceil(cfg.train.epochs * double(loader.batches_per_epoch()) / accum)));
 
-  // ---- model + optimizer
-  GPT2<float> model(mc);
+  // ---- model (this rank's slice and stage), optimizer, gradient reduction
+  ModelParallel mp{grid.tp_rank(), grid.tp_size(), grid.pp_rank(), grid.pp_size(), grid.dp_rank(), grid.dp_size(),
+                   grid.tp_size() > 1 ? &grid.tp() : nullptr};
+  GPT2<float> model(mc, mp);
   model.init_weights(cfg.train.seed);
   if (!cfg.model.init_from.empty()) load_model_weights(model, cfg.model.init_from, comm);
-  AdamWOptimizer<float> opt(model.params(), {cfg.optim.beta1, cfg.optim.beta2, cfg.optim.eps, cfg.optim.weight_decay});
+  Optimizer opt(model, grid, cfg.optim, par.zero1);
+  GradientSynchronizer sync(model.params(), grid, par.zero1, size_t(par.bucket_mb * 1048576.0));
+  PipelineRunner runner(model, grid, B, T, accum);
   Checkpointer ckpt{ckpt_dir, cfg.checkpoint.keep_last, comm};
 
   StepLog log((run_dir / "metrics.jsonl").string(), lead, total_steps);
@@ -132,11 +181,20 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
       log.message("resume requested, no checkpoint in " + ckpt_dir + ": starting fresh");
     }
   }
+  const int64_t global_tokens = int64_t(B) * T * accum * grid.dp_size();
   log.message("model gpt2: " + std::to_string(mc.n_layer) + " layers, " + std::to_string(mc.n_head) + " heads, width " +
-              std::to_string(mc.n_embd) + ", " + std::to_string(mc.num_parameters()) + " parameters; data " +
-              cfg.data.path + " (" + std::to_string(loader.num_samples()) + " train samples of " + std::to_string(T) +
-              " tokens); " + std::to_string(total_steps) + " steps of " + std::to_string(B * accum * T) + " tokens");
-  log.record("config", {{"config", cfg.source_text}, {"parameters", mc.num_parameters()}});
+              std::to_string(mc.n_embd) + ", " + std::to_string(mc.num_parameters()) + " parameters; grid dp " +
+              std::to_string(grid.dp_size()) + " × tp " + std::to_string(grid.tp_size()) + " × pp " +
+              std::to_string(grid.pp_size()) + (par.zero1 ? " (ZeRO-1)" : "") + "; data " + cfg.data.path + " (" +
+              std::to_string(loader.num_samples()) + " train samples of " + std::to_string(T) + " tokens); " +
+              std::to_string(total_steps) + " steps of " + std::to_string(global_tokens) + " tokens");
+  log.record("config", {{"config", cfg.source_text},
+                        {"parameters", mc.num_parameters()},
+                        {"dp", grid.dp_size()},
+                        {"tp", grid.tp_size()},
+                        {"pp", grid.pp_size()},
+                        {"zero1", par.zero1},
+                        {"optimizer_state_bytes_per_rank", opt.state_bytes()}});
 
   auto save = [&](int64_t at_step) {
     TrainingState st;
@@ -153,41 +211,70 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
     log.message("checkpoint " + summary.last_checkpoint + " (" + fmt_double(secs) + " s)");
     log.record("checkpoint", {{"step", at_step}, {"path", summary.last_checkpoint}, {"seconds", secs}});
   };
+  // Mean loss over the same validation batches on any grid: data-parallel ranks
+  // take interleaved global batches; the last stage's losses are averaged over dp
+  // and broadcast along the pipeline.
   auto validate = [&](int64_t at_step) {
     if (!has_val) return;
-    summary.last_val_loss = evaluate_loss(model, data, cfg.data.validation_split, T, B, cfg.train.eval_batches);
-    log.eval(at_step, cfg.data.validation_split, summary.last_val_loss);
+    TokenBatchLoader val(data, cfg.data.validation_split, T, B, false, 0, grid.dp_rank(), grid.dp_size());
+    int64_t n = val.batches_per_epoch();
+    if (cfg.train.eval_batches > 0) n = std::min(n, cfg.train.eval_batches);
+    std::vector<int32_t> tok(size_t(B) * T), tgt(size_t(B) * T);
+    double sum = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      val.next_batch(tok.data(), tgt.data());
+      sum += runner.eval_batch(tok.data(), tgt.data());
+    }
+    double loss = n > 0 ? sum / double(n) : NAN;
+    if (grid.dp_size() > 1) {
+      grid.dp().all_reduce(&loss, 1, DType::F64, ReduceOp::Sum);
+      loss /= grid.dp_size();
+    }
+    if (grid.pp_size() > 1) grid.pp().broadcast(&loss, 1, DType::F64, grid.pp_size() - 1);
+    summary.last_val_loss = loss;
+    log.eval(at_step, cfg.data.validation_split, loss);
   };
 
-  std::vector<int32_t> tok(size_t(B) * T), tgt(size_t(B) * T);
-  const double flops_step = flops_per_token(mc, T) * double(B) * T * accum;
+  const double flops_step = flops_per_token(mc, T) * double(global_tokens);
   const auto run_start = std::chrono::steady_clock::now();
+  auto fetch = [&](int, int32_t* tok, int32_t* tgt) { loader.next_batch(tok, tgt); };
   while (step < total_steps) {
+    fault_point("step", step + 1);  // test-only fault injection (TESSERA_FAULT), free when unset
     const auto t0 = std::chrono::steady_clock::now();
     model.params().zero_grads();
-    double loss = 0;
-    for (int micro = 0; micro < accum; ++micro) {
-      loader.next_batch(tok.data(), tgt.data());
-      ForwardOptions fo{true, cfg.train.seed, uint64_t(step * accum + micro)};
-      const double l = model.forward(tok.data(), tgt.data(), B, T, fo);
-      if (!std::isfinite(l))
-        throw Error("loss is " + fmt_double(l) + " at step " + std::to_string(step + 1) + " (micro-batch " +
-                    std::to_string(micro) + "): training diverged; lower optim.lr or raise optim.warmup_steps");
-      model.backward(1.0f / float(accum));
-      loss += l / accum;
+    sync.begin_step();
+    model.set_grads_ready_hook(nullptr);
+    double loss = runner.train_step(fetch, cfg.train.seed, uint64_t(step * accum),
+                                    [&] { model.set_grads_ready_hook([&](size_t a, size_t b) { sync.on_grads_ready(a, b); }); });
+    model.set_grads_ready_hook(nullptr);
+    if (grid.dp_size() > 1) {
+      grid.dp().all_reduce(&loss, 1, DType::F64, ReduceOp::Sum);
+      loss /= grid.dp_size();
     }
-    const double norm = std::sqrt(sum_of_squares<float>(model.params().grads(), int64_t(model.params().numel())));
-    if (!std::isfinite(norm))
-      throw Error("gradient norm is " + fmt_double(norm) + " at step " + std::to_string(step + 1));
+    if (grid.pp_size() > 1) grid.pp().broadcast(&loss, 1, DType::F64, grid.pp_size() - 1);
+    if (!std::isfinite(loss))
+      throw Error("loss is " + fmt_double(loss) + " at step " + std::to_string(step + 1) +
+                  ": training diverged; lower optim.lr or raise optim.warmup_steps");
+
+    sync.finish();
+    double sumsq;
+    if (ZeroAdamW* z = opt.zero()) {
+      z->reduce_gradients();
+      sumsq = sync.global_sum_of_squares_sharded(z->grad_chunk(), z->chunk_begin(), z->chunk_end());
+    } else {
+      sumsq = sync.global_sum_of_squares();
+    }
+    const double norm = std::sqrt(sumsq);
+    if (!std::isfinite(norm)) throw Error("gradient norm is " + fmt_double(norm) + " at step " + std::to_string(step + 1));
     const double lr = learning_rate(cfg.optim.schedule, cfg.optim.lr, cfg.optim.min_lr_ratio, cfg.optim.warmup_steps,
                                     step, total_steps);
-    opt.step(model.params(), lr, clip_scale(norm, cfg.train.grad_clip));
+    opt.step(lr, clip_scale(norm, cfg.train.grad_clip));
     ++step;
-    tokens_seen += int64_t(B) * T * accum;
+    tokens_seen += global_tokens;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     summary.last_train_loss = loss;
     if (step % cfg.train.log_interval == 0 || step == total_steps)
-      log.train_step(step, loss, lr, norm, double(B) * T * accum / secs, flops_step / secs * 1e-9, secs * 1e3);
+      log.train_step(step, loss, lr, norm, double(global_tokens) / secs, flops_step / secs * 1e-9, secs * 1e3);
 
     const bool last = step == total_steps;
     if (!last && cfg.train.eval_interval > 0 && step % cfg.train.eval_interval == 0) validate(step);
@@ -201,7 +288,7 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
     }
     if (!last && cfg.train.max_time_s > 0) {
       double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
-      MPI_Bcast(&elapsed, 1, MPI_DOUBLE, 0, comm);
+      grid.world().broadcast(&elapsed, 1, DType::F64, 0);
       if (elapsed >= cfg.train.max_time_s) {
         log.message("train.max_time_s reached after step " + std::to_string(step) + ": checkpointing and stopping");
         save(step);
@@ -215,7 +302,7 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
   save(step);
   summary.steps_done = step;
 
-  if (cfg.generate.max_new_tokens > 0 && lead) {
+  if (cfg.generate.max_new_tokens > 0 && grid.world_size() == 1) {
     ByteTokenizer tokenizer;
     require(data.info().tokenizer == tokenizer.name(),
             "generate: dataset tokenizer '" + data.info().tokenizer + "' has no decoder in this build");
@@ -228,6 +315,8 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
     auto out = sample_tokens(model, prompt, so);
     log.message("sample: " + tokenizer.decode(out));
     log.record("sample", {{"step", step}, {"text", tokenizer.decode(out)}});
+  } else if (cfg.generate.max_new_tokens > 0) {
+    log.message("sample skipped on a multi-rank grid: run `tessera generate` on the checkpoint");
   }
   log.record("summary", {{"steps", step},
                          {"train_loss", summary.last_train_loss},

@@ -174,7 +174,7 @@ TEST(GPT2Reference, InitIsCounterRngTimesStd) {
       double expect;
       if (ends(".bias")) expect = 0;
       else if (ends("ln_1.weight") || ends("ln_2.weight") || n == "ln_f.weight") expect = 1;
-      else expect = (ends("c_proj.weight") ? sd_res : sd) * rng_normal(RngKey{seed, 0, 0, uint32_t(p)}, e);
+      else expect = (ends("c_proj.weight") ? sd_res : sd) * rng_normal(RngKey{seed, 0, 0, param_rng_site(info.name)}, e);
       ASSERT_EQ(h(info.offset + e), expect) << n << "[" << e << "]";
     }
     EXPECT_EQ(info.weight_decay, !(ends(".bias") || n.find("ln_") != std::string::npos)) << n;

@@ -1,0 +1,94 @@
+#include "src/train/gradient_sync.hpp"
+#include <cmath>
+#include "kernels/grad_norm.hpp"
+#include "kernels/residual.hpp"
+
+namespace tessera {
+
+GradientSynchronizer::GradientSynchronizer(ParameterSet<float>& params, ProcessGrid& grid, bool zero1,
+                                           size_t bucket_bytes)
+    : params_(params), grid_(grid), zero1_(zero1) {
+  const auto& infos = params_.infos();
+  bucket_of_param_.assign(infos.size(), 0);
+  size_t i = 0;
+  while (i < infos.size()) {
+    Bucket b{i, i, infos[i].offset, 0};
+    size_t bytes = 0;
+    while (i < infos.size() && (bytes == 0 || bytes + infos[i].numel * sizeof(float) <= bucket_bytes)) {
+      bytes += infos[i].numel * sizeof(float);
+      bucket_of_param_[i] = buckets_.size();
+      ++i;
+    }
+    b.last_param = i;
+    b.count = bytes / sizeof(float);
+    buckets_.push_back(std::move(b));
+  }
+}
+
+void GradientSynchronizer::begin_step() {
+  for (auto& b : buckets_) {
+    b.ready = 0;
+    b.launched = false;
+    b.op.reset();
+  }
+}
+
+void GradientSynchronizer::launch(Bucket& b) {
+  b.launched = true;
+  if (zero1_ || grid_.dp_size() == 1 || b.count == 0) return;
+  Kokkos::fence();
+  float* data = params_.grads().data() + b.offset;
+  b.op = grid_.dp().all_reduce_async(data, b.count, DType::F32, ReduceOp::Sum);
+}
+
+void GradientSynchronizer::on_grads_ready(size_t first, size_t last) {
+  for (size_t p = first; p < last; ++p) {
+    Bucket& b = buckets_[bucket_of_param_[p]];
+    if (++b.ready == b.last_param - b.first_param && !b.launched) launch(b);
+  }
+}
+
+void GradientSynchronizer::finish() {
+  for (auto& b : buckets_)
+    if (!b.launched) launch(b);
+  for (auto& b : buckets_)
+    if (b.op) b.op->wait();
+  if (!zero1_ && grid_.dp_size() > 1)
+    scale_inplace<float>(params_.grads(), int64_t(params_.numel()), 1.0f / float(grid_.dp_size()));
+  if (grid_.in_embedding_group() && params_.contains("wte.weight")) {
+    Kokkos::fence();
+    View1<float> g = params_.grad("wte.weight");
+    grid_.embedding().all_reduce(g.data(), g.extent(0), DType::F32, ReduceOp::Sum);
+  }
+  Kokkos::fence();
+}
+
+bool GradientSynchronizer::counts_for_norm(const ParamInfo& info) const {
+  if (info.shard_dim < 0 && grid_.tp_rank() != 0) return false;
+  if (info.name == "wte.weight" && grid_.pp_size() > 1 && !grid_.is_first_stage()) return false;
+  return true;
+}
+
+double GradientSynchronizer::global_sum_of_squares() {
+  double local = 0;
+  for (size_t i = 0; i < params_.infos().size(); ++i)
+    if (counts_for_norm(params_.info(i))) local += sum_of_squares<float>(params_.grad(i), int64_t(params_.info(i).numel));
+  if (grid_.tp_size() > 1) grid_.tp().all_reduce(&local, 1, DType::F64, ReduceOp::Sum);
+  if (grid_.pp_size() > 1) grid_.pp().all_reduce(&local, 1, DType::F64, ReduceOp::Sum);
+  return local;
+}
+
+double GradientSynchronizer::global_sum_of_squares_sharded(const float* chunk, size_t begin, size_t end) {
+  double local = 0;
+  for (const ParamInfo& info : params_.infos()) {
+    const size_t lo = std::max(begin, info.offset), hi = std::min(end, info.offset + info.numel);
+    if (lo >= hi || !counts_for_norm(info)) continue;
+    for (size_t k = lo; k < hi; ++k) local += double(chunk[k - begin]) * double(chunk[k - begin]);
+  }
+  if (grid_.dp_size() > 1) grid_.dp().all_reduce(&local, 1, DType::F64, ReduceOp::Sum);
+  if (grid_.tp_size() > 1) grid_.tp().all_reduce(&local, 1, DType::F64, ReduceOp::Sum);
+  if (grid_.pp_size() > 1) grid_.pp().all_reduce(&local, 1, DType::F64, ReduceOp::Sum);
+  return local;
+}
+
+}  // namespace tessera
