@@ -7,6 +7,17 @@
 
 namespace tessera::h5 {
 
+bool multi_rank_job() {
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (!initialized || finalized) return false;
+  int size = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  return size > 1;
+}
+
+
 void silence_errors() {
   static bool done = false;
   if (!done) {

@@ -4,6 +4,7 @@
 // HDF5 failure becomes a tessera::Error naming the file and the object; HDF5's
 // own error-stack printing is silenced.
 #pragma once
+#include <exception>
 #include <hdf5.h>
 #include <mpi.h>
 #include <cstdint>
@@ -22,6 +23,9 @@ void silence_errors();
 void check_signature(const std::string& path);
 
 // Owns one hid_t and closes it with the matching H5*close.
+// True when MPI is initialised with more than one rank in MPI_COMM_WORLD.
+bool multi_rank_job();
+
 class Handle {
  public:
   using Closer = herr_t (*)(hid_t);
@@ -38,7 +42,13 @@ class Handle {
     }
     return *this;
   }
-  ~Handle() { reset(); }
+  // While an exception unwinds in a multi-rank job, closing may be collective
+  // (H5Fclose through MPI-IO) and would wait for ranks that never arrive; the
+  // handle is leaked instead and the error reaches main(), which aborts the job.
+  ~Handle() {
+    if (std::uncaught_exceptions() > 0 && multi_rank_job()) return;
+    reset();
+  }
   hid_t id() const { return id_; }
   operator hid_t() const { return id_; }
   bool valid() const { return id_ >= 0; }

@@ -3,6 +3,7 @@
 # prints one JSON object per line; with no argument every benchmark runs.
 #   scripts/bench.sh                 all
 #   scripts/bench.sh train_step      one (bench/bench_<name>.cpp)
+#   scripts/bench.sh parallel        DP/TP/PP/ZeRO-1 scaling, bytes per axis (mpirun; not in "all")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/mpi_env.sh
@@ -20,9 +21,16 @@ run_tokenizer() {
   "$BUILD_DIR"/bench_tokenizer
   python3 scripts/tools/bench_hf_tokenizers.py 2>/dev/null || echo '{"bench":"tokenizer_hf","note":"python tokenizers/tiktoken not installed"}'
 }
+run_parallel() {
+  # Small GPT-2 (4 layers, 8 heads, width 256, byte vocab, T=128) on the KJV text:
+  # DP weak scaling, TP/PP overheads, PP bubble, bytes per axis vs analytic, ZeRO-1
+  # optimizer state. See docs/parallelism.md; extra arguments go to the script.
+  /usr/bin/python3 scripts/tools/bench_parallel.py --build "$BUILD_DIR" "$@"
+}
 case "$which" in
   all) run_train_step; run_tokenizer ;;
   train_step) run_train_step ;;
   tokenizer) run_tokenizer ;;
-  *) echo "bench.sh: unknown benchmark '$which' (known: train_step, tokenizer)" >&2; exit 2 ;;
+  parallel) shift; run_parallel "$@" ;;
+  *) echo "bench.sh: unknown benchmark '$which' (known: train_step, tokenizer, parallel)" >&2; exit 2 ;;
 esac

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -80,8 +81,11 @@ inline bool is_mpi_singleton_variable(const std::string& name) {
 
 // Runs `mpirun -np NP --oversubscribe <tessera> ARGS` from this (singleton MPI)
 // test process with a clean launch environment (see is_mpi_singleton_variable),
-// allowed to run as root, oversubscribe and launch without ssh.
-inline CommandResult run_mpi(int np, const std::string& args) {
+// allowed to run as root, oversubscribe and launch without ssh. extra_env
+// (e.g. {{"TESSERA_FAULT", "throw:rank=2:step=3"}}) is set for mpirun and
+// forwarded to every rank with -x NAME (values must not need shell quoting
+// beyond what single quotes give).
+inline CommandResult run_mpi(int np, const std::string& args, const std::map<std::string, std::string>& extra_env = {}) {
   std::string cmd = "env";
   for (char** e = environ; e && *e; ++e) {
     std::string entry(*e);
@@ -90,7 +94,12 @@ inline CommandResult run_mpi(int np, const std::string& args) {
   }
   cmd += " OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1"
          " OMPI_MCA_plm=isolated OMPI_MCA_btl_vader_single_copy_mechanism=none ";
-  cmd += mpiexec() + " -np " + std::to_string(np) + " --oversubscribe " + tessera_exe() + " " + args;
+  std::string forward;
+  for (const auto& [name, value] : extra_env) {
+    cmd += name + "='" + value + "' ";
+    forward += " -x " + name;
+  }
+  cmd += mpiexec() + " -np " + std::to_string(np) + " --oversubscribe" + forward + " " + tessera_exe() + " " + args;
   return run_command(cmd);
 }
 

@@ -15,18 +15,29 @@
 
 namespace tessera {
 
+namespace {
+// HPC ops: `--run-dir DIR` (train/eval/generate) overrides run.dir, so batch
+// scripts can key run directories by job id without rewriting the config.
+std::string g_run_dir_override;
+void apply_run_dir_override(RunConfig& cfg) {
+  if (!g_run_dir_override.empty()) cfg.run.dir = g_run_dir_override;
+}
+}  // namespace
+
 void register_commands(CLI::App& app, CommandLine& cl) {
   auto* train = app.add_subcommand("train", "Train or fine-tune a model from a TOML config");
   train->add_option("config", cl.config, "run config (TOML, see docs/config.md)")->required();
   train->add_flag("--resume", cl.resume, "resume from the newest complete checkpoint");
   train->add_option("--stop-at-step", cl.stop_at_step, "checkpoint and stop after this step (resume later)")
       ->check(CLI::NonNegativeNumber);
+  train->add_option("--run-dir", g_run_dir_override, "override run.dir (logs, checkpoints)");  // HPC ops
   train->callback([&] { cl.command = "train"; });
 
   auto* eval = app.add_subcommand("eval", "Validation loss and perplexity of a checkpoint");
   eval->add_option("config", cl.config, "run config (TOML)")->required();
   eval->add_option("--checkpoint", cl.checkpoint, "checkpoint file (default: newest in the run's checkpoint dir)");
   eval->add_option("--split", cl.split, "dataset split to evaluate");
+  eval->add_option("--run-dir", g_run_dir_override, "override run.dir (where checkpoints are looked up)");  // HPC ops
   eval->callback([&] { cl.command = "eval"; });
 
   auto* gen = app.add_subcommand("generate", "Sample text from a checkpoint");
@@ -37,6 +48,7 @@ void register_commands(CLI::App& app, CommandLine& cl) {
   gen->add_option("--temperature", cl.temperature, "sampling temperature (0 = greedy)")->check(CLI::Range(0.0, 100.0));
   gen->add_option("--top-k", cl.top_k, "sample among the k most likely tokens (0 = all)")->check(CLI::NonNegativeNumber);
   gen->add_option("--seed", cl.seed, "sampling seed");
+  gen->add_option("--run-dir", g_run_dir_override, "override run.dir (where checkpoints are looked up)");  // HPC ops
   gen->callback([&] { cl.command = "generate"; });
 
   auto* prep = app.add_subcommand("prepare", "Tokenize plain text into an HDF5 dataset (byte-level tokenizer)");
@@ -67,6 +79,7 @@ std::string checkpoint_for(const CommandLine& cl, const RunConfig& cfg) {
 
 int cmd_train(const CommandLine& cl, MPI_Comm comm) {
   RunConfig cfg = load_run_config(cl.config);
+  apply_run_dir_override(cfg);  // HPC ops
   if (cl.resume) cfg.checkpoint.resume = true;
   TrainSummary s = run_training(cfg, comm, cl.stop_at_step);
   int rank = 0;
@@ -76,11 +89,16 @@ int cmd_train(const CommandLine& cl, MPI_Comm comm) {
     if (s.last_val_loss >= 0) std::cout << ", validation loss " << s.last_val_loss << " (perplexity " << std::exp(s.last_val_loss) << ")";
     std::cout << ", checkpoint " << s.last_checkpoint << (s.stopped_early ? " (stopped early; resume with --resume)" : "") << "\n";
   }
+  // HPC ops: exit 3 = "checkpointed and stopped early: resubmit/requeue with --resume"
+  // (a stop signal, or train.max_time_s; not --stop-at-step, which the user asked for).
+  const bool asked = cl.stop_at_step > 0 && s.steps_done == cl.stop_at_step && !s.preempted;
+  if (s.preempted || (s.stopped_early && !asked)) return 3;
   return 0;
 }
 
 int cmd_eval(const CommandLine& cl, MPI_Comm comm) {
   RunConfig cfg = load_run_config(cl.config);
+  apply_run_dir_override(cfg);  // HPC ops
   const std::string file = checkpoint_for(cl, cfg);
   GPT2<float> model(cfg.model.gpt2);
   load_model_weights(model, file, comm);
@@ -96,6 +114,7 @@ int cmd_eval(const CommandLine& cl, MPI_Comm comm) {
 
 int cmd_generate(const CommandLine& cl, MPI_Comm comm) {
   RunConfig cfg = load_run_config(cl.config);
+  apply_run_dir_override(cfg);  // HPC ops
   const std::string file = checkpoint_for(cl, cfg);
   GPT2<float> model(cfg.model.gpt2);
   load_model_weights(model, file, comm);

@@ -11,6 +11,7 @@
 #include <vector>
 #include "src/parallel/communicator.hpp"
 #include "src/runtime/error.hpp"
+#include "src/runtime/progress_board.hpp"  // hang watchdog: name the ranks that are behind
 #include "src/runtime/rank_context.hpp"
 
 namespace tessera {
@@ -122,6 +123,7 @@ struct OpInfo {
   int peer = -1;        // for send/recv
   bool cancel_on_timeout = false;  // receives can be cancelled
   bool collective = true;          // MPI forbids freeing/cancelling collective requests
+  MPI_Comm comm = MPI_COMM_NULL;   // for the progress report on timeout
 };
 
 std::string op_label(const OpInfo& info) {
@@ -190,7 +192,8 @@ class MpiPendingOp final : public PendingOp {
   void wait() override {
     if (!wait_requests(reqs_, info_)) {
       if (info_.collective) broken_->store(true);
-      throw Error(op_label(info_) + " timed out after " + format_seconds(info_.timeout) + context_suffix());
+      throw Error(op_label(info_) + " timed out after " + format_seconds(info_.timeout) + context_suffix() +
+                  progress_report(info_.comm, info_.axis));
     }
   }
   bool test() override {
@@ -370,6 +373,7 @@ class MpiCommunicator final : public Communicator {
     i.peer = peer;
     i.cancel_on_timeout = cancellable;
     i.collective = peer < 0;
+    i.comm = comm_;
     return i;
   }
 
@@ -385,7 +389,8 @@ class MpiCommunicator final : public Communicator {
         for (auto& r : reqs)
           if (r != MPI_REQUEST_NULL) MPI_Request_free(&r);
       }
-      throw Error(op_label(i) + " timed out after " + MpiPendingOp::format_seconds(i.timeout) + context_suffix());
+      throw Error(op_label(i) + " timed out after " + MpiPendingOp::format_seconds(i.timeout) + context_suffix() +
+                  progress_report(i.comm, i.axis));
     }
   }
 

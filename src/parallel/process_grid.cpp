@@ -1,4 +1,5 @@
 #include "src/parallel/process_grid.hpp"
+#include <exception>
 #include "src/runtime/error.hpp"
 #include "src/runtime/rank_context.hpp"
 
@@ -75,7 +76,9 @@ ProcessGrid::~ProcessGrid() {
   world_.reset();
   int finalized = 0;
   MPI_Finalized(&finalized);
-  if (finalized || failed) return;
+  // While an error unwinds, the other ranks may be inside a collective: freeing
+  // communicators could wait on them; main() aborts the job right after.
+  if (finalized || failed || std::uncaught_exceptions() > 0) return;
   free_comm(embedding_comm_);
   free_comm(dp_comm_);
   free_comm(pp_comm_);

@@ -10,6 +10,8 @@
 #include "src/parallel/process_grid.hpp"
 #include "src/runtime/error.hpp"
 #include "src/runtime/fault_injection.hpp"
+#include "src/runtime/progress_board.hpp"  // HPC ops: hang watchdog names stalled ranks
+#include "src/runtime/stop_signal.hpp"     // HPC ops: SIGUSR1/SIGTERM → checkpoint and stop
 #include "src/tokenizer/byte_tokenizer.hpp"
 #include "src/train/adamw_optimizer.hpp"
 #include "src/train/gradient_sync.hpp"
@@ -130,6 +132,8 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
   const ParallelSection& par = cfg.parallel;
   ProcessGrid grid(comm, par.dp, par.tp, par.pp);
   if (par.timeout_s > 0) grid.set_timeout_seconds(par.timeout_s);
+  install_stop_signal_handler();             // HPC ops: preemption (see stop_signal.hpp)
+  ProgressBoardScope progress_board(comm);    // HPC ops: watchdog progress board (collective)
   const bool lead = grid.world_rank() == 0;
   select_backend(cfg.train.device, lead);
 
@@ -235,12 +239,24 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
     log.eval(at_step, cfg.data.validation_split, loss);
   };
 
+  if (stop_at_step > 0 && step == stop_at_step) {  // e.g. reshard: load on this grid, save again, stop
+    log.message("already at step " + std::to_string(step) + ": saving on this grid and stopping (--stop-at-step)");
+    save(step);
+    summary.stopped_early = true;
+    summary.steps_done = step;
+    return summary;
+  }
   const double flops_step = flops_per_token(mc, T) * double(global_tokens);
   const auto run_start = std::chrono::steady_clock::now();
   auto fetch = [&](int, int32_t* tok, int32_t* tgt) { loader.next_batch(tok, tgt); };
   while (step < total_steps) {
     fault_point("step", step + 1);  // test-only fault injection (TESSERA_FAULT), free when unset
+    publish_progress(step + 1, "train");  // HPC ops: watchdog progress board
     const auto t0 = std::chrono::steady_clock::now();
+    grid.tp().reset_counters();
+    grid.pp().reset_counters();
+    grid.dp().reset_counters();
+    if (grid.in_embedding_group()) grid.embedding().reset_counters();
     model.params().zero_grads();
     sync.begin_step();
     model.set_grads_ready_hook(nullptr);
@@ -273,8 +289,14 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
     tokens_seen += global_tokens;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     summary.last_train_loss = loss;
-    if (step % cfg.train.log_interval == 0 || step == total_steps)
+    if (step % cfg.train.log_interval == 0 || step == total_steps) {
       log.train_step(step, loss, lr, norm, double(global_tokens) / secs, flops_step / secs * 1e-9, secs * 1e3);
+      // Bytes this rank handed to each axis' collectives and messages during the step.
+      nlohmann::json comm_bytes = {{"tp", grid.tp().total_bytes()}, {"pp", grid.pp().total_bytes()},
+                                   {"dp", grid.dp().total_bytes()}};
+      if (grid.in_embedding_group()) comm_bytes["embedding"] = grid.embedding().total_bytes();
+      log.record("comm", {{"step", step}, {"rank", grid.world_rank()}, {"bytes", comm_bytes}});
+    }
 
     const bool last = step == total_steps;
     if (!last && cfg.train.eval_interval > 0 && step % cfg.train.eval_interval == 0) validate(step);
@@ -286,6 +308,20 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
       summary.steps_done = step;
       return summary;
     }
+    // ---- HPC ops: preemption. Any rank got SIGUSR1/SIGTERM → all checkpoint and stop.
+    if (!last) {
+      int stop_sig = stop_signal_received();
+      grid.world().all_reduce(&stop_sig, 1, DType::I32, ReduceOp::Max);
+      if (stop_sig != 0) {
+        log.message("signal " + std::to_string(stop_sig) + " received: checkpointing after step " + std::to_string(step) +
+                    " and stopping (requeue/resubmit with --resume)");
+        save(step);
+        summary.stopped_early = summary.preempted = true;
+        summary.steps_done = step;
+        return summary;
+      }
+    }
+    // ---- end HPC ops
     if (!last && cfg.train.max_time_s > 0) {
       double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
       grid.world().broadcast(&elapsed, 1, DType::F64, 0);

@@ -15,6 +15,7 @@ struct TrainSummary {
   double last_val_loss = -1;  // -1 = no validation
   std::string last_checkpoint;
   bool stopped_early = false;  // max_time reached
+  bool preempted = false;      // stopped by SIGUSR1/SIGTERM (src/runtime/stop_signal.hpp)
 };
 
 // stop_at_step > 0: train the configured schedule only up to that step, checkpoint
