@@ -21,6 +21,10 @@ namespace {
 constexpr uint64_t kMaxAlignment = 1ull << 20;
 constexpr uint64_t kMaxTensorName = 1024;
 constexpr uint32_t kMaxDims = 4;
+// In-memory size allowed for all metadata values together (strings and arrays expand
+// up to 8x over their file bytes: a u8 array element becomes an int64_t). Real files
+// need a few MB (SmolLM2: ~5 MB; 256k-token vocabularies ~20 MB).
+constexpr uint64_t kMaxMetadataMemory = 1ull << 30;
 
 // Bytes of a file (pread on demand) or of an in-memory image.
 class ByteSource {
@@ -112,6 +116,13 @@ class Cursor {
     }
     pos_ += n;
   }
+  // Counts `n` bytes of metadata memory against kMaxMetadataMemory.
+  void charge(uint64_t n, const std::string& what) {
+    if (n > kMaxMetadataMemory - charged_)
+      throw Error(origin() + ": " + what + ": metadata would need more than " +
+                  std::to_string(kMaxMetadataMemory >> 20) + " MiB of memory");
+    charged_ += n;
+  }
   template <class T>
   T scalar(const char* what) {
     T v;
@@ -123,6 +134,7 @@ class Cursor {
     if (n > left())
       throw Error(origin() + ": " + what + ": string length " + std::to_string(n) + " at offset " +
                   std::to_string(pos_ - 8) + " exceeds the " + std::to_string(left()) + " bytes left");
+    charge(n, what);
     std::string s(size_t(n), '\0');
     bytes(s.data(), n, "string");
     return s;
@@ -132,6 +144,7 @@ class Cursor {
   static constexpr uint64_t kWindow = 1ull << 20;
   const ByteSource& src_;
   uint64_t pos_ = 0;
+  uint64_t charged_ = 0;
   uint64_t win_off_ = 0;
   std::string win_;
 };
@@ -199,6 +212,7 @@ GgufValue read_value(Cursor& c, uint32_t raw_type, const std::string& what) {
     if (n > c.left() / min_size(v.elem))
       throw Error(c.origin() + ": " + what + ": array of " + std::to_string(n) + " " + gguf_type_name(v.elem) +
                   " elements exceeds the " + std::to_string(c.left()) + " bytes left");
+    c.charge(n * (v.elem == GgufType::STRING ? sizeof(std::string) : 8), what);
     if (v.elem == GgufType::STRING) {
       v.strings.reserve(size_t(n));
       for (uint64_t k = 0; k < n; ++k) v.strings.push_back(c.string(what));

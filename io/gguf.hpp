@@ -13,7 +13,7 @@
 // (n_kv ≤ left / 13, n_tensors ≤ left / 24, array count × minimum element size ≤
 // left; strings ≤ left); nested arrays, unknown value types, duplicate keys and
 // duplicate tensor names are rejected; general.alignment must be a u32 power of two
-// (≤ 1 MiB); tensors: 1 ≤ n_dims ≤ 4, dims ≥ 1, element count overflow-checked,
+// (≤ 1 MiB); metadata may expand to at most 1 GiB in memory; tensors: 1 ≤ n_dims ≤ 4, dims ≥ 1, element count overflow-checked,
 // known ggml type, dims[0] a multiple of the block size, offset aligned, data inside
 // the file, byte ranges non-overlapping. Errors are tessera::Error naming the file
 // (and the key or tensor).

@@ -8,17 +8,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/mpi_env.sh
 BUILD_DIR=${TESSERA_BUILD_DIR:-build}
-[[ -x "$BUILD_DIR/bench_train_step" ]] || scripts/install.sh >&2
+[[ -x "$BUILD_DIR/bench/bench_train_step" ]] || scripts/install.sh >&2
 cmake --build "$BUILD_DIR" -j"$(nproc)" >&2
 which="${1:-all}"
 run_train_step() {
   # GPT-2 124M, random init: a short-sequence and a long-sequence configuration.
-  "$BUILD_DIR"/bench_train_step --preset gpt2-small --batch 4 --seq 64 --steps 5 --warmup 1
-  "$BUILD_DIR"/bench_train_step --preset gpt2-small --batch 8 --seq 512 --steps 2 --warmup 1
+  "$BUILD_DIR"/bench/bench_train_step --preset gpt2-small --batch 4 --seq 64 --steps 5 --warmup 1
+  "$BUILD_DIR"/bench/bench_train_step --preset gpt2-small --batch 8 --seq 512 --steps 2 --warmup 1
 }
 run_tokenizer() {
   # C++ tokenizers vs Hugging Face tokenizers/tiktoken (if importable) on the same corpus.
-  "$BUILD_DIR"/bench_tokenizer
+  "$BUILD_DIR"/bench/bench_tokenizer
   python3 scripts/tools/bench_hf_tokenizers.py 2>/dev/null || echo '{"bench":"tokenizer_hf","note":"python tokenizers/tiktoken not installed"}'
 }
 run_parallel() {

@@ -32,9 +32,10 @@ printf '#include <cstdint>\n#include <cstddef>\nextern "C" int LLVMFuzzerTestOne
   { cat "$probe/err" >&2; die "$CXX_BIN cannot link -fsanitize=fuzzer (libFuzzer runtime missing): apt-get install -y clang libclang-rt-14-dev"; }
 
 echo "fuzz.sh: building fuzz targets with $CXX_BIN in $BUILD"
+mkdir -p "$BUILD"
 cmake -S "$REPO/fuzz" -B "$BUILD" -DCMAKE_C_COMPILER="$CC_BIN" -DCMAKE_CXX_COMPILER="$CXX_BIN" \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$BUILD.configure.log" 2>&1 ||
-  { cat "$BUILD.configure.log" >&2; die "configuring fuzz/ failed"; }
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$BUILD/configure.log" 2>&1 ||
+  { cat "$BUILD/configure.log" >&2; die "configuring fuzz/ failed"; }
 cmake --build "$BUILD" -j"$JOBS" --target tessera_fuzzers || die "building the fuzz targets failed"
 
 if (($# == 0)); then
@@ -73,9 +74,9 @@ echo
 printf '%-24s %6s %12s %10s %8s %8s %s\n' target rc executions exec/s cov ft corpus
 for t in "$@"; do
   log=$BUILD/logs/$t.log
-  execs=$(grep -ao 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -1)
-  speed=$(grep -ao 'stat::average_exec_per_sec: [0-9]*' "$log" | awk '{print $2}' | tail -1)
-  last=$(grep -aE '^#[0-9]+ +(DONE|NEW|REDUCE|pulse|INITED)' "$log" | tail -1)
+  execs=$( (grep -ao 'stat::number_of_executed_units: *[0-9]*' "$log" || true) | awk '{print $2}' | tail -1)
+  speed=$( (grep -ao 'stat::average_exec_per_sec: *[0-9]*' "$log" || true) | awk '{print $2}' | tail -1)
+  last=$( (grep -aE '^#[0-9]+[[:space:]]+(DONE|NEW|REDUCE|pulse|INITED)' "$log" || true) | tail -1)
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<< "$last")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<< "$last")
   corp=$(sed -n 's/.* corp: \([^ ]*\).*/\1/p' <<< "$last")

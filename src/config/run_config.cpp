@@ -69,6 +69,7 @@ const std::vector<Field>& fields() {
       TESSERA_FIELD("train", "log_interval", train.log_interval),
       TESSERA_FIELD("train", "device", train.device),
       TESSERA_FIELD("train", "max_time_s", train.max_time_s),
+      TESSERA_FIELD("train", "peak_gflops", train.peak_gflops),
 
       TESSERA_FIELD("optim", "lr", optim.lr),
       TESSERA_FIELD("optim", "min_lr_ratio", optim.min_lr_ratio),
@@ -491,6 +492,7 @@ class Parser {
     check(c, t.log_interval >= 1, "train.log_interval", ">= 1");
     one_of(c, t.device, {"auto", "host", "cuda"}, "train.device");
     check(c, t.max_time_s >= 0, "train.max_time_s", ">= 0 (0 = no limit)");
+    check(c, t.peak_gflops >= 0, "train.peak_gflops", ">= 0 (0 = measure)");
 
     const auto& o = c.optim;
     check(c, o.lr > 0, "optim.lr", "> 0");

@@ -35,6 +35,7 @@ struct TrainSection {  // [train]
   int64_t log_interval = 1;
   std::string device = "auto";   // auto | host | cuda
   double max_time_s = 0;         // stop (with checkpoint) after this wall time, 0 = none
+  double peak_gflops = 0;        // per-rank peak for MFU; 0 = measure a BLAS sgemm at start
 };
 
 struct OptimSection {  // [optim]

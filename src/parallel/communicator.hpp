@@ -97,10 +97,15 @@ class Communicator {
   std::uint64_t bytes(OpKind kind) const { return bytes_[index(kind)].load(std::memory_order_relaxed); }
   std::uint64_t calls(OpKind kind) const { return calls_[index(kind)].load(std::memory_order_relaxed); }
   std::uint64_t total_bytes() const;
+  // Seconds this rank spent blocked waiting for this axis' operations to complete
+  // (blocking ops and PendingOp::wait) since the last reset_counters().
+  double wait_seconds() const { return double(wait_ns_->load(std::memory_order_relaxed)) * 1e-9; }
   void reset_counters();
 
  protected:
   explicit Communicator(std::string axis) : axis_(std::move(axis)) {}
+  // Shared with pending operations, which outlive no communicator but report their waits.
+  std::shared_ptr<std::atomic<std::uint64_t>> wait_ns_ = std::make_shared<std::atomic<std::uint64_t>>(0);
   void count(OpKind kind, std::uint64_t bytes) {
     bytes_[index(kind)].fetch_add(bytes, std::memory_order_relaxed);
     calls_[index(kind)].fetch_add(1, std::memory_order_relaxed);

@@ -69,6 +69,7 @@ std::uint64_t Communicator::total_bytes() const {
 }
 
 void Communicator::reset_counters() {
+  wait_ns_->store(0, std::memory_order_relaxed);
   for (auto& b : bytes_) b.store(0, std::memory_order_relaxed);
   for (auto& c : calls_) c.store(0, std::memory_order_relaxed);
 }
@@ -124,6 +125,7 @@ struct OpInfo {
   bool cancel_on_timeout = false;  // receives can be cancelled
   bool collective = true;          // MPI forbids freeing/cancelling collective requests
   MPI_Comm comm = MPI_COMM_NULL;   // for the progress report on timeout
+  std::shared_ptr<std::atomic<std::uint64_t>> wait_ns;  // the communicator's wait-time counter
 };
 
 std::string op_label(const OpInfo& info) {
@@ -141,6 +143,16 @@ std::string context_suffix() {
 // cancelled when info.cancel_on_timeout); throws on MPI errors.
 bool wait_requests(std::vector<MPI_Request>& reqs, const OpInfo& info) {
   if (reqs.empty()) return true;
+  struct WaitTimer {  // adds the time spent here to the communicator's wait counter
+    std::atomic<std::uint64_t>* counter;
+    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+    ~WaitTimer() {
+      if (counter)
+        counter->fetch_add(uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now() - t0).count()),
+                           std::memory_order_relaxed);
+    }
+  } timer{info.wait_ns.get()};
   const int n = static_cast<int>(reqs.size());
   if (info.timeout <= 0.0) {
     int rc = MPI_Waitall(n, reqs.data(), MPI_STATUSES_IGNORE);
@@ -374,6 +386,7 @@ class MpiCommunicator final : public Communicator {
     i.cancel_on_timeout = cancellable;
     i.collective = peer < 0;
     i.comm = comm_;
+    i.wait_ns = wait_ns_;
     return i;
   }
 

@@ -1,4 +1,5 @@
 #include "src/train/pipeline_runner.hpp"
+#include <chrono>
 #include "src/train/pipeline_schedule.hpp"
 
 namespace tessera {
@@ -30,12 +31,18 @@ double PipelineRunner::train_step(const Fetch& fetch, uint64_t seed, uint64_t fi
   const int stage = grid_.pp_rank(), stages = grid_.pp_size();
   Communicator* pp = stages > 1 ? &grid_.pp() : nullptr;
   double loss_sum = 0;
+  times_ = Times{};
+  using clock = std::chrono::steady_clock;
+  auto since = [](clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); };
   for (const PipelineOp& op : one_f_one_b_schedule(stage, stages, M_)) {
     const int slot = op.micro % slots_;
     const int tag_fwd = 2 * op.micro, tag_bwd = 2 * op.micro + 1;
     if (op.kind == PipelineOp::Forward) {
+      const auto t_start = clock::now();
       wait_sends(slot);  // the slot's buffers may still be in flight from micro-batch micro - slots
       fetch(op.micro, tokens_.data(), targets_.data());
+      times_.data += since(t_start);
+      const auto t_fwd = clock::now();
       View1<float> input;
       if (!model_.is_first_stage()) {
         input = recv_buffer(act_in_, slot);
@@ -49,7 +56,9 @@ double PipelineRunner::train_step(const Fetch& fetch, uint64_t seed, uint64_t fi
         Kokkos::fence();
         sends_[slot].push_back(pp->isend(model_.stage_output(slot).data(), hidden_, DType::F32, stage + 1, tag_fwd));
       }
+      times_.forward += since(t_fwd);
     } else {
+      const auto t_bwd = clock::now();
       View1<float> out_grad;
       if (!model_.is_last_stage()) {
         out_grad = recv_buffer(grad_in_, slot);
@@ -62,6 +71,7 @@ double PipelineRunner::train_step(const Fetch& fetch, uint64_t seed, uint64_t fi
         sends_[slot].push_back(
             pp->isend(model_.stage_input_grad(slot).data(), hidden_, DType::F32, stage - 1, tag_bwd));
       }
+      times_.backward += since(t_bwd);
     }
   }
   for (int s = 0; s < slots_; ++s) wait_sends(s);

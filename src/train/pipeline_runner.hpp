@@ -28,6 +28,13 @@ class PipelineRunner {
   double train_step(const Fetch& fetch, uint64_t seed, uint64_t first_dropout_step,
                     const std::function<void()>& on_last_backward);
 
+  // Seconds spent in the last train_step: reading data, forward and backward passes
+  // (pipeline receives included: they are waits for the neighbouring stage).
+  struct Times {
+    double data = 0, forward = 0, backward = 0;
+  };
+  const Times& last_times() const { return times_; }
+
   // Forward only (no dropout), one micro-batch: the last stage's loss (0 elsewhere).
   double eval_batch(const int32_t* tokens, const int32_t* targets);
 
@@ -42,6 +49,7 @@ class PipelineRunner {
   std::vector<View1<float>> act_in_, grad_in_;
   std::vector<std::vector<std::unique_ptr<PendingOp>>> sends_;  // per slot
   std::vector<int32_t> tokens_, targets_;
+  Times times_;
 };
 
 }  // namespace tessera

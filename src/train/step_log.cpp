@@ -29,18 +29,15 @@ void StepLog::record(const std::string& kind, nlohmann::json fields) {
 }
 
 void StepLog::train_step(int64_t step, double loss, double lr, double grad_norm, double tokens_per_s, double gflops,
-                         double step_ms) {
+                         double mfu, double step_ms, const nlohmann::json& extra) {
   if (!enabled_) return;
   if (tty_) std::printf("\r\033[K");
-  std::printf("step %6lld/%lld | loss %.4f | lr %.3e | grad_norm %.4f | %.0f tok/s | %.1f GFLOP/s | %.0f ms\n",
-              (long long)step, (long long)total_steps_, loss, lr, grad_norm, tokens_per_s, gflops, step_ms);
-  record("train", {{"step", step},
-                   {"loss", loss},
-                   {"lr", lr},
-                   {"grad_norm", grad_norm},
-                   {"tokens_per_s", tokens_per_s},
-                   {"gflops", gflops},
-                   {"step_ms", step_ms}});
+  std::printf("step %6lld/%lld | loss %.4f | lr %.3e | grad_norm %.4f | %.0f tok/s | %.1f GFLOP/s | MFU %.1f%% | %.0f ms\n",
+              (long long)step, (long long)total_steps_, loss, lr, grad_norm, tokens_per_s, gflops, 100.0 * mfu, step_ms);
+  nlohmann::json r = {{"step", step},         {"loss", loss},     {"lr", lr},    {"grad_norm", grad_norm},
+                      {"tokens_per_s", tokens_per_s}, {"gflops", gflops}, {"mfu", mfu}, {"step_ms", step_ms}};
+  for (auto it = extra.begin(); it != extra.end(); ++it) r[it.key()] = it.value();
+  record("train", r);
   progress(step);
 }
 

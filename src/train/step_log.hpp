@@ -14,8 +14,9 @@ class StepLog {
   StepLog(const std::string& jsonl_path, bool enabled, int64_t total_steps);
   // Writes a record; kind is "train", "eval", "checkpoint", "summary"...
   void record(const std::string& kind, nlohmann::json fields);
+  // extra: more fields for the JSON record (phase times, communication, memory).
   void train_step(int64_t step, double loss, double lr, double grad_norm, double tokens_per_s, double gflops,
-                  double step_ms);
+                  double mfu, double step_ms, const nlohmann::json& extra = nlohmann::json::object());
   void eval(int64_t step, const std::string& split, double loss);
   void message(const std::string& text);
   bool enabled() const { return enabled_; }

@@ -1,11 +1,15 @@
 #include "src/train/trainer.hpp"
+#include <sys/resource.h>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <sstream>
 #include "io/checkpoint.hpp"
 #include "io/token_dataset.hpp"
 #include "kernels/device_runtime.hpp"
+#include "kernels/gemm.hpp"
 #include "kernels/grad_norm.hpp"
 #include "src/parallel/process_grid.hpp"
 #include "src/runtime/error.hpp"
@@ -51,6 +55,30 @@ void load_model_weights(GPT2<float>& model, const std::string& file, MPI_Comm co
 }
 
 namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+double peak_rss_mb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return double(ru.ru_maxrss) / 1024.0;
+}
+
+// Best-of-3 GFLOP/s of a 512³ single-precision GEMM through the dispatch: the
+// per-rank peak that MFU is measured against when train.peak_gflops is 0.
+double measure_gemm_peak_gflops() {
+  const int n = 512;
+  std::vector<float> a(size_t(n) * n, 0.5f), b(size_t(n) * n, 0.25f), c(size_t(n) * n);
+  double best = 1e30;
+  for (int r = 0; r < 4; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    gemm_host<float>(Trans::No, Trans::No, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n);
+    if (r > 0) best = std::min(best, seconds_since(t0));
+  }
+  return 2.0 * n * n * double(n) / best * 1e-9;
+}
 
 std::string fmt_double(double x) {
   std::ostringstream s;
@@ -200,6 +228,14 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
                         {"zero1", par.zero1},
                         {"optimizer_state_bytes_per_rank", opt.state_bytes()}});
 
+  // Seconds per phase over the run (rank 0's view) for the end-of-run summary.
+  std::map<std::string, double> phase_total;
+  double peak = cfg.train.peak_gflops;
+  if (peak <= 0) {
+    peak = lead ? measure_gemm_peak_gflops() : 0.0;
+    grid.world().broadcast(&peak, 1, DType::F64, 0);
+  }
+  const double job_peak_gflops = peak * grid.world_size();
   auto save = [&](int64_t at_step) {
     TrainingState st;
     st.step = at_step;
@@ -212,6 +248,7 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
     const auto t0 = std::chrono::steady_clock::now();
     summary.last_checkpoint = ckpt.save(model, opt, st);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    phase_total["checkpoint"] += secs;
     log.message("checkpoint " + summary.last_checkpoint + " (" + fmt_double(secs) + " s)");
     log.record("checkpoint", {{"step", at_step}, {"path", summary.last_checkpoint}, {"seconds", secs}});
   };
@@ -220,6 +257,12 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
   // and broadcast along the pipeline.
   auto validate = [&](int64_t at_step) {
     if (!has_val) return;
+    const auto t_eval = std::chrono::steady_clock::now();
+    struct AddEval {
+      std::map<std::string, double>& total;
+      std::chrono::steady_clock::time_point t;
+      ~AddEval() { total["eval"] += seconds_since(t); }
+    } add_eval{phase_total, t_eval};
     TokenBatchLoader val(data, cfg.data.validation_split, T, B, false, 0, grid.dp_rank(), grid.dp_size());
     int64_t n = val.batches_per_epoch();
     if (cfg.train.eval_batches > 0) n = std::min(n, cfg.train.eval_batches);
@@ -272,6 +315,7 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
       throw Error("loss is " + fmt_double(loss) + " at step " + std::to_string(step + 1) +
                   ": training diverged; lower optim.lr or raise optim.warmup_steps");
 
+    const auto t_sync = std::chrono::steady_clock::now();
     sync.finish();
     double sumsq;
     if (ZeroAdamW* z = opt.zero()) {
@@ -284,13 +328,46 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
     if (!std::isfinite(norm)) throw Error("gradient norm is " + fmt_double(norm) + " at step " + std::to_string(step + 1));
     const double lr = learning_rate(cfg.optim.schedule, cfg.optim.lr, cfg.optim.min_lr_ratio, cfg.optim.warmup_steps,
                                     step, total_steps);
+    const double sync_secs = seconds_since(t_sync);
+    const auto t_opt = std::chrono::steady_clock::now();
     opt.step(lr, clip_scale(norm, cfg.train.grad_clip));
+    Kokkos::fence();
+    const double opt_secs = seconds_since(t_opt);
     ++step;
     tokens_seen += global_tokens;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     summary.last_train_loss = loss;
+    const PipelineRunner::Times& rt = runner.last_times();
+    const std::map<std::string, double> phases = {{"data", rt.data},           {"forward", rt.forward},
+                                                  {"backward", rt.backward},   {"grad_sync", sync_secs},
+                                                  {"optimizer", opt_secs}};
+    for (const auto& [k, v] : phases) phase_total[k] += v;
+    phase_total["step"] += secs;
     if (step % cfg.train.log_interval == 0 || step == total_steps) {
-      log.train_step(step, loss, lr, norm, double(global_tokens) / secs, flops_step / secs * 1e-9, secs * 1e3);
+      // Rank skew and memory: every rank's step time and peak RSS, gathered.
+      double mine[2] = {secs, peak_rss_mb()};
+      std::vector<double> all(2 * size_t(grid.world_size()));
+      MPI_Allgather(mine, 2, MPI_DOUBLE, all.data(), 2, MPI_DOUBLE, grid.world_comm());
+      std::vector<double> times;
+      double max_rss = 0;
+      for (int r = 0; r < grid.world_size(); ++r) {
+        times.push_back(all[2 * r]);
+        max_rss = std::max(max_rss, all[2 * r + 1]);
+      }
+      std::sort(times.begin(), times.end());
+      const double median = times[times.size() / 2];
+      const double gflops = flops_step / secs * 1e-9;
+      nlohmann::json phase_ms, wait_ms = {{"tp", grid.tp().wait_seconds() * 1e3},
+                                          {"pp", grid.pp().wait_seconds() * 1e3},
+                                          {"dp", grid.dp().wait_seconds() * 1e3}};
+      for (const auto& [k, v] : phases) phase_ms[k] = v * 1e3;
+      log.train_step(step, loss, lr, norm, double(global_tokens) / secs, gflops, gflops / job_peak_gflops,
+                     secs * 1e3,
+                     {{"phase_ms", phase_ms},
+                      {"comm_wait_ms", wait_ms},
+                      {"peak_rss_mb_max_rank", max_rss},
+                      {"rank_skew", median > 0 ? times.back() / median : 1.0},
+                      {"peak_gflops_job", job_peak_gflops}});
       // Bytes this rank handed to each axis' collectives and messages during the step.
       nlohmann::json comm_bytes = {{"tp", grid.tp().total_bytes()}, {"pp", grid.pp().total_bytes()},
                                    {"dp", grid.dp().total_bytes()}};
@@ -354,7 +431,19 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
   } else if (cfg.generate.max_new_tokens > 0) {
     log.message("sample skipped on a multi-rank grid: run `tessera generate` on the checkpoint");
   }
+  if (phase_total["step"] > 0) {
+    std::ostringstream line;
+    line.precision(1);
+    line << std::fixed << "summary: " << phase_total["step"] << " s in training steps";
+    for (const char* k : {"data", "forward", "backward", "grad_sync", "optimizer"})
+      line << " | " << k << " " << 100.0 * phase_total[k] / phase_total["step"] << "%";
+    line << " | eval " << phase_total["eval"] << " s | checkpoint " << phase_total["checkpoint"] << " s | peak RSS "
+         << peak_rss_mb() << " MiB (rank 0)";
+    log.message(line.str());
+  }
   log.record("summary", {{"steps", step},
+                         {"phase_seconds", phase_total},
+                         {"peak_rss_mb_rank0", peak_rss_mb()},
                          {"train_loss", summary.last_train_loss},
                          {"val_loss", summary.last_val_loss},
                          {"checkpoint", summary.last_checkpoint}});
