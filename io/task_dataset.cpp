@@ -1,0 +1,307 @@
+#include "io/task_dataset.hpp"
+
+#include <algorithm>
+
+#include "io/hdf5_file.hpp"
+#include "src/runtime/error.hpp"
+
+namespace tessera {
+
+namespace {
+
+int comm_rank(MPI_Comm comm) {
+  int r = 0;
+  if (comm != MPI_COMM_NULL) MPI_Comm_rank(comm, &r);
+  return r;
+}
+
+bool is_qa(const std::string& task) { return task == "question-answering"; }
+bool is_token(const std::string& task) { return task == "token-classification"; }
+
+void check_task(const std::string& where, const std::string& task) {
+  if (task != "sequence-classification" && task != "token-classification" && task != "question-answering")
+    throw Error(where + ": unknown task '" + task +
+                "' (sequence-classification, token-classification, question-answering)");
+}
+
+void write_string_array_attr(const h5::File& f, const std::string& name, const std::vector<std::string>& v) {
+  const std::string obj = "/@" + name;
+  h5::Handle root = f.open_group("/");
+  hsize_t n = v.size();
+  h5::Handle space = h5::checked(H5Screate_simple(1, &n, nullptr), H5Sclose, f.path(), obj, "cannot create dataspace");
+  h5::Handle type = h5::checked(H5Tcopy(H5T_C_S1), H5Tclose, f.path(), obj, "cannot create string type");
+  h5::check(H5Tset_size(type, H5T_VARIABLE), f.path(), obj, "cannot set string size");
+  h5::check(H5Tset_cset(type, H5T_CSET_UTF8), f.path(), obj, "cannot set charset");
+  h5::Handle a = h5::checked(H5Acreate2(root, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
+                             f.path(), obj, "cannot create attribute");
+  std::vector<const char*> ptrs;
+  for (const auto& s : v) ptrs.push_back(s.c_str());
+  const char* dummy = "";
+  h5::check(H5Awrite(a, type, ptrs.empty() ? &dummy : ptrs.data()), f.path(), obj, "cannot write attribute");
+}
+
+std::vector<std::string> read_string_array_attr(const h5::File& f, const std::string& name) {
+  const std::string obj = "/@" + name;
+  h5::Handle root = f.open_group("/");
+  h5::Handle a = h5::checked(H5Aopen(root, name.c_str(), H5P_DEFAULT), H5Aclose, f.path(), obj, "cannot open attribute");
+  h5::Handle space = h5::checked(H5Aget_space(a), H5Sclose, f.path(), obj, "cannot read dataspace");
+  h5::Handle ftype = h5::checked(H5Aget_type(a), H5Tclose, f.path(), obj, "cannot read type");
+  if (H5Tget_class(ftype) != H5T_STRING || H5Tis_variable_str(ftype) <= 0)
+    f.fail(obj, "must be a variable-length string array");
+  hssize_t n = H5Sget_simple_extent_npoints(space);
+  if (n < 0) f.fail(obj, "bad dataspace");
+  std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
+  std::vector<std::string> out;
+  if (n == 0) return out;
+  h5::Handle type = h5::checked(H5Tcopy(H5T_C_S1), H5Tclose, f.path(), obj, "cannot create string type");
+  h5::check(H5Tset_size(type, H5T_VARIABLE), f.path(), obj, "cannot set string size");
+  h5::check(H5Tset_cset(type, H5Tget_cset(ftype)), f.path(), obj, "cannot set charset");
+  h5::check(H5Aread(a, type, ptrs.data()), f.path(), obj, "cannot read attribute");
+  for (char* p : ptrs) out.emplace_back(p ? p : "");
+  H5Dvlen_reclaim(type, space, H5P_DEFAULT, ptrs.data());
+  return out;
+}
+
+std::vector<std::string> ordered_splits(std::vector<std::string> names) {
+  static const char* canon[] = {"train", "validation", "test"};
+  std::vector<std::string> out;
+  for (const char* c : canon) {
+    auto it = std::find(names.begin(), names.end(), c);
+    if (it != names.end()) {
+      out.push_back(*it);
+      names.erase(it);
+    }
+  }
+  std::sort(names.begin(), names.end());
+  out.insert(out.end(), names.begin(), names.end());
+  return out;
+}
+
+struct Col {
+  const char* name;
+  bool i64;
+  int rank;  // 1: [n], 2: [n, max_len], 3: [n, max_len, 2]
+};
+
+std::vector<Col> columns(const std::string& task) {
+  std::vector<Col> c = {{"input_ids", false, 2}, {"attention_mask", false, 2}, {"token_type_ids", false, 2},
+                        {"example_index", true, 1}};
+  if (is_qa(task)) {
+    c.push_back({"start_positions", false, 1});
+    c.push_back({"end_positions", false, 1});
+    c.push_back({"offsets", true, 3});
+  } else {
+    c.push_back({"labels", false, is_token(task) ? 2 : 1});
+  }
+  return c;
+}
+
+std::vector<int32_t>* i32_col(TaskFeatures& f, const std::string& n) {
+  if (n == "input_ids") return &f.input_ids;
+  if (n == "attention_mask") return &f.attention_mask;
+  if (n == "token_type_ids") return &f.token_type_ids;
+  if (n == "labels") return &f.labels;
+  if (n == "start_positions") return &f.start_positions;
+  if (n == "end_positions") return &f.end_positions;
+  return nullptr;
+}
+std::vector<int64_t>* i64_col(TaskFeatures& f, const std::string& n) {
+  if (n == "example_index") return &f.example_index;
+  if (n == "offsets") return &f.offsets;
+  return nullptr;
+}
+
+std::vector<int64_t> shape_of(const Col& c, int64_t n, int64_t L) {
+  if (c.rank == 1) return {n};
+  if (c.rank == 2) return {n, L};
+  return {n, L, 2};
+}
+
+}  // namespace
+
+void validate_task_features(const std::string& where, const TaskDatasetInfo& info, const TaskFeatures& f) {
+  const int64_t L = info.max_len;
+  require(f.max_len == L, where + ": features have max_len " + std::to_string(f.max_len) + ", dataset " + std::to_string(L));
+  const int64_t n = f.size();
+  require(n > 0, where + ": no rows");
+  auto size_is = [&](const char* name, size_t got, int64_t want) {
+    require(static_cast<int64_t>(got) == want, where + "/" + name + ": has " + std::to_string(got) +
+                                                   " elements, expected " + std::to_string(want));
+  };
+  size_is("input_ids", f.input_ids.size(), n * L);
+  size_is("attention_mask", f.attention_mask.size(), n * L);
+  size_is("token_type_ids", f.token_type_ids.size(), n * L);
+  size_is("example_index", f.example_index.size(), n);
+  auto at = [&](const char* name, int64_t i) {
+    return where + "/" + name + ": row " + std::to_string(i / L) + ", position " + std::to_string(i % L);
+  };
+  for (int64_t i = 0; i < n * L; ++i) {
+    const int32_t id = f.input_ids[static_cast<size_t>(i)];
+    require(id >= 0 && id < info.vocab_size, at("input_ids", i) + ": id " + std::to_string(id) +
+                                                 " outside [0, " + std::to_string(info.vocab_size) + ")");
+    const int32_t m = f.attention_mask[static_cast<size_t>(i)];
+    require(m == 0 || m == 1, at("attention_mask", i) + ": value " + std::to_string(m) + " is not 0 or 1");
+    const int32_t t = f.token_type_ids[static_cast<size_t>(i)];
+    require(t == 0 || t == 1, at("token_type_ids", i) + ": value " + std::to_string(t) + " is not 0 or 1");
+  }
+  const int64_t nl = static_cast<int64_t>(info.label_names.size());
+  if (is_qa(info.task)) {
+    size_is("start_positions", f.start_positions.size(), n);
+    size_is("end_positions", f.end_positions.size(), n);
+    size_is("offsets", f.offsets.size(), n * L * 2);
+    for (int64_t r = 0; r < n; ++r) {
+      const int32_t s = f.start_positions[static_cast<size_t>(r)], e = f.end_positions[static_cast<size_t>(r)];
+      require(s >= 0 && s < L && e >= s && e < L, where + ": row " + std::to_string(r) + ": answer positions (" +
+                                                      std::to_string(s) + ", " + std::to_string(e) +
+                                                      ") outside [0, max_len) or reversed");
+    }
+  } else {
+    const bool tokl = is_token(info.task);
+    require(nl > 0, where + ": no label names");
+    size_is("labels", f.labels.size(), tokl ? n * L : n);
+    for (size_t i = 0; i < f.labels.size(); ++i) {
+      const int32_t l = f.labels[i];
+      require((l >= 0 && l < nl) || (tokl && l == kIgnoreIndex),
+              where + "/labels: element " + std::to_string(i) + ": label " + std::to_string(l) + " outside [0, " +
+                  std::to_string(nl) + ")" + (tokl ? " and not -100" : ""));
+    }
+  }
+}
+
+void write_task_dataset(const std::string& path, const TaskDatasetInfo& info,
+                        const std::map<std::string, TaskFeatures>& splits, MPI_Comm comm) {
+  const bool writer = comm_rank(comm) == 0;
+  check_task(path, info.task);
+  require(info.vocab_size > 0, path + ": vocab_size must be positive");
+  require(info.max_len > 0, path + ": max_len must be positive");
+  require(info.pad_id >= 0 && info.pad_id < info.vocab_size, path + ": pad_id outside [0, vocab_size)");
+  require(!splits.empty(), path + ": no splits to write");
+  std::vector<int64_t> rows;
+  for (const auto& [name, f] : splits) {
+    require(!name.empty() && name.find('/') == std::string::npos, path + ": bad split name '" + name + "'");
+    if (writer) validate_task_features(path + ": /" + name, info, f);
+    rows.push_back(f.size());
+  }
+  if (comm != MPI_COMM_NULL) MPI_Bcast(rows.data(), static_cast<int>(rows.size()), MPI_INT64_T, 0, comm);
+
+  h5::File f = h5::File::create(path, comm);
+  f.write_attr_string("/", "format", kTaskFormat);
+  f.write_attr_i64("/", "format_version", kTaskFormatVersion);
+  f.write_attr_string("/", "task", info.task);
+  f.write_attr_string("/", "tokenizer", info.tokenizer);
+  f.write_attr_i64("/", "vocab_size", info.vocab_size);
+  f.write_attr_i64("/", "pad_id", info.pad_id);
+  f.write_attr_i64("/", "max_len", info.max_len);
+  write_string_array_attr(f, "label_names", info.label_names);
+  size_t k = 0;
+  for (const auto& [name, feats] : splits) {
+    const int64_t n = rows[k++];
+    const std::string g = "/" + name;
+    f.create_group(g);
+    TaskFeatures& mf = const_cast<TaskFeatures&>(feats);  // only read through the column getters
+    for (const Col& c : columns(info.task)) {
+      const std::string obj = g + "/" + c.name;
+      auto shape = shape_of(c, n, info.max_len);
+      std::vector<int64_t> start(shape.size(), 0);
+      h5::Handle d = f.create_dataset(obj, c.i64 ? H5T_STD_I64LE : H5T_STD_I32LE, shape);
+      const void* buf = c.i64 ? static_cast<const void*>(i64_col(mf, c.name)->data())
+                              : static_cast<const void*>(i32_col(mf, c.name)->data());
+      h5::write_box(f, d, obj, c.i64 ? H5T_NATIVE_INT64 : H5T_NATIVE_INT32, start, shape, buf, writer, true);
+    }
+  }
+  f.flush();
+  f.close();
+}
+
+TaskDataset::TaskDataset(const std::string& path, MPI_Comm comm) : path_(path) {
+  file_ = std::make_unique<h5::File>(h5::File::open_read(path, comm));
+  h5::File& f = *file_;
+  if (!f.has_attr("/", "format")) f.fail("/", "missing attribute 'format' (not a Tessera task dataset)");
+  std::string fmt = f.read_attr_string("/", "format");
+  if (fmt != kTaskFormat) f.fail("/@format", "is '" + fmt + "', expected '" + kTaskFormat + "'");
+  int64_t version = f.read_attr_i64("/", "format_version");
+  if (version < 1 || version > kTaskFormatVersion) f.fail("/@format_version", "unsupported version " + std::to_string(version));
+  for (const char* a : {"task", "tokenizer", "vocab_size", "pad_id", "max_len", "label_names"})
+    if (!f.has_attr("/", a)) f.fail("/", std::string("missing attribute '") + a + "'");
+  info_.task = f.read_attr_string("/", "task");
+  check_task(path + ": /@task", info_.task);
+  info_.tokenizer = f.read_attr_string("/", "tokenizer");
+  info_.vocab_size = f.read_attr_i64("/", "vocab_size");
+  if (info_.vocab_size <= 0) f.fail("/@vocab_size", "must be positive");
+  int64_t pad = f.read_attr_i64("/", "pad_id");
+  if (pad < 0 || pad >= info_.vocab_size) f.fail("/@pad_id", std::to_string(pad) + " is outside [0, vocab_size)");
+  info_.pad_id = static_cast<int32_t>(pad);
+  info_.max_len = f.read_attr_i64("/", "max_len");
+  if (info_.max_len <= 0) f.fail("/@max_len", "must be positive");
+  info_.label_names = read_string_array_attr(f, "label_names");
+  if (!is_qa(info_.task) && info_.label_names.empty()) f.fail("/@label_names", "is empty");
+
+  std::vector<std::string> names;
+  for (const std::string& name : f.list("/")) {
+    const std::string g = "/" + name;
+    if (!f.is_group(g)) continue;
+    int64_t n = -1;
+    for (const Col& c : columns(info_.task)) {
+      const std::string obj = g + "/" + c.name;
+      if (!f.is_dataset(obj)) f.fail(g, std::string("split group has no '") + c.name + "' dataset");
+      h5::Handle d = f.open_dataset(obj);
+      h5::Handle t = h5::checked(H5Dget_type(d), H5Tclose, path, obj, "cannot read type");
+      if (H5Tget_class(t) != H5T_INTEGER) f.fail(obj, "has type " + h5::type_name(t) + ", expected an integer");
+      auto shape = f.dataset_shape(obj);
+      if (n < 0 && !shape.empty()) n = shape[0];
+      auto want = shape_of(c, n, info_.max_len);
+      if (shape != want) {
+        std::string s;
+        for (auto x : shape) s += (s.empty() ? "" : ", ") + std::to_string(x);
+        std::string w;
+        for (auto x : want) w += (w.empty() ? "" : ", ") + std::to_string(x);
+        f.fail(obj, "has shape [" + s + "], expected [" + w + "]");
+      }
+    }
+    rows_[name] = n;
+    names.push_back(name);
+  }
+  if (names.empty()) f.fail("/", "no splits (expected groups such as /train)");
+  info_.splits = ordered_splits(names);
+}
+
+TaskDataset::~TaskDataset() = default;
+TaskDataset::TaskDataset(TaskDataset&&) noexcept = default;
+TaskDataset& TaskDataset::operator=(TaskDataset&&) noexcept = default;
+
+bool TaskDataset::has_split(const std::string& s) const { return rows_.count(s) != 0; }
+
+int64_t TaskDataset::num_rows(const std::string& s) const {
+  auto it = rows_.find(s);
+  if (it == rows_.end()) throw Error(path_ + ": /" + s + ": no such split");
+  return it->second;
+}
+
+TaskFeatures TaskDataset::read_split(const std::string& s) const {
+  const int64_t n = num_rows(s);
+  TaskFeatures out;
+  out.max_len = info_.max_len;
+  for (const Col& c : columns(info_.task)) {
+    const std::string obj = "/" + s + "/" + c.name;
+    auto shape = shape_of(c, n, info_.max_len);
+    int64_t count = 1;
+    for (auto x : shape) count *= x;
+    std::vector<int64_t> start(shape.size(), 0);
+    h5::Handle d = file_->open_dataset(obj);
+    void* buf;
+    if (c.i64) {
+      auto* v = i64_col(out, c.name);
+      v->resize(static_cast<size_t>(count));
+      buf = v->data();
+    } else {
+      auto* v = i32_col(out, c.name);
+      v->resize(static_cast<size_t>(count));
+      buf = v->data();
+    }
+    h5::read_box(*file_, d, obj, c.i64 ? H5T_NATIVE_INT64 : H5T_NATIVE_INT32, start, shape, buf, true, false);
+  }
+  validate_task_features(path_ + ": /" + s, info_, out);
+  return out;
+}
+
+}  // namespace tessera
