@@ -15,6 +15,7 @@
 #include <set>
 
 #include "io/dequantize.hpp"
+#include "io/byte_source.hpp"
 #include "src/runtime/error.hpp"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors I/O assumes a little-endian host");
@@ -27,65 +28,6 @@ constexpr int kMaxJsonDepth = 64;
 constexpr size_t kMaxRank = 16;
 
 // Bytes of a file (read with pread on demand) or of an in-memory image.
-class ByteSource {
- public:
-  static std::shared_ptr<ByteSource> file(const std::string& path) {
-    auto s = std::shared_ptr<ByteSource>(new ByteSource);
-    s->origin_ = path;
-    s->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (s->fd_ < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
-    struct stat st {};
-    if (::fstat(s->fd_, &st) != 0) throw Error(path + ": cannot stat: " + std::strerror(errno));
-    if (!S_ISREG(st.st_mode)) throw Error(path + ": not a regular file");
-    s->size_ = uint64_t(st.st_size);
-    return s;
-  }
-  static std::shared_ptr<ByteSource> memory(std::string bytes, const std::string& origin) {
-    auto s = std::shared_ptr<ByteSource>(new ByteSource);
-    s->origin_ = origin;
-    s->mem_ = std::move(bytes);
-    s->size_ = s->mem_.size();
-    return s;
-  }
-  ~ByteSource() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  ByteSource(const ByteSource&) = delete;
-  ByteSource& operator=(const ByteSource&) = delete;
-
-  uint64_t size() const { return size_; }
-  const std::string& origin() const { return origin_; }
-  // Reads [off, off + n) into dst; the range must lie in the file.
-  void read(uint64_t off, uint64_t n, void* dst) const {
-    if (off > size_ || n > size_ - off)
-      throw Error(origin_ + ": read of " + std::to_string(n) + " bytes at " + std::to_string(off) +
-                  " is past the end of the file (" + std::to_string(size_) + " bytes)");
-    if (fd_ < 0) {
-      if (n) std::memcpy(dst, mem_.data() + off, n);
-      return;
-    }
-    auto* p = static_cast<char*>(dst);
-    while (n > 0) {
-      const size_t chunk = size_t(std::min<uint64_t>(n, 1ull << 30));
-      const ssize_t r = ::pread(fd_, p, chunk, off_t(off));
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        throw Error(origin_ + ": read failed: " + std::strerror(errno));
-      }
-      if (r == 0) throw Error(origin_ + ": file shrank while reading (truncated)");
-      p += r;
-      off += uint64_t(r);
-      n -= uint64_t(r);
-    }
-  }
-
- private:
-  ByteSource() = default;
-  std::string origin_;
-  int fd_ = -1;
-  std::string mem_;
-  uint64_t size_ = 0;
-};
 
 // Maximum nesting of JSON arrays/objects, scanning outside strings (no recursion).
 int json_depth(const char* p, size_t n) {

@@ -17,6 +17,7 @@ PACKAGES=(
   libtoml11-dev libcli11-dev nlohmann-json3-dev libutf8proc-dev
   libgtest-dev googletest libbenchmark-dev
   python3-numpy python3-h5py python3-matplotlib python3-pip
+  clang libclang-rt-14-dev
 )
 
 missing=()
@@ -34,6 +35,7 @@ fi
 [[ "${1:-}" == "--deps" ]] && exit 0
 
 scripts/fetch_assets.sh
+scripts/fetch_gguf.sh
 
 BUILD_DIR=${TESSERA_BUILD_DIR:-build}
 JOBS=${TESSERA_JOBS:-$(nproc)}
