@@ -23,16 +23,6 @@ namespace tessera {
 
 namespace {
 
-int comm_rank(MPI_Comm comm) {
-  int r = 0;
-  if (comm != MPI_COMM_NULL) MPI_Comm_rank(comm, &r);
-  return r;
-}
-int comm_size(MPI_Comm comm) {
-  int n = 1;
-  if (comm != MPI_COMM_NULL) MPI_Comm_size(comm, &n);
-  return n;
-}
 void barrier(MPI_Comm comm) {
   if (comm != MPI_COMM_NULL) MPI_Barrier(comm);
 }
@@ -41,7 +31,7 @@ void barrier(MPI_Comm comm) {
 template <class Fn>
 void on_root(MPI_Comm comm, Fn&& fn) {
   std::string err;
-  if (comm_rank(comm) == 0) {
+  if (h5::comm_rank(comm) == 0) {
     try {
       fn();
     } catch (const std::exception& e) {
@@ -148,7 +138,7 @@ CheckpointPlan plan_checkpoint(const std::vector<ParamInfo>& infos, MPI_Comm com
   plan.writes.assign(infos.size(), true);
   std::string mine;
   for (const auto& info : infos) mine += serialize_slice(info) + "\n";
-  const int size = comm_size(comm), rank = comm_rank(comm);
+  const int size = h5::comm_size(comm), rank = h5::comm_rank(comm);
   std::vector<std::string> per_rank(size);
   if (size == 1) {
     per_rank[0] = mine;

@@ -7,6 +7,33 @@
 
 namespace tessera::h5 {
 
+int comm_rank(MPI_Comm comm) {
+  int r = 0;
+  if (comm != MPI_COMM_NULL) MPI_Comm_rank(comm, &r);
+  return r;
+}
+
+int comm_size(MPI_Comm comm) {
+  int n = 1;
+  if (comm != MPI_COMM_NULL) MPI_Comm_size(comm, &n);
+  return n;
+}
+
+std::vector<std::string> ordered_splits(std::vector<std::string> names) {
+  static const char* canon[] = {"train", "validation", "test"};
+  std::vector<std::string> out;
+  for (const char* c : canon) {
+    auto it = std::find(names.begin(), names.end(), c);
+    if (it != names.end()) {
+      out.push_back(*it);
+      names.erase(it);
+    }
+  }
+  std::sort(names.begin(), names.end());
+  out.insert(out.end(), names.begin(), names.end());
+  return out;
+}
+
 bool multi_rank_job() {
   int initialized = 0, finalized = 0;
   MPI_Initialized(&initialized);

@@ -25,6 +25,11 @@ void check_signature(const std::string& path);
 // Owns one hid_t and closes it with the matching H5*close.
 // True when MPI is initialised with more than one rank in MPI_COMM_WORLD.
 bool multi_rank_job();
+// Rank and size of comm; MPI_COMM_NULL (plain POSIX files) counts as one rank 0.
+int comm_rank(MPI_Comm comm);
+int comm_size(MPI_Comm comm);
+// Split names in the order train, validation, test, then the others sorted.
+std::vector<std::string> ordered_splits(std::vector<std::string> names);
 
 class Handle {
  public:

@@ -9,12 +9,6 @@ namespace tessera {
 
 namespace {
 
-int comm_rank(MPI_Comm comm) {
-  int r = 0;
-  if (comm != MPI_COMM_NULL) MPI_Comm_rank(comm, &r);
-  return r;
-}
-
 bool is_qa(const std::string& task) { return task == "question-answering"; }
 bool is_token(const std::string& task) { return task == "token-classification"; }
 
@@ -59,21 +53,6 @@ std::vector<std::string> read_string_array_attr(const h5::File& f, const std::st
   h5::check(H5Aread(a, type, ptrs.data()), f.path(), obj, "cannot read attribute");
   for (char* p : ptrs) out.emplace_back(p ? p : "");
   H5Dvlen_reclaim(type, space, H5P_DEFAULT, ptrs.data());
-  return out;
-}
-
-std::vector<std::string> ordered_splits(std::vector<std::string> names) {
-  static const char* canon[] = {"train", "validation", "test"};
-  std::vector<std::string> out;
-  for (const char* c : canon) {
-    auto it = std::find(names.begin(), names.end(), c);
-    if (it != names.end()) {
-      out.push_back(*it);
-      names.erase(it);
-    }
-  }
-  std::sort(names.begin(), names.end());
-  out.insert(out.end(), names.begin(), names.end());
   return out;
 }
 
@@ -170,7 +149,7 @@ void validate_task_features(const std::string& where, const TaskDatasetInfo& inf
 
 void write_task_dataset(const std::string& path, const TaskDatasetInfo& info,
                         const std::map<std::string, TaskFeatures>& splits, MPI_Comm comm) {
-  const bool writer = comm_rank(comm) == 0;
+  const bool writer = h5::comm_rank(comm) == 0;
   check_task(path, info.task);
   require(info.vocab_size > 0, path + ": vocab_size must be positive");
   require(info.max_len > 0, path + ": max_len must be positive");
@@ -262,7 +241,7 @@ TaskDataset::TaskDataset(const std::string& path, MPI_Comm comm) : path_(path) {
     names.push_back(name);
   }
   if (names.empty()) f.fail("/", "no splits (expected groups such as /train)");
-  info_.splits = ordered_splits(names);
+  info_.splits = h5::ordered_splits(names);
 }
 
 TaskDataset::~TaskDataset() = default;

@@ -26,21 +26,6 @@ void validate_offsets(const std::string& where, const std::vector<int64_t>& off,
     require(off[i] >= off[i - 1], where + ": doc_offsets decreases at index " + std::to_string(i));
 }
 
-std::vector<std::string> ordered_splits(std::vector<std::string> names) {
-  static const char* canon[] = {"train", "validation", "test"};
-  std::vector<std::string> out;
-  for (const char* c : canon) {
-    auto it = std::find(names.begin(), names.end(), c);
-    if (it != names.end()) {
-      out.push_back(*it);
-      names.erase(it);
-    }
-  }
-  std::sort(names.begin(), names.end());
-  out.insert(out.end(), names.begin(), names.end());
-  return out;
-}
-
 }  // namespace
 
 void write_token_dataset(const std::string& path, const TokenDatasetInfo& info,
@@ -144,7 +129,7 @@ TokenDataset::TokenDataset(const std::string& path, MPI_Comm comm) : path_(path)
     names.push_back(name);
   }
   if (names.empty()) f.fail("/", "no splits (expected groups such as /train with a 'tokens' dataset)");
-  info_.splits = ordered_splits(names);
+  info_.splits = h5::ordered_splits(names);
 }
 
 TokenDataset::~TokenDataset() = default;

@@ -13,6 +13,19 @@ struct AdamWSettings {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
 };
 
+// The kernel's hyper-parameters for one update of a run of tensors.
+inline AdamWStep adamw_step(const AdamWSettings& s, double lr, bool decay, int64_t t, double grad_scale) {
+  AdamWStep h;
+  h.lr = lr;
+  h.beta1 = s.beta1;
+  h.beta2 = s.beta2;
+  h.eps = s.eps;
+  h.weight_decay = decay ? s.weight_decay : 0.0;
+  h.t = t;
+  h.grad_scale = grad_scale;
+  return h;
+}
+
 template <class S>
 class AdamWOptimizer {
  public:
@@ -24,14 +37,7 @@ class AdamWOptimizer {
     ++t_;
     if (runs_total_ != params.numel() || runs_count_ != params.infos().size()) build_runs(params);
     for (const Run& r : runs_) {
-      AdamWStep h;
-      h.lr = lr;
-      h.beta1 = settings_.beta1;
-      h.beta2 = settings_.beta2;
-      h.eps = settings_.eps;
-      h.weight_decay = r.decay ? settings_.weight_decay : 0.0;
-      h.t = t_;
-      h.grad_scale = grad_scale;
+      const AdamWStep h = adamw_step(settings_, lr, r.decay, t_, grad_scale);
       adamw_update<S>(slice(params.values(), r.offset, r.numel), slice(params.grads(), r.offset, r.numel),
                       slice(m_, r.offset, r.numel), slice(v_, r.offset, r.numel), int64_t(r.numel), h);
     }

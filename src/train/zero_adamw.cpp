@@ -39,14 +39,7 @@ void ZeroAdamW::step(double lr, double grad_scale) {
   ++t_;
   View1<float> p = slice(params_.values(), begin_, chunk_), g = slice(params_.grads(), begin_, chunk_);
   for (const Run& r : runs_) {
-    AdamWStep h;
-    h.lr = lr;
-    h.beta1 = settings_.beta1;
-    h.beta2 = settings_.beta2;
-    h.eps = settings_.eps;
-    h.weight_decay = r.decay ? settings_.weight_decay : 0.0;
-    h.t = t_;
-    h.grad_scale = grad_scale;
+    const AdamWStep h = adamw_step(settings_, lr, r.decay, t_, grad_scale);
     adamw_update<float>(slice(p, r.offset, r.numel), slice(g, r.offset, r.numel), slice(m_, r.offset, r.numel),
                         slice(v_, r.offset, r.numel), int64_t(r.numel), h);
   }
