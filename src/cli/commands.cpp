@@ -96,10 +96,20 @@ int cmd_train(const CommandLine& cl, MPI_Comm comm) {
   return 0;
 }
 
+// The run config (with --run-dir applied) and the checkpoint file eval/generate read.
+struct TrainedModel {
+  RunConfig cfg;
+  std::string file;
+};
+TrainedModel locate_trained_model(const CommandLine& cl) {
+  TrainedModel t{load_run_config(cl.config), ""};
+  apply_run_dir_override(t.cfg);  // HPC ops
+  t.file = checkpoint_for(cl, t.cfg);
+  return t;
+}
+
 int cmd_eval(const CommandLine& cl, MPI_Comm comm) {
-  RunConfig cfg = load_run_config(cl.config);
-  apply_run_dir_override(cfg);  // HPC ops
-  const std::string file = checkpoint_for(cl, cfg);
+  const auto [cfg, file] = locate_trained_model(cl);
   GPT2<float> model(cfg.model.gpt2);
   load_model_weights(model, file, comm);
   TokenDataset data(cfg.data.path, comm);
@@ -113,9 +123,7 @@ int cmd_eval(const CommandLine& cl, MPI_Comm comm) {
 }
 
 int cmd_generate(const CommandLine& cl, MPI_Comm comm) {
-  RunConfig cfg = load_run_config(cl.config);
-  apply_run_dir_override(cfg);  // HPC ops
-  const std::string file = checkpoint_for(cl, cfg);
+  const auto [cfg, file] = locate_trained_model(cl);
   GPT2<float> model(cfg.model.gpt2);
   load_model_weights(model, file, comm);
   ByteTokenizer tok;

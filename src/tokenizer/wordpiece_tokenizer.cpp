@@ -150,16 +150,9 @@ struct WordPieceTokenizer::Impl {
     if (add_special) emit(cls, 0, 0, enc);
     size_t pos = 0;
     while (pos < text.size()) {
-      size_t best = std::string_view::npos, best_len = 0;
-      int32_t best_id = -1;
-      for (auto& [sp, id] : specials) {
-        size_t f = text.find(sp, pos);
-        if (f != std::string_view::npos && (f < best || (f == best && sp.size() > best_len))) {
-          best = f;
-          best_len = sp.size();
-          best_id = id;
-        }
-      }
+      const SpecialMatch m = find_special(text, pos, specials);
+      const size_t best = m.pos, best_len = m.len;
+      const int32_t best_id = m.id;
       size_t end = best == std::string_view::npos ? text.size() : best;
       if (end > pos) encode_plain(text.substr(pos, end - pos), pos, enc);
       if (best == std::string_view::npos) break;
