@@ -1,4 +1,5 @@
 #include "io/inspect.hpp"
+#include "io/task_dataset.hpp"
 
 #include <mpi.h>
 
@@ -87,6 +88,12 @@ int inspect_file(const std::string& path, std::ostream& out) {
     inspect_tokens(path, comm, out);
   } else if (format == kCheckpointFormat) {
     inspect_checkpoint(path, comm, out);
+  } else if (format == kTaskFormat) {
+    TaskDataset d(path, comm);
+    const TaskDatasetInfo& i = d.info();
+    out << path << ": Tessera task dataset (" << i.task << ")\n  tokenizer " << i.tokenizer << ", vocab_size "
+        << i.vocab_size << ", max_len " << i.max_len << ", " << i.label_names.size() << " labels\n";
+    for (const auto& split : i.splits) out << "  " << split << ": " << d.num_rows(split) << " rows\n";
   } else {
     throw Error(path + ": unknown Tessera format '" + format + "'");
   }

@@ -5,6 +5,7 @@
 #include <iostream>
 #include "io/checkpoint.hpp"
 #include "io/inspect.hpp"
+#include "io/task_prepare.hpp"
 #include "io/text_dataset_builder.hpp"
 #include "io/token_dataset.hpp"
 #include "src/config/run_config.hpp"
@@ -59,6 +60,14 @@ void register_commands(CLI::App& app, CommandLine& cl) {
   prep->add_option("--test-fraction", cl.test_fraction, "share of documents for test")->check(CLI::Range(0.0, 0.9));
   prep->add_option("--doc-separator", cl.doc_separator, "blank-lines | line | file")
       ->check(CLI::IsMember({"blank-lines", "line", "file"}));
+  prep->add_option("--task", cl.task, "task data instead of plain text: classification | ner | qa")
+      ->check(CLI::IsMember({"classification", "ner", "qa"}));
+  prep->add_option("--validation-input", cl.task_validation, "task validation file (with --task)");
+  prep->add_option("--vocab", cl.vocab, "WordPiece vocab.txt (with --task)");
+  prep->add_option("--max-len", cl.max_len, "tokens per row (with --task)")->check(CLI::Range(8, 1 << 16));
+  prep->add_option("--doc-stride", cl.doc_stride, "QA window overlap in tokens")->check(CLI::Range(1, 1 << 16));
+  prep->add_option("--label-alignment", cl.label_alignment, "NER: first-subword | all-subwords")
+      ->check(CLI::IsMember({"first-subword", "all-subwords"}));
   prep->callback([&] { cl.command = "prepare"; });
 
   auto* insp = app.add_subcommand("inspect", "Describe a Tessera HDF5 file (dataset or checkpoint)");
@@ -140,6 +149,23 @@ int cmd_generate(const CommandLine& cl, MPI_Comm comm) {
 }
 
 int cmd_prepare(const CommandLine& cl, MPI_Comm comm) {
+  if (!cl.task.empty()) {
+    require(cl.inputs.size() == 1, "prepare --task takes one --input (the training file)");
+    PrepareTaskOptions t;
+    t.task = cl.task;
+    t.train = cl.inputs[0];
+    t.validation = cl.task_validation;
+    t.output = cl.output;
+    t.vocab = cl.vocab;
+    t.max_len = cl.max_len;
+    t.doc_stride = cl.doc_stride;
+    t.label_alignment = cl.label_alignment;
+    prepare_task_dataset(t, comm);
+    int rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    if (rank == 0) std::cout << "prepared " << cl.output << " (" << cl.task << ")\n";
+    return 0;
+  }
   PrepareTextOptions o;
   o.inputs = cl.inputs;
   o.output = cl.output;

@@ -25,6 +25,12 @@ struct CommandLine {
   double validation_fraction = 0.05;
   double test_fraction = 0.0;
   std::string doc_separator = "blank-lines";
+  std::string task;              // prepare --task classification|ner|qa
+  std::string task_validation;   // prepare --validation-input
+  std::string vocab;             // prepare --vocab (WordPiece vocab.txt)
+  int64_t max_len = 128;
+  int64_t doc_stride = 64;
+  std::string label_alignment = "first-subword";
   std::string file;
 };
 
