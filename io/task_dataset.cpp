@@ -1,6 +1,9 @@
 #include "io/task_dataset.hpp"
 
 #include <algorithm>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "io/hdf5_file.hpp"
 #include "src/runtime/error.hpp"
@@ -96,7 +99,88 @@ std::vector<int64_t> shape_of(const Col& c, int64_t n, int64_t L) {
   return {n, L, 2};
 }
 
+// One JSON object per line: {"id", "question", "context", "answers": [text, ...]}.
+std::string examples_jsonl(const std::string& where, const TaskExamples& ex) {
+  const size_t n = ex.size();
+  require(ex.questions.size() == n && ex.contexts.size() == n && ex.answers.size() == n,
+          where + ": examples have " + std::to_string(n) + " ids but " + std::to_string(ex.questions.size()) +
+              " questions, " + std::to_string(ex.contexts.size()) + " contexts, " +
+              std::to_string(ex.answers.size()) + " answer lists");
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    nlohmann::json j = {{"id", ex.ids[i]}, {"question", ex.questions[i]}, {"context", ex.contexts[i]},
+                        {"answers", ex.answers[i]}};
+    try {
+      out += j.dump(-1, ' ', /*ensure_ascii=*/true);  // ASCII, as the string type says
+    } catch (const std::exception& e) {
+      throw Error(where + ": example " + std::to_string(i) + " ('" + ex.ids[i] + "'): " + e.what());
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+TaskExamples parse_examples_jsonl(const std::string& where, const std::string& text) {
+  TaskExamples ex;
+  std::istringstream in(text);
+  std::string ln;
+  int64_t line = 0;
+  while (std::getline(in, ln)) {
+    ++line;
+    const std::string at = where + ": line " + std::to_string(line);
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(ln);
+    } catch (const std::exception& e) {
+      throw Error(at + ": invalid JSON: " + e.what());
+    }
+    auto str = [&](const char* key) {
+      auto it = j.find(key);
+      require(j.is_object() && it != j.end() && it->is_string(), at + ": missing string '" + key + "'");
+      return it->get<std::string>();
+    };
+    ex.ids.push_back(str("id"));
+    ex.questions.push_back(str("question"));
+    ex.contexts.push_back(str("context"));
+    auto a = j.find("answers");
+    require(a != j.end() && a->is_array(), at + ": missing array 'answers'");
+    std::vector<std::string> answers;
+    for (const auto& t : *a) {
+      require(t.is_string(), at + ": 'answers' must hold strings");
+      answers.push_back(t.get<std::string>());
+    }
+    ex.answers.push_back(std::move(answers));
+  }
+  return ex;
+}
+
+void broadcast_string(std::string& s, MPI_Comm comm) {
+  if (comm == MPI_COMM_NULL) return;
+  int64_t n = static_cast<int64_t>(s.size());
+  MPI_Bcast(&n, 1, MPI_INT64_T, 0, comm);
+  s.resize(static_cast<size_t>(n));
+  for (int64_t off = 0; off < n; off += (1 << 30)) {
+    const int chunk = static_cast<int>(std::min<int64_t>(n - off, 1 << 30));
+    MPI_Bcast(s.data() + off, chunk, MPI_CHAR, 0, comm);
+  }
+}
+
 }  // namespace
+
+HeadKind task_head_kind(const std::string& task) {
+  check_task("task", task);
+  if (is_qa(task)) return HeadKind::QuestionAnswering;
+  return is_token(task) ? HeadKind::TokenClassification : HeadKind::SequenceClassification;
+}
+
+bool is_task_dataset(const std::string& path) {
+  try {
+    h5::File f = h5::File::open_read(path, MPI_COMM_NULL);
+    return f.has_attr("/", "format") && f.read_attr_string("/", "format") == kTaskFormat;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
 
 void validate_task_features(const std::string& where, const TaskDatasetInfo& info, const TaskFeatures& f) {
   const int64_t L = info.max_len;
@@ -148,7 +232,8 @@ void validate_task_features(const std::string& where, const TaskDatasetInfo& inf
 }
 
 void write_task_dataset(const std::string& path, const TaskDatasetInfo& info,
-                        const std::map<std::string, TaskFeatures>& splits, MPI_Comm comm) {
+                        const std::map<std::string, TaskFeatures>& splits, MPI_Comm comm,
+                        const std::map<std::string, TaskExamples>& examples) {
   const bool writer = h5::comm_rank(comm) == 0;
   check_task(path, info.task);
   require(info.vocab_size > 0, path + ": vocab_size must be positive");
@@ -162,6 +247,25 @@ void write_task_dataset(const std::string& path, const TaskDatasetInfo& info,
     rows.push_back(f.size());
   }
   if (comm != MPI_COMM_NULL) MPI_Bcast(rows.data(), static_cast<int>(rows.size()), MPI_INT64_T, 0, comm);
+  std::map<std::string, std::string> examples_text;  // per split, identical on every rank
+  for (const auto& [name, f] : splits) {
+    auto it = examples.find(name);
+    int has = writer && it != examples.end() ? 1 : 0;
+    if (comm != MPI_COMM_NULL) MPI_Bcast(&has, 1, MPI_INT, 0, comm);
+    if (!has) continue;
+    std::string text;
+    if (writer) {
+      const std::string where = path + ": /" + name + "/examples";
+      text = examples_jsonl(where, it->second);
+      int64_t need = 0;
+      for (int64_t e : f.example_index) need = std::max(need, e + 1);
+      require(static_cast<int64_t>(it->second.size()) >= need,
+              where + ": " + std::to_string(it->second.size()) + " examples but the features refer to example " +
+                  std::to_string(need - 1));
+    }
+    broadcast_string(text, comm);
+    examples_text[name] = std::move(text);
+  }
 
   h5::File f = h5::File::create(path, comm);
   f.write_attr_string("/", "format", kTaskFormat);
@@ -172,6 +276,12 @@ void write_task_dataset(const std::string& path, const TaskDatasetInfo& info,
   f.write_attr_i64("/", "pad_id", info.pad_id);
   f.write_attr_i64("/", "max_len", info.max_len);
   write_string_array_attr(f, "label_names", info.label_names);
+  if (!info.tokenizer_files.empty()) write_string_array_attr(f, "tokenizer_files", info.tokenizer_files);
+  if (info.doc_stride > 0) f.write_attr_i64("/", "doc_stride", info.doc_stride);
+  if (info.max_question_len > 0) f.write_attr_i64("/", "max_question_len", info.max_question_len);
+  if (!info.label_alignment.empty()) f.write_attr_string("/", "label_alignment", info.label_alignment);
+  if (!info.text_column.empty()) f.write_attr_string("/", "text_column", info.text_column);
+  if (!info.text_pair_column.empty()) f.write_attr_string("/", "text_pair_column", info.text_pair_column);
   size_t k = 0;
   for (const auto& [name, feats] : splits) {
     const int64_t n = rows[k++];
@@ -187,6 +297,8 @@ void write_task_dataset(const std::string& path, const TaskDatasetInfo& info,
                               : static_cast<const void*>(i32_col(mf, c.name)->data());
       h5::write_box(f, d, obj, c.i64 ? H5T_NATIVE_INT64 : H5T_NATIVE_INT32, start, shape, buf, writer, true);
     }
+    auto ex = examples_text.find(name);
+    if (ex != examples_text.end()) f.write_string_dataset(g + "/examples", ex->second);
   }
   f.flush();
   f.close();
@@ -214,6 +326,12 @@ TaskDataset::TaskDataset(const std::string& path, MPI_Comm comm) : path_(path) {
   if (info_.max_len <= 0) f.fail("/@max_len", "must be positive");
   info_.label_names = read_string_array_attr(f, "label_names");
   if (!is_qa(info_.task) && info_.label_names.empty()) f.fail("/@label_names", "is empty");
+  if (f.has_attr("/", "tokenizer_files")) info_.tokenizer_files = read_string_array_attr(f, "tokenizer_files");
+  if (f.has_attr("/", "doc_stride")) info_.doc_stride = f.read_attr_i64("/", "doc_stride");
+  if (f.has_attr("/", "max_question_len")) info_.max_question_len = f.read_attr_i64("/", "max_question_len");
+  if (f.has_attr("/", "label_alignment")) info_.label_alignment = f.read_attr_string("/", "label_alignment");
+  if (f.has_attr("/", "text_column")) info_.text_column = f.read_attr_string("/", "text_column");
+  if (f.has_attr("/", "text_pair_column")) info_.text_pair_column = f.read_attr_string("/", "text_pair_column");
 
   std::vector<std::string> names;
   for (const std::string& name : f.list("/")) {
@@ -281,6 +399,27 @@ TaskFeatures TaskDataset::read_split(const std::string& s) const {
   }
   validate_task_features(path_ + ": /" + s, info_, out);
   return out;
+}
+
+bool TaskDataset::has_examples(const std::string& s) const {
+  num_rows(s);
+  return file_->is_dataset("/" + s + "/examples");
+}
+
+TaskExamples TaskDataset::read_examples(const std::string& s) const {
+  const int64_t n = num_rows(s);
+  const std::string obj = "/" + s + "/examples";
+  if (!file_->is_dataset(obj))
+    file_->fail(obj, "missing (the dataset was prepared by an older tessera; run `tessera prepare --task` again)");
+  TaskExamples ex = parse_examples_jsonl(path_ + ": " + obj, file_->read_string_dataset(obj));
+  const TaskFeatures f = read_split(s);
+  for (int64_t r = 0; r < n; ++r) {
+    const int64_t e = f.example_index[static_cast<size_t>(r)];
+    if (e < 0 || e >= static_cast<int64_t>(ex.size()))
+      file_->fail(obj, "row " + std::to_string(r) + " refers to example " + std::to_string(e) + " but there are " +
+                           std::to_string(ex.size()) + " examples");
+  }
+  return ex;
 }
 
 }  // namespace tessera

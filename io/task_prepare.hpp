@@ -1,7 +1,9 @@
 // `tessera prepare --task …`: task files (CSV/TSV/JSONL classification, CoNLL NER,
 // SQuAD QA) → tokenized task HDF5 dataset with train/validation splits. The label
 // map is built from the training file and imposed on the validation file, so a
-// validation label the training data lacks is an error naming file and line.
+// validation label the training data lacks is an error naming file and line. The
+// dataset also records the tokenizer files (absolute paths), the encoding options
+// and, for QA, every example's id, question, context and gold answers.
 #pragma once
 #include <mpi.h>
 #include <string>

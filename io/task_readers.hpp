@@ -8,6 +8,7 @@
 // Encoders are pure functions over a TaskTokenizer (see below); the results are
 // columnar TaskFeatures, which io/task_dataset.hpp writes to HDF5.
 #pragma once
+#include "src/tensor/ignore_index.hpp"
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -22,7 +23,6 @@ namespace tessera {
 class WordPieceTokenizer;
 class BpeTokenizer;
 
-inline constexpr int32_t kIgnoreIndex = -100;
 
 // ---------------------------------------------------------------- CSV / TSV
 struct DelimitedRecord {

@@ -16,6 +16,10 @@ run_train_step() {
   "$BUILD_DIR"/bench/bench_train_step --preset gpt2-small --batch 4 --seq 64 --steps 5 --warmup 1
   "$BUILD_DIR"/bench/bench_train_step --preset gpt2-small --batch 8 --seq 512 --steps 2 --warmup 1
 }
+run_generation() {
+  # Per-token decoding time vs prompt length: KV cache (flat) vs full recompute (grows).
+  "$BUILD_DIR"/bench/bench_generation --layers 12 --width 768 --heads 12 --prompts 16,128,512,896 --tokens 8
+}
 run_tokenizer() {
   # C++ tokenizers vs Hugging Face tokenizers/tiktoken (if importable) on the same corpus.
   "$BUILD_DIR"/bench/bench_tokenizer
@@ -28,9 +32,10 @@ run_parallel() {
   /usr/bin/python3 scripts/tools/bench_parallel.py --build "$BUILD_DIR" "$@"
 }
 case "$which" in
-  all) run_train_step; run_tokenizer ;;
+  all) run_train_step; run_tokenizer; run_generation ;;
+  generation) run_generation ;;
   train_step) run_train_step ;;
   tokenizer) run_tokenizer ;;
   parallel) shift; run_parallel "$@" ;;
-  *) echo "bench.sh: unknown benchmark '$which' (known: train_step, tokenizer, parallel)" >&2; exit 2 ;;
+  *) echo "bench.sh: unknown benchmark '$which' (known: train_step, tokenizer, generation, parallel)" >&2; exit 2 ;;
 esac

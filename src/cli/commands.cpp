@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <tuple>
 #include "io/checkpoint.hpp"
 #include "io/inspect.hpp"
 #include "io/task_prepare.hpp"
@@ -11,7 +12,8 @@
 #include "src/config/run_config.hpp"
 #include "src/runtime/error.hpp"
 #include "src/tokenizer/byte_tokenizer.hpp"
-#include "src/train/sampler.hpp"
+#include "src/tasks/text_generation.hpp"
+#include "src/tokenizer/text_tokenizer.hpp"
 #include "src/train/trainer.hpp"
 
 namespace tessera {
@@ -42,12 +44,20 @@ void register_commands(CLI::App& app, CommandLine& cl) {
   eval->callback([&] { cl.command = "eval"; });
 
   auto* gen = app.add_subcommand("generate", "Sample text from a checkpoint");
-  gen->add_option("config", cl.config, "run config (TOML)")->required();
+  gen->add_option("config", cl.config, "run config (TOML); optional with --checkpoint (its stored config is used)");
   gen->add_option("--checkpoint", cl.checkpoint, "checkpoint file (default: newest in the run's checkpoint dir)");
   gen->add_option("--prompt", cl.prompt, "prompt text");
   gen->add_option("--max-new-tokens", cl.max_new_tokens, "tokens to generate")->check(CLI::Range(1, 1 << 20));
   gen->add_option("--temperature", cl.temperature, "sampling temperature (0 = greedy)")->check(CLI::Range(0.0, 100.0));
   gen->add_option("--top-k", cl.top_k, "sample among the k most likely tokens (0 = all)")->check(CLI::NonNegativeNumber);
+  gen->add_option("--top-p", cl.top_p, "nucleus sampling: smallest set with this probability mass (1 = off)")
+      ->check(CLI::Range(0.0, 1.0));
+  gen->add_option("--repetition-penalty", cl.repetition_penalty, "CTRL repetition penalty (1 = off)")
+      ->check(CLI::Range(0.0, 100.0));
+  gen->add_option("--stop", cl.stop, "stop when the generated text contains this (repeatable)");
+  gen->add_option("--tokenizer", cl.tokenizer,
+                  "byte | FILE.gguf | FILE.tiktoken | DIR with vocab.json+merges.txt (default: the dataset's)");
+  gen->add_flag("--no-kv-cache", cl.no_kv_cache, "recompute the whole context every token (for checks)");
   gen->add_option("--seed", cl.seed, "sampling seed");
   gen->add_option("--run-dir", g_run_dir_override, "override run.dir (where checkpoints are looked up)");  // HPC ops
   gen->callback([&] { cl.command = "generate"; });
@@ -119,8 +129,9 @@ TrainedModel locate_trained_model(const CommandLine& cl) {
 
 int cmd_eval(const CommandLine& cl, MPI_Comm comm) {
   const auto [cfg, file] = locate_trained_model(cl);
-  GPT2<float> model(cfg.model.gpt2);
-  load_model_weights(model, file, comm);
+  GPT2<float> model(cfg.model.transformer);
+  const auto missing = load_model_weights(model, file, comm);
+  require(missing.empty(), file + ": parameter " + (missing.empty() ? "" : missing.front()) + " is missing");
   TokenDataset data(cfg.data.path, comm);
   require(data.has_split(cl.split), "dataset '" + cfg.data.path + "' has no split '" + cl.split + "'");
   const double loss = evaluate_loss(model, data, cl.split, cfg.data.seq_len, cfg.train.micro_batch_size, 0);
@@ -132,19 +143,47 @@ int cmd_eval(const CommandLine& cl, MPI_Comm comm) {
 }
 
 int cmd_generate(const CommandLine& cl, MPI_Comm comm) {
-  const auto [cfg, file] = locate_trained_model(cl);
-  GPT2<float> model(cfg.model.gpt2);
-  load_model_weights(model, file, comm);
-  ByteTokenizer tok;
-  SamplingOptions so;
-  so.max_new_tokens = cl.max_new_tokens;
-  so.temperature = cl.temperature;
-  so.top_k = cl.top_k;
-  so.seed = cl.seed;
-  auto ids = sample_tokens(model, tok.encode(cl.prompt.empty() ? "\n" : cl.prompt), so);
+  // The model: from CONFIG (+ checkpoint lookup) or, without CONFIG, the checkpoint's own config.
+  RunConfig cfg;
+  std::string file;
+  if (!cl.config.empty()) {
+    std::tie(cfg, file) = [&] {
+      auto t = locate_trained_model(cl);
+      return std::make_pair(t.cfg, t.file);
+    }();
+  } else {
+    require(!cl.checkpoint.empty(), "generate: give a CONFIG or --checkpoint");
+    file = cl.checkpoint;
+    cfg = parse_model_config(read_checkpoint_state(file, comm).config_toml, file + " (stored config)");
+  }
+  GPT2<float> model(cfg.model.transformer);
+  const auto missing = load_model_weights(model, file, comm);
+  require(missing.empty(), file + ": parameter " + (missing.empty() ? "" : missing.front()) + " is missing");
+  std::string spec = cl.tokenizer;
+  if (spec.empty()) {
+    require(!cfg.data.path.empty(), "generate: no --tokenizer and no dataset in the config to take it from");
+    const std::string name = TokenDataset(cfg.data.path, comm).info().tokenizer;
+    require(name == "byte-v1", "generate: dataset tokenizer '" + name + "': pass --tokenizer");
+    spec = "byte";
+  }
+  const TextTokenizer tok = TextTokenizer::open(spec);
+  require(tok.vocab_size() <= cfg.model.transformer.vocab_size,
+          "generate: tokenizer " + tok.name() + " has " + std::to_string(tok.vocab_size()) +
+              " tokens but the model's vocab_size is " + std::to_string(cfg.model.transformer.vocab_size));
+  GenerationOptions go;
+  go.max_new_tokens = cl.max_new_tokens;
+  go.kv_cache = !cl.no_kv_cache;
+  go.sampling.temperature = cl.temperature;
+  go.sampling.top_k = cl.top_k;
+  go.sampling.top_p = cl.top_p;
+  go.sampling.repetition_penalty = cl.repetition_penalty;
+  go.sampling.seed = cl.seed;
+  if (tok.eos_id() >= 0) go.sampling.stop_tokens.push_back(tok.eos_id());
+  for (const std::string& s : cl.stop) go.stop_sequences.push_back(tok.encode(s));
+  const GenerationResult r = generate_tokens(model, tok.encode(cl.prompt.empty() ? "\n" : cl.prompt), go);
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
-  if (rank == 0) std::cout << tok.decode(ids) << "\n";
+  if (rank == 0) std::cout << tok.decode(r.tokens) << "\n";
   return 0;
 }
 

@@ -19,6 +19,11 @@ struct CommandLine {
   int max_new_tokens = 100;
   double temperature = 0.8;
   int top_k = 40;
+  double top_p = 1.0;
+  double repetition_penalty = 1.0;
+  std::vector<std::string> stop;  // generate --stop TEXT (repeatable)
+  std::string tokenizer;          // generate --tokenizer byte|FILE.gguf|FILE.tiktoken|DIR
+  bool no_kv_cache = false;
   uint64_t seed = 1;
   std::vector<std::string> inputs;
   std::string output;

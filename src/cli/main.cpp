@@ -4,6 +4,8 @@
 //   generate CONFIG.toml         sample text from a checkpoint
 //   prepare --input … --output   plain text → tokenized HDF5 dataset
 //   inspect FILE.h5              describe a dataset or checkpoint
+//   predict CONFIG.toml          task predictions (labels, entities, answers) as JSONL
+//   import / export              Hugging Face safetensors + config.json / GGUF ↔ Tessera checkpoint
 // Any error on any rank prints "tessera: error [rank r/n (dp d, pp p, tp t) on host H]: …"
 // (the rank context; without a grid yet "rank r/n on host H") and ends the whole
 // job with a non-zero exit (MPI_Abort when more than one rank).
@@ -13,6 +15,8 @@
 #include <cstdio>
 #include <iostream>
 #include "src/cli/commands.hpp"
+#include "src/cli/import_export_command.hpp"
+#include "src/cli/predict_command.hpp"
 #include "src/runtime/error.hpp"
 #include "src/runtime/rank_context.hpp"
 
@@ -28,6 +32,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   tessera::CommandLine cl;
   tessera::register_commands(app, cl);
+  tessera::register_predict(app);
+  tessera::register_import_export(app);
 
   int rc = 0;
   try {
@@ -41,7 +47,9 @@ int main(int argc, char** argv) {
   kargs.disable_warnings = true;
   Kokkos::initialize(kargs);
   try {
-    rc = tessera::run_command(cl, MPI_COMM_WORLD);
+    rc = tessera::run_predict(MPI_COMM_WORLD);
+    if (rc < 0) rc = tessera::run_import_export(MPI_COMM_WORLD);
+    if (rc < 0) rc = tessera::run_command(cl, MPI_COMM_WORLD);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "tessera: error [%s]: %s\n", tessera::rank_context().c_str(), e.what());
     std::fflush(stderr);

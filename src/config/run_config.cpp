@@ -39,17 +39,27 @@ struct Field {
 const std::vector<Field>& fields() {
   static const std::vector<Field> table = {
       TESSERA_FIELD("model", "family", model.family),
+      TESSERA_FIELD("model", "head", model.head),
       TESSERA_FIELD("model", "preset", model.preset),
-      TESSERA_FIELD("model", "n_layer", model.gpt2.n_layer),
-      TESSERA_FIELD("model", "n_head", model.gpt2.n_head),
-      TESSERA_FIELD("model", "n_embd", model.gpt2.n_embd),
-      TESSERA_FIELD("model", "n_positions", model.gpt2.n_positions),
-      TESSERA_FIELD("model", "vocab_size", model.gpt2.vocab_size),
-      TESSERA_FIELD("model", "embd_pdrop", model.gpt2.embd_pdrop),
-      TESSERA_FIELD("model", "attn_pdrop", model.gpt2.attn_pdrop),
-      TESSERA_FIELD("model", "resid_pdrop", model.gpt2.resid_pdrop),
-      TESSERA_FIELD("model", "layer_norm_epsilon", model.gpt2.layer_norm_epsilon),
-      TESSERA_FIELD("model", "initializer_range", model.gpt2.initializer_range),
+      TESSERA_FIELD("model", "n_layer", model.transformer.n_layer),
+      TESSERA_FIELD("model", "n_head", model.transformer.n_head),
+      TESSERA_FIELD("model", "n_embd", model.transformer.n_embd),
+      TESSERA_FIELD("model", "n_positions", model.transformer.n_positions),
+      TESSERA_FIELD("model", "vocab_size", model.transformer.vocab_size),
+      TESSERA_FIELD("model", "embd_pdrop", model.transformer.embd_pdrop),
+      TESSERA_FIELD("model", "attn_pdrop", model.transformer.attn_pdrop),
+      TESSERA_FIELD("model", "resid_pdrop", model.transformer.resid_pdrop),
+      TESSERA_FIELD("model", "layer_norm_epsilon", model.transformer.layer_norm_epsilon),
+      TESSERA_FIELD("model", "initializer_range", model.transformer.initializer_range),
+      TESSERA_FIELD("model", "n_kv_head", model.transformer.n_kv_head),
+      TESSERA_FIELD("model", "n_inner", model.transformer.n_inner),
+      TESSERA_FIELD("model", "type_vocab_size", model.transformer.type_vocab_size),
+      TESSERA_FIELD("model", "pad_token_id", model.transformer.pad_token_id),
+      TESSERA_FIELD("model", "classifier_pdrop", model.transformer.classifier_pdrop),
+      TESSERA_FIELD("model", "rope_theta", model.transformer.rope_theta),
+      TESSERA_FIELD("model", "tie_word_embeddings", model.transformer.tie_word_embeddings),
+      TESSERA_FIELD("model", "pooler", model.transformer.pooler),
+      TESSERA_FIELD("model", "num_labels", model.transformer.num_labels),
       TESSERA_FIELD("model", "init_from", model.init_from),
 
       TESSERA_FIELD("data", "path", data.path),
@@ -70,6 +80,13 @@ const std::vector<Field>& fields() {
       TESSERA_FIELD("train", "device", train.device),
       TESSERA_FIELD("train", "max_time_s", train.max_time_s),
       TESSERA_FIELD("train", "peak_gflops", train.peak_gflops),
+      TESSERA_FIELD("train", "eval_metric", train.eval_metric),
+      TESSERA_FIELD("train", "early_stopping_patience", train.early_stopping_patience),
+      TESSERA_FIELD("train", "early_stopping_min_delta", train.early_stopping_min_delta),
+      TESSERA_FIELD("train", "keep_best", train.keep_best),
+      TESSERA_FIELD("train", "label_smoothing", train.label_smoothing),
+      TESSERA_FIELD("train", "class_weights", train.class_weights),
+      TESSERA_FIELD("train", "resample", train.resample),
 
       TESSERA_FIELD("optim", "lr", optim.lr),
       TESSERA_FIELD("optim", "min_lr_ratio", optim.min_lr_ratio),
@@ -79,6 +96,7 @@ const std::vector<Field>& fields() {
       TESSERA_FIELD("optim", "beta2", optim.beta2),
       TESSERA_FIELD("optim", "eps", optim.eps),
       TESSERA_FIELD("optim", "weight_decay", optim.weight_decay),
+      TESSERA_FIELD("optim", "l1", optim.l1),
 
       TESSERA_FIELD("checkpoint", "dir", checkpoint.dir),
       TESSERA_FIELD("checkpoint", "interval", checkpoint.interval),
@@ -279,7 +297,7 @@ std::string suggest_word(const std::string& typed, const std::vector<std::string
 
 class Parser {
  public:
-  explicit Parser(std::string origin) : origin_(std::move(origin)) {}
+  Parser(std::string origin, bool require_data) : origin_(std::move(origin)), require_data_(require_data) {}
 
   RunConfig parse(const std::string& text) {
     toml::value root;
@@ -323,6 +341,17 @@ class Parser {
     }
 
     validate(cfg);
+    // The family sets the block configuration (norm, activation, positions, …); an explicit
+    // model.pooler / model.type_vocab_size / model.pad_token_id given by the user wins.
+    TransformerConfig& t = cfg.model.transformer;
+    const TransformerConfig given = t;
+    t.family = parse_family(cfg.model.family, origin_ + ": model.family");
+    t.head = parse_head(cfg.model.head, origin_ + ": model.head");
+    apply_family_defaults(t);
+    if (lines_.count("model.pooler")) t.pooler = given.pooler;
+    if (lines_.count("model.type_vocab_size")) t.type_vocab_size = given.type_vocab_size;
+    if (t.family == Family::BERT && !lines_.count("model.type_vocab_size")) t.type_vocab_size = 2;
+    validate_transformer_config(t, origin_ + ": [model]");
     cfg.source_text = text;
     return cfg;
   }
@@ -415,7 +444,7 @@ class Parser {
     if (name.empty()) return;
     for (const auto& p : presets()) {
       if (name != p.name) continue;
-      auto& g = cfg.model.gpt2;
+      auto& g = cfg.model.transformer;
       g.n_layer = p.n_layer;
       g.n_head = p.n_head;
       g.n_embd = p.n_embd;
@@ -455,8 +484,23 @@ class Parser {
   }
 
   void validate(RunConfig& c) const {
-    const auto& g = c.model.gpt2;
-    one_of(c, c.model.family, {"gpt2"}, "model.family");
+    const auto& g = c.model.transformer;
+    one_of(c, c.model.family, {"gpt2", "bert", "roberta", "llama"}, "model.family");
+    one_of(c, c.model.head,
+           {"causal_lm", "sequence_classification", "token_classification", "question_answering", "none"},
+           "model.head");
+    check(c, g.n_kv_head >= 0 && (g.n_kv_head == 0 || g.n_head % g.n_kv_head == 0), "model.n_kv_head",
+          "0 or a divisor of model.n_head = " + std::to_string(g.n_head), "model.n_head");
+    check(c, g.n_inner >= 0, "model.n_inner", ">= 0 (0 = 4·n_embd)");
+    check(c, g.type_vocab_size >= 0, "model.type_vocab_size", ">= 0");
+    check(c, g.classifier_pdrop < 1, "model.classifier_pdrop", "< 1 (negative = resid_pdrop)");
+    check(c, g.rope_theta > 0, "model.rope_theta", "> 0");
+    check(c, g.num_labels >= 0, "model.num_labels", ">= 0");
+    check(c, !(c.model.head == "sequence_classification" || c.model.head == "token_classification") ||
+                 g.num_labels >= 2,
+          "model.num_labels", ">= 2 for a classification head", "model.head");
+    check(c, !(c.model.head == "causal_lm" && (c.model.family == "bert" || c.model.family == "roberta")),
+          "model.head", "not causal_lm for an encoder family (bert, roberta)", "model.family");
     check(c, g.n_layer >= 1, "model.n_layer", ">= 1");
     check(c, g.n_head >= 1, "model.n_head", ">= 1");
     check(c, g.n_embd >= 1, "model.n_embd", ">= 1");
@@ -470,14 +514,14 @@ class Parser {
     check(c, g.layer_norm_epsilon > 0, "model.layer_norm_epsilon", "> 0");
     check(c, g.initializer_range > 0, "model.initializer_range", "> 0");
 
-    if (c.data.path.empty()) {
+    if (c.data.path.empty() && require_data_) {
       if (!lines_.count("data.path"))
         fail("data.path", "missing required key 'data.path' (the tokenized HDF5 dataset written by `tessera prepare`)");
       check(c, false, "data.path", "a non-empty path");
     }
     check(c, !c.data.train_split.empty(), "data.train_split", "a non-empty split name");
     check(c, c.data.seq_len >= 1, "data.seq_len", ">= 1");
-    check(c, c.data.seq_len <= g.n_positions, "data.seq_len",
+    check(c, !require_data_ || c.data.seq_len <= g.n_positions, "data.seq_len",
           "<= model.n_positions = " + std::to_string(g.n_positions), "model.n_positions");
 
     const auto& t = c.train;
@@ -493,6 +537,13 @@ class Parser {
     one_of(c, t.device, {"auto", "host", "cuda"}, "train.device");
     check(c, t.max_time_s >= 0, "train.max_time_s", ">= 0 (0 = no limit)");
     check(c, t.peak_gflops >= 0, "train.peak_gflops", ">= 0 (0 = measure)");
+    one_of(c, t.eval_metric,
+           {"loss", "perplexity", "accuracy", "macro_f1", "micro_f1", "weighted_f1", "entity_f1", "exact_match", "f1"},
+           "train.eval_metric");
+    check(c, t.early_stopping_patience >= 0, "train.early_stopping_patience", ">= 0 (0 = off)");
+    check(c, t.early_stopping_min_delta >= 0, "train.early_stopping_min_delta", ">= 0");
+    check(c, t.label_smoothing >= 0 && t.label_smoothing < 1, "train.label_smoothing", "in [0, 1)");
+    one_of(c, t.resample, {"none", "oversample", "undersample"}, "train.resample");
 
     const auto& o = c.optim;
     check(c, o.lr > 0, "optim.lr", "> 0");
@@ -503,6 +554,7 @@ class Parser {
     check(c, o.beta2 >= 0 && o.beta2 < 1, "optim.beta2", "in [0, 1)");
     check(c, o.eps > 0, "optim.eps", "> 0");
     check(c, o.weight_decay >= 0, "optim.weight_decay", ">= 0");
+    check(c, o.l1 >= 0, "optim.l1", ">= 0");
 
     check(c, c.checkpoint.interval >= 0, "checkpoint.interval", ">= 0");
     check(c, c.checkpoint.keep_last >= 0, "checkpoint.keep_last", ">= 0 (0 = keep all)");
@@ -519,6 +571,10 @@ class Parser {
     check(c, par.pp >= 1, "parallel.pp", ">= 1");
     check(c, g.n_head % par.tp == 0, "parallel.tp", "a divisor of model.n_head = " + std::to_string(g.n_head),
           "model.n_head");
+    check(c, g.kv_heads() % par.tp == 0, "parallel.tp",
+          "a divisor of the key/value heads (model.n_kv_head = " + std::to_string(g.kv_heads()) +
+              "): kv heads are split across tensor-parallel ranks",
+          "model.n_kv_head");
     check(c, par.pp <= g.n_layer, "parallel.pp", "<= model.n_layer = " + std::to_string(g.n_layer), "model.n_layer");
     check(c, par.tp <= g.vocab_size, "parallel.tp", "<= model.vocab_size", "model.vocab_size");
     check(c, par.bucket_mb > 0, "parallel.bucket_mb", "> 0");
@@ -527,12 +583,29 @@ class Parser {
 
   std::string origin_;
   std::map<std::string, uint32_t> lines_;  // dotted key -> line, for keys given explicitly
+  bool require_data_ = true;
 };
 
 }  // namespace
 
 RunConfig parse_run_config(const std::string& toml_text, const std::string& origin) {
-  return Parser(origin).parse(toml_text);
+  return Parser(origin, true).parse(toml_text);
+}
+
+RunConfig parse_model_config(const std::string& toml_text, const std::string& origin) {
+  return Parser(origin, false).parse(toml_text);
+}
+
+std::string model_toml(const TransformerConfig& t, const std::string& head) {
+  RunConfig cfg;
+  cfg.model.family = family_name(t.family);
+  cfg.model.head = head.empty() ? head_name(t.head) : head;
+  cfg.model.transformer = t;
+  const std::string all = to_toml(cfg);
+  // Only the [model] section.
+  const size_t b = all.find("[model]");
+  const size_t e = all.find("\n[", b + 1);
+  return all.substr(b, e == std::string::npos ? std::string::npos : e + 1 - b);
 }
 
 RunConfig load_run_config(const std::string& path) {

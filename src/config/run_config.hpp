@@ -4,14 +4,16 @@
 #pragma once
 #include <cstdint>
 #include <string>
-#include "src/model/gpt2_config.hpp"
+#include "src/model/transformer_config.hpp"
 
 namespace tessera {
 
 struct ModelSection {  // [model]
-  std::string family = "gpt2";  // only "gpt2" today
+  std::string family = "gpt2";  // gpt2 | bert | roberta | llama (sets the block configuration)
+  std::string head = "causal_lm";  // causal_lm | sequence_classification | token_classification | question_answering | none
   std::string preset = "";       // "", "gpt2-tiny", "gpt2-small" (124M) ... fills the dims below unless given
-  GPT2Config gpt2;               // n_layer, n_head, n_embd, n_positions, vocab_size, *_pdrop, layer_norm_epsilon, initializer_range
+  TransformerConfig transformer; // sizes, dropouts, epsilon, rope_theta, tie_word_embeddings, num_labels (family/head
+                                 // applied by the parser: apply_family_defaults)
   std::string init_from = "";    // checkpoint to initialise weights from (fine-tuning); "" = random init
 };
 
@@ -36,6 +38,14 @@ struct TrainSection {  // [train]
   std::string device = "auto";   // auto | host | cuda
   double max_time_s = 0;         // stop (with checkpoint) after this wall time, 0 = none
   double peak_gflops = 0;        // per-rank peak for MFU; 0 = measure a BLAS sgemm at start
+  // Fine-tuning recipe (task datasets).
+  std::string eval_metric = "loss";  // metric that picks the best checkpoint / drives early stopping
+  int early_stopping_patience = 0;   // evaluations without improvement before stopping (0 = off)
+  double early_stopping_min_delta = 0;
+  bool keep_best = false;            // save the best evaluation's weights in <run.dir>/best/ and restore them at the end
+  double label_smoothing = 0;        // classification heads
+  std::string class_weights = "";    // "" | "balanced" | "1.0,2.5" | "neg=1,pos=2.5"
+  std::string resample = "none";     // none | oversample | undersample (sequence classification)
 };
 
 struct OptimSection {  // [optim]
@@ -46,7 +56,8 @@ struct OptimSection {  // [optim]
   double beta1 = 0.9;
   double beta2 = 0.999;
   double eps = 1e-8;
-  double weight_decay = 0.0;
+  double weight_decay = 0.0;      // decoupled (AdamW), on matrices only
+  double l1 = 0.0;                // L1 penalty λ·Σ|θ| on matrices (subgradient added before the step)
 };
 
 struct CheckpointSection {  // [checkpoint]
@@ -93,6 +104,11 @@ struct RunConfig {
 // Parses and validates. Throws tessera::Error naming the file and the key.
 RunConfig load_run_config(const std::string& path);
 RunConfig parse_run_config(const std::string& toml_text, const std::string& origin);
+// Same keys, for commands that need only the model (generate, predict, export):
+// [data] may be absent.
+RunConfig parse_model_config(const std::string& toml_text, const std::string& origin);
+// The [model] section of a config describing t (import writes it into checkpoints).
+std::string model_toml(const TransformerConfig& t, const std::string& head = "");
 
 // Serialises back to TOML (round-trips through parse_run_config).
 std::string to_toml(const RunConfig& cfg);

@@ -111,6 +111,7 @@ struct Sym {
 struct BpeTokenizer::Impl {
   std::string name;
   bool rank_mode = false;  // tiktoken: pair rank = rank of the concatenated bytes
+  bool individual_digits = false;  // every \p{N} character is its own pre-token
   std::unordered_map<std::string, int32_t> encoder;  // token bytes -> id (no specials)
   std::vector<std::string> decoder;                  // id -> bytes (specials included)
   std::vector<bool> is_special;
@@ -146,8 +147,10 @@ struct BpeTokenizer::Impl {
     }
     std::vector<Sym> syms;
     syms.reserve(piece.size());
-    for (size_t i = 0; i < piece.size(); ++i)
-      syms.push_back({static_cast<uint32_t>(i), 1, byte_id[static_cast<unsigned char>(piece[i])]});
+    for (size_t i = 0; i < piece.size(); ++i) {
+      const int32_t id = byte_id[static_cast<unsigned char>(piece[i])];
+      if (id >= 0) syms.push_back({static_cast<uint32_t>(i), 1, id});  // no token: dropped (HF, no unk)
+    }
     std::string tmp;
     while (syms.size() > 1) {
       int32_t best_rank = INT32_MAX, best_id = -1;
@@ -173,11 +176,17 @@ struct BpeTokenizer::Impl {
         }
       }
       if (best_id < 0) break;
-      syms[best_i].len += syms[best_i + 1].len;
+      syms[best_i].len = syms[best_i + 1].start + syms[best_i + 1].len - syms[best_i].start;
       syms[best_i].id = best_id;
       syms.erase(syms.begin() + best_i + 1);
     }
-    for (auto& s : syms) out.emplace_back(s.id, s.len);
+    uint32_t at = 0;  // dropped bytes become (-1, length) gaps
+    for (auto& s : syms) {
+      if (s.start > at) out.emplace_back(-1, s.start - at);
+      out.emplace_back(s.id, s.len);
+      at = s.start + s.len;
+    }
+    if (at < piece.size()) out.emplace_back(-1, static_cast<uint32_t>(piece.size()) - at);
   }
 
   void encode_piece(std::string_view piece, std::vector<std::pair<int32_t, uint32_t>>& out) const {
@@ -219,6 +228,10 @@ struct BpeTokenizer::Impl {
         starts.push_back(piece.size());
       }
       for (auto& [id, len] : toks) {
+        if (id < 0) {  // bytes without a token (from_tokens_merges only)
+          pos += len;
+          continue;
+        }
         enc.ids.push_back(id);
         if (want_offsets) {
           size_t b = pos - i, en = b + len;
@@ -235,6 +248,24 @@ struct BpeTokenizer::Impl {
     }
   }
 
+  // encode_plain, after the individual-digit split when that is on.
+  void encode_split(std::string_view text, size_t base, Encoding& enc, bool want_offsets) const {
+    if (!individual_digits) return encode_plain(text, base, enc, want_offsets);
+    size_t from = 0;
+    for (size_t i = 0; i < text.size();) {
+      size_t len;
+      if (cls_at(text, i, len) != kNumber) {
+        i += len;
+        continue;
+      }
+      if (i > from) encode_plain(text.substr(from, i - from), base + from, enc, want_offsets);
+      encode_plain(text.substr(i, len), base + i, enc, want_offsets);
+      i += len;
+      from = i;
+    }
+    if (from < text.size()) encode_plain(text.substr(from), base + from, enc, want_offsets);
+  }
+
   Encoding encode(std::string_view text, bool want_offsets) const {
     Encoding enc;
     enc.ids.reserve(text.size() / 3 + 4);
@@ -244,7 +275,7 @@ struct BpeTokenizer::Impl {
       const size_t best = m.pos, best_len = m.len;
       const int32_t best_id = m.id;
       size_t end = best == std::string_view::npos ? text.size() : best;
-      if (end > pos) encode_plain(text.substr(pos, end - pos), pos, enc, want_offsets);
+      if (end > pos) encode_split(text.substr(pos, end - pos), pos, enc, want_offsets);
       if (best == std::string_view::npos) break;
       enc.ids.push_back(best_id);
       if (want_offsets) enc.offsets.emplace_back(best, best + best_len);
@@ -337,6 +368,69 @@ BpeTokenizer BpeTokenizer::from_vocab_merges(const std::string& vocab_json, cons
   }
   impl->set_specials(sp);
   for (auto& [s, id] : sp) impl->encoder.erase(s);  // specials only match via the special path
+  return BpeTokenizer(std::move(impl));
+}
+
+BpeTokenizer BpeTokenizer::from_tokens_merges(const std::vector<std::string>& tokens,
+                                              const std::vector<std::string>& merges,
+                                              const std::vector<int32_t>& special_ids, bool individual_digits,
+                                              const std::string& origin, const std::string& name) {
+  auto impl = std::make_shared<Impl>();
+  impl->name = name;
+  impl->individual_digits = individual_digits;
+  require(!tokens.empty() && tokens.size() < (1u << 24), origin + ": the token list is empty or too long");
+  std::vector<int> u2b(512, -1);
+  const auto& b2u = gpt2_bytes_to_unicode();
+  for (int b = 0; b < 256; ++b) u2b[b2u[b]] = b;
+  // Token text -> bytes; false when a character is outside the byte alphabet.
+  auto to_bytes = [&](const std::string& tok, std::string& bytes) {
+    bytes.clear();
+    for (size_t p = 0; p < tok.size();) {
+      int32_t cp;
+      p += uni::decode_utf8(tok, p, cp);
+      if (cp < 0 || cp >= 512 || u2b[cp] < 0) return false;
+      bytes.push_back(static_cast<char>(u2b[cp]));
+    }
+    return true;
+  };
+  impl->decoder.resize(tokens.size());
+  impl->is_special.assign(tokens.size(), false);
+  std::string bytes;
+  for (size_t id = 0; id < tokens.size(); ++id) {
+    require(!tokens[id].empty(), origin + ": token " + std::to_string(id) + " is empty");
+    if (!to_bytes(tokens[id], bytes)) bytes = tokens[id];
+    impl->decoder[id] = bytes;
+    impl->encoder[bytes] = static_cast<int32_t>(id);
+  }
+  for (int b = 0; b < 256; ++b) {  // a byte without a token is dropped when encoding, like HF without unk
+    auto it = impl->encoder.find(std::string(1, static_cast<char>(b)));
+    impl->byte_id[b] = it == impl->encoder.end() ? -1 : it->second;
+  }
+  require(!merges.empty(), origin + ": no merges");
+  std::string a, b;
+  for (size_t rank = 0; rank < merges.size(); ++rank) {
+    const std::string& m = merges[rank];
+    const size_t sp = m.find(' ');
+    const std::string where = origin + ": merge " + std::to_string(rank) + " '" + m + "'";
+    require(sp != std::string::npos && sp > 0 && sp + 1 < m.size() && m.find(' ', sp + 1) == std::string::npos,
+            where + ": expected 'a b'");
+    require(to_bytes(m.substr(0, sp), a) && to_bytes(m.substr(sp + 1), b), where + " is outside the byte-level alphabet");
+    auto ia = impl->encoder.find(a), ib = impl->encoder.find(b), iab = impl->encoder.find(a + b);
+    require(ia != impl->encoder.end() && ib != impl->encoder.end() && iab != impl->encoder.end(),
+            where + " uses tokens missing from the vocabulary");
+    uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(ia->second)) << 32) | static_cast<uint32_t>(ib->second);
+    impl->merges.emplace(key, std::make_pair(static_cast<int32_t>(rank), iab->second));
+  }
+  std::vector<std::pair<std::string, int32_t>> sp;
+  for (int32_t id : special_ids) {
+    require(id >= 0 && static_cast<size_t>(id) < tokens.size(), origin + ": special token id " + std::to_string(id) + " is out of range");
+    sp.emplace_back(impl->decoder[id], id);
+  }
+  impl->set_specials(sp);
+  for (auto& [s, id] : sp) {
+    auto it = impl->encoder.find(s);
+    if (it != impl->encoder.end() && it->second == id) impl->encoder.erase(it);  // only via the special path
+  }
   return BpeTokenizer(std::move(impl));
 }
 

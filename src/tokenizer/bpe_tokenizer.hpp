@@ -5,10 +5,15 @@
 // Loading:
 //   from_vocab_merges(vocab.json, merges.txt)  HF/OpenAI files (bytes_to_unicode alphabet)
 //   from_tiktoken(gpt2.tiktoken)                "base64(token) rank" per line; id = rank
+//   from_tokens_merges(tokens, merges, ...)     in memory, e.g. GGUF tokenizer.ggml.* (see
+//                                               src/tokenizer/gguf_tokenizer.hpp)
 // Encoding: special tokens (default "<|endoftext|>") are split out first; the rest is
 // pre-tokenized with GPT-2's regex
 //   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 // (hand-written scanner, utf8proc classes), then each piece's bytes are merged by rank.
+// With individual_digits (HF Digits(individual_digits=true) before ByteLevel; llama.cpp's
+// "\p{N}" split) every \p{N} character is a piece of its own and the regex runs on the
+// text between them.
 // Invalid UTF-8: each invalid byte is one character that is neither letter, number nor
 // space (so it joins the punctuation run), and is BPE-encoded as its raw byte; never
 // throws, and decode(encode(x)) == x for any bytes.
@@ -40,6 +45,17 @@ class BpeTokenizer {
   static BpeTokenizer from_tiktoken(const std::string& path,
                                     const std::vector<std::pair<std::string, int32_t>>& specials = {
                                         {kEndOfText, 50256}});
+
+  // Byte-level BPE held in memory. tokens[id] is spelled in the GPT-2 byte alphabet (a token
+  // with a character outside it stands for its own UTF-8 bytes, as HF's GGUF loader reads
+  // it); merges are "a b" in rank order; the tokens special_ids name are matched verbatim
+  // before pre-tokenization (HF added tokens). A byte without a token (SmolLM2 lacks 21,
+  // e.g. 0x04) is dropped when encoding and BPE merges across it, as HF's BPE without an
+  // unk token does (ids equal; the merged token's offsets span the dropped byte).
+  // `origin` names the source in errors.
+  static BpeTokenizer from_tokens_merges(const std::vector<std::string>& tokens, const std::vector<std::string>& merges,
+                                         const std::vector<int32_t>& special_ids, bool individual_digits,
+                                         const std::string& origin, const std::string& name = "bpe-in-memory");
 
   std::vector<int32_t> encode(std::string_view text) const;
   Encoding encode_with_offsets(std::string_view text) const;

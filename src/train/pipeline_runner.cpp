@@ -12,8 +12,8 @@ PipelineRunner::PipelineRunner(GPT2<float>& model, ProcessGrid& grid, int micro_
   act_in_.resize(slots_);
   grad_in_.resize(slots_);
   sends_.resize(slots_);
-  tokens_.resize(size_t(B_) * T_);
-  targets_.resize(size_t(B_) * T_);
+  batch_.B = B_;
+  batch_.T = T_;
 }
 
 View1<float> PipelineRunner::recv_buffer(std::vector<View1<float>>& pool, int slot) {
@@ -40,7 +40,7 @@ double PipelineRunner::train_step(const Fetch& fetch, uint64_t seed, uint64_t fi
     if (op.kind == PipelineOp::Forward) {
       const auto t_start = clock::now();
       wait_sends(slot);  // the slot's buffers may still be in flight from micro-batch micro - slots
-      fetch(op.micro, tokens_.data(), targets_.data());
+      fetch(op.micro, batch_);
       times_.data += since(t_start);
       const auto t_fwd = clock::now();
       View1<float> input;
@@ -49,7 +49,7 @@ double PipelineRunner::train_step(const Fetch& fetch, uint64_t seed, uint64_t fi
         pp->recv(input.data(), hidden_, DType::F32, stage - 1, tag_fwd);
       }
       ForwardOptions fo{true, seed, first_dropout_step + uint64_t(op.micro)};
-      const double l = model_.forward_stage(slot, tokens_.data(), targets_.data(), B_, T_, fo, input);
+      const double l = model_.forward_stage(slot, batch_.inputs(), B_, T_, fo, input);
       if (model_.is_last_stage()) {
         loss_sum += l;
       } else {
@@ -79,6 +79,18 @@ double PipelineRunner::train_step(const Fetch& fetch, uint64_t seed, uint64_t fi
 }
 
 double PipelineRunner::eval_batch(const int32_t* tokens, const int32_t* targets) {
+  ModelInputs in;
+  in.tokens = tokens;
+  in.labels = targets;
+  MicroBatch mb;
+  mb.tokens.assign(tokens, tokens + size_t(B_) * T_);
+  mb.labels.assign(targets, targets + size_t(B_) * T_);
+  mb.B = B_;
+  mb.T = T_;
+  return eval_batch(mb);
+}
+
+double PipelineRunner::eval_batch(const MicroBatch& batch) {
   const int stage = grid_.pp_rank();
   Communicator* pp = grid_.pp_size() > 1 ? &grid_.pp() : nullptr;
   View1<float> input;
@@ -86,7 +98,7 @@ double PipelineRunner::eval_batch(const int32_t* tokens, const int32_t* targets)
     input = recv_buffer(act_in_, 0);
     pp->recv(input.data(), hidden_, DType::F32, stage - 1, 0);
   }
-  const double l = model_.forward_stage(0, tokens, targets, B_, T_, ForwardOptions{}, input);
+  const double l = model_.forward_stage(0, batch.inputs(), B_, T_, ForwardOptions{}, input);
   if (!model_.is_last_stage()) {
     Kokkos::fence();
     pp->send(model_.stage_output(0).data(), hidden_, DType::F32, stage + 1, 0);

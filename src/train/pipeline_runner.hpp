@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 #include "src/model/gpt2.hpp"
+#include "src/train/batch_source.hpp"
 #include "src/parallel/process_grid.hpp"
 
 namespace tessera {
@@ -17,9 +18,9 @@ class PipelineRunner {
  public:
   PipelineRunner(GPT2<float>& model, ProcessGrid& grid, int micro_batch, int seq_len, int micro_batches);
 
-  // fetch(m, tokens, targets) fills micro-batch m ([B·T] each); it is called on
-  // every rank, in increasing m, so data-loader positions stay identical.
-  using Fetch = std::function<void(int micro, int32_t* tokens, int32_t* targets)>;
+  // fetch(m, batch) fills micro-batch m; it is called on every rank, in
+  // increasing m, so data-loader positions stay identical.
+  using Fetch = std::function<void(int micro, MicroBatch& batch)>;
 
   // Forward + backward of all micro-batches; gradients accumulate in the model.
   // on_last_backward runs just before the backward of the last micro-batch
@@ -36,6 +37,7 @@ class PipelineRunner {
   const Times& last_times() const { return times_; }
 
   // Forward only (no dropout), one micro-batch: the last stage's loss (0 elsewhere).
+  double eval_batch(const MicroBatch& batch);
   double eval_batch(const int32_t* tokens, const int32_t* targets);
 
  private:
@@ -48,7 +50,7 @@ class PipelineRunner {
   size_t hidden_;  // B·T·C
   std::vector<View1<float>> act_in_, grad_in_;
   std::vector<std::vector<std::unique_ptr<PendingOp>>> sends_;  // per slot
-  std::vector<int32_t> tokens_, targets_;
+  MicroBatch batch_;
   Times times_;
 };
 

@@ -57,4 +57,14 @@ void TokenBatchLoader::next_batch(int32_t* tokens, int32_t* targets) {
   cursor_ += global;
 }
 
+void TokenBatchLoader::next_batch(MicroBatch& mb) {
+  const size_t n = size_t(micro_batch_) * size_t(seq_len_);
+  mb.B = micro_batch_;
+  mb.T = seq_len_;
+  mb.tokens.resize(n);
+  mb.labels.resize(n);
+  mb.has_types = mb.has_mask = false;
+  next_batch(mb.tokens.data(), mb.labels.data());
+}
+
 }  // namespace tessera

@@ -9,22 +9,25 @@
 #include <string>
 #include <vector>
 #include "io/token_dataset.hpp"
+#include "src/train/batch_source.hpp"
 
 namespace tessera {
 
-class TokenBatchLoader {
+class TokenBatchLoader : public BatchSource {
  public:
   TokenBatchLoader(const TokenDataset& data, std::string split, int seq_len, int micro_batch, bool shuffle,
                    uint64_t seed, int dp_rank = 0, int dp_size = 1);
 
   // Fills tokens and targets ([B,T] each, row-major) and advances the position.
   void next_batch(int32_t* tokens, int32_t* targets);
+  // BatchSource: tokens and next-token labels (causal LM), no mask or types.
+  void next_batch(MicroBatch& mb) override;
 
-  int64_t num_samples() const { return num_samples_; }
-  int64_t batches_per_epoch() const { return num_samples_ / (int64_t(micro_batch_) * dp_size_); }
-  int64_t epoch() const { return epoch_; }
-  int64_t cursor() const { return cursor_; }
-  void set_position(int64_t epoch, int64_t cursor);
+  int64_t num_samples() const override { return num_samples_; }
+  int64_t batches_per_epoch() const override { return num_samples_ / (int64_t(micro_batch_) * dp_size_); }
+  int64_t epoch() const override { return epoch_; }
+  int64_t cursor() const override { return cursor_; }
+  void set_position(int64_t epoch, int64_t cursor) override;
 
  private:
   void build_order();

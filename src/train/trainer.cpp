@@ -5,9 +5,18 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 #include "io/checkpoint.hpp"
+#include "io/hdf5_file.hpp"
+#include "io/task_dataset.hpp"
 #include "io/token_dataset.hpp"
+#include "kernels/l1_penalty.hpp"
+#include "src/tasks/task_evaluator.hpp"
+#include "src/train/class_balance.hpp"
+#include "src/train/early_stopping.hpp"
+#include "src/train/resampling_sampler.hpp"
+#include "src/train/task_batch_loader.hpp"
 #include "kernels/device_runtime.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/grad_norm.hpp"
@@ -21,7 +30,7 @@
 #include "src/train/gradient_sync.hpp"
 #include "src/train/lr_schedule.hpp"
 #include "src/train/pipeline_runner.hpp"
-#include "src/train/sampler.hpp"
+#include "src/tasks/text_generation.hpp"
 #include "src/train/step_log.hpp"
 #include "src/train/token_batch_loader.hpp"
 #include "src/train/zero_adamw.hpp"
@@ -48,10 +57,24 @@ double evaluate_loss(GPT2<float>& model, const TokenDataset& data, const std::st
   return n > 0 ? sum / double(n) : NAN;
 }
 
-void load_model_weights(GPT2<float>& model, const std::string& file, MPI_Comm comm) {
-  auto host = Kokkos::create_mirror_view(model.params().values());
-  read_checkpoint<float>(file, model.params().infos(), {TensorGroupIn<float>{"params", host.data()}}, comm);
+std::vector<std::string> load_model_weights(GPT2<float>& model, const std::string& file, MPI_Comm comm) {
+  std::set<std::string> present;
+  {
+    h5::File f = h5::File::open_read(file, comm);
+    require(f.is_group("/params"), file + ": not a Tessera checkpoint (no /params group)");
+    for (const std::string& n : f.list("/params")) present.insert(n);
+  }
+  std::vector<ParamInfo> infos;
+  std::vector<std::string> missing;
+  for (const ParamInfo& info : model.params().infos()) {
+    if (present.count(info.name)) infos.push_back(info);
+    else missing.push_back(info.name);
+  }
+  require(!infos.empty(), file + ": none of the model's parameters are in this checkpoint (family mismatch?)");
+  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.params().values());
+  read_checkpoint<float>(file, infos, {TensorGroupIn<float>{"params", host.data()}}, comm);
   Kokkos::deep_copy(model.params().values(), host);
+  return missing;
 }
 
 namespace {
@@ -78,6 +101,19 @@ double measure_gemm_peak_gflops() {
     if (r > 0) best = std::min(best, seconds_since(t0));
   }
   return 2.0 * n * n * double(n) / best * 1e-9;
+}
+
+// Starts a step's gradients at λ·sign(θ) for every matrix (weight_decay) parameter:
+// the data-parallel average then gives mean(∇loss) + λ·sign(θ). The last stage's
+// copy of a tied embedding is skipped (its gradient is summed with the first's).
+void add_l1_gradient(GPT2<float>& model, float lambda) {
+  auto& ps = model.params();
+  for (size_t i = 0; i < ps.infos().size(); ++i) {
+    const ParamInfo& info = ps.info(i);
+    if (!info.weight_decay) continue;
+    if (model.has_tied_copy() && info.name == model.token_embedding_name()) continue;
+    l1_penalty_add_grad<float>(ps.grad(i), ps.value(i), int64_t(info.numel), lambda);
+  }
 }
 
 std::string fmt_double(double x) {
@@ -172,27 +208,77 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
   const std::string ckpt_dir = cfg.checkpoint.dir.empty() ? (run_dir / "checkpoints").string() : cfg.checkpoint.dir;
 
   // ---- data: every data-parallel rank reads its own samples of each global micro-batch
-  TokenDataset data(cfg.data.path, comm);
-  const GPT2Config& mc = cfg.model.gpt2;
-  require(data.info().vocab_size <= mc.vocab_size,
-          "dataset '" + cfg.data.path + "' has vocab_size " + std::to_string(data.info().vocab_size) +
-              " (tokenizer " + data.info().tokenizer + ") but the model's vocab_size is " +
-              std::to_string(mc.vocab_size));
-  const int T = cfg.data.seq_len, B = cfg.train.micro_batch_size, accum = cfg.train.grad_accum_steps;
-  TokenBatchLoader loader(data, cfg.data.train_split, T, B, cfg.data.shuffle, cfg.train.seed, grid.dp_rank(),
-                          grid.dp_size());
-  const bool has_val = !cfg.data.validation_split.empty() && data.has_split(cfg.data.validation_split);
+  const TransformerConfig& mc = cfg.model.transformer;
+  const int B = cfg.train.micro_batch_size, accum = cfg.train.grad_accum_steps;
+  const bool task = is_task_dataset(cfg.data.path);
+  std::unique_ptr<TokenDataset> lm_data;
+  std::unique_ptr<TaskDataset> task_data;
+  std::unique_ptr<BatchSource> loader;
+  int T = cfg.data.seq_len;
+  bool has_val = false;
+  std::vector<double> class_weights;
+  if (task) {
+    task_data = std::make_unique<TaskDataset>(cfg.data.path, comm);
+    const TaskDatasetInfo& info = task_data->info();
+    const HeadKind want = info.task == "sequence-classification" ? HeadKind::SequenceClassification
+                          : info.task == "token-classification"  ? HeadKind::TokenClassification
+                                                                  : HeadKind::QuestionAnswering;
+    require(mc.head == want, "dataset '" + cfg.data.path + "' is a " + info.task + " dataset but model.head = " +
+                                 head_name(mc.head) + " (use model.head = \"" + head_name(want) + "\")");
+    if (want != HeadKind::QuestionAnswering)
+      require(mc.num_labels == int(info.label_names.size()),
+              "dataset '" + cfg.data.path + "' has " + std::to_string(info.label_names.size()) +
+                  " labels but model.num_labels = " + std::to_string(mc.num_labels));
+    require(info.vocab_size <= mc.vocab_size, "dataset '" + cfg.data.path + "' has vocab_size " +
+                                                  std::to_string(info.vocab_size) + " (tokenizer " + info.tokenizer +
+                                                  ") but the model's vocab_size is " + std::to_string(mc.vocab_size));
+    T = int(info.max_len);
+    require(T <= mc.n_positions, "dataset '" + cfg.data.path + "' has max_len " + std::to_string(T) +
+                                     " > model.n_positions = " + std::to_string(mc.n_positions));
+    const ResampleMode mode = parse_resample_mode(cfg.train.resample);
+    require(mode == ResampleMode::None || want == HeadKind::SequenceClassification,
+            "train.resample = \"" + cfg.train.resample + "\" needs a sequence-classification dataset");
+    loader = std::make_unique<TaskBatchLoader>(*task_data, cfg.data.train_split, B, cfg.data.shuffle, cfg.train.seed,
+                                               grid.dp_rank(), grid.dp_size(), mode);
+    has_val = !cfg.data.validation_split.empty() && task_data->has_split(cfg.data.validation_split);
+    if (!cfg.train.class_weights.empty()) {
+      require(want != HeadKind::QuestionAnswering, "train.class_weights needs a classification dataset");
+      if (cfg.train.class_weights == "balanced") {
+        const TaskFeatures f = task_data->read_split(cfg.data.train_split);
+        class_weights = class_weights_balanced(class_counts(f.labels, mc.num_labels, kIgnoreIndex));
+      } else {
+        std::vector<std::string> items;
+        std::stringstream ss(cfg.train.class_weights);
+        for (std::string item; std::getline(ss, item, ',');) items.push_back(item);
+        class_weights = parse_class_weights(items, info.label_names, "train.class_weights");
+      }
+    }
+  } else {
+    require(mc.head == HeadKind::CausalLM, "dataset '" + cfg.data.path +
+                                               "' is a token (language-model) dataset but model.head = " +
+                                               head_name(mc.head) + "; prepare a task dataset with `tessera prepare --task`");
+    lm_data = std::make_unique<TokenDataset>(cfg.data.path, comm);
+    require(lm_data->info().vocab_size <= mc.vocab_size,
+            "dataset '" + cfg.data.path + "' has vocab_size " + std::to_string(lm_data->info().vocab_size) +
+                " (tokenizer " + lm_data->info().tokenizer + ") but the model's vocab_size is " +
+                std::to_string(mc.vocab_size));
+    loader = std::make_unique<TokenBatchLoader>(*lm_data, cfg.data.train_split, T, B, cfg.data.shuffle,
+                                                cfg.train.seed, grid.dp_rank(), grid.dp_size());
+    has_val = !cfg.data.validation_split.empty() && lm_data->has_split(cfg.data.validation_split);
+  }
 
   int64_t total_steps = cfg.train.max_steps;
   if (total_steps <= 0)
-    total_steps = std::max<int64_t>(1, int64_t(std::ceil(cfg.train.epochs * double(loader.batches_per_epoch()) / accum)));
+    total_steps = std::max<int64_t>(1, int64_t(std::ceil(cfg.train.epochs * double(loader->batches_per_epoch()) / accum)));
 
   // ---- model (this rank's slice and stage), optimizer, gradient reduction
   ModelParallel mp{grid.tp_rank(), grid.tp_size(), grid.pp_rank(), grid.pp_size(), grid.dp_rank(), grid.dp_size(),
                    grid.tp_size() > 1 ? &grid.tp() : nullptr};
   GPT2<float> model(mc, mp);
   model.init_weights(cfg.train.seed);
-  if (!cfg.model.init_from.empty()) load_model_weights(model, cfg.model.init_from, comm);
+  model.set_loss_options(class_weights, cfg.train.label_smoothing);
+  std::vector<std::string> fresh;  // parameters not in init_from (new task heads)
+  if (!cfg.model.init_from.empty()) fresh = load_model_weights(model, cfg.model.init_from, comm);
   Optimizer opt(model, grid, cfg.optim, par.zero1);
   GradientSynchronizer sync(model.params(), grid, par.zero1, size_t(par.bucket_mb * 1048576.0));
   PipelineRunner runner(model, grid, B, T, accum);
@@ -201,24 +287,37 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
   StepLog log((run_dir / "metrics.jsonl").string(), lead, total_steps);
   int64_t step = 0, tokens_seen = 0;
   TrainSummary summary;
+  const std::string metric = cfg.train.eval_metric;
+  EarlyStopping stopper(metric, metric_is_greater_better(metric), std::max(1, cfg.train.early_stopping_patience),
+                        cfg.train.early_stopping_min_delta);
+  const std::string best_dir = (run_dir / "best").string();
   if (cfg.checkpoint.resume) {
     const std::string latest = find_latest_checkpoint(ckpt_dir);
     if (!latest.empty()) {
       TrainingState st = ckpt.load(latest, model, opt);
       step = st.step;
       tokens_seen = st.tokens_seen;
-      loader.set_position(st.data_epoch, st.data_cursor);
+      loader->set_position(st.data_epoch, st.data_cursor);
+      stopper.restore(st.scalars);
       log.message("resumed from " + latest + " at step " + std::to_string(step));
     } else {
       log.message("resume requested, no checkpoint in " + ckpt_dir + ": starting fresh");
     }
   }
   const int64_t global_tokens = int64_t(B) * T * accum * grid.dp_size();
-  log.message("model gpt2: " + std::to_string(mc.n_layer) + " layers, " + std::to_string(mc.n_head) + " heads, width " +
+  if (!fresh.empty())
+    log.message(std::to_string(fresh.size()) + " parameters not in " + cfg.model.init_from + " start from init (" +
+                fresh.front() + (fresh.size() > 1 ? ", …" : "") + ")");
+  if (!class_weights.empty()) {
+    std::string w;
+    for (double x : class_weights) w += (w.empty() ? "" : ", ") + fmt_double(x);
+    log.message("class weights [" + w + "]");
+  }
+  log.message(std::string("model ") + family_name(mc.family) + " (" + head_name(mc.head) + "): " + std::to_string(mc.n_layer) + " layers, " + std::to_string(mc.n_head) + " heads, width " +
               std::to_string(mc.n_embd) + ", " + std::to_string(mc.num_parameters()) + " parameters; grid dp " +
               std::to_string(grid.dp_size()) + " × tp " + std::to_string(grid.tp_size()) + " × pp " +
               std::to_string(grid.pp_size()) + (par.zero1 ? " (ZeRO-1)" : "") + "; data " + cfg.data.path + " (" +
-              std::to_string(loader.num_samples()) + " train samples of " + std::to_string(T) + " tokens); " +
+              std::to_string(loader->num_samples()) + " train samples of " + std::to_string(T) + " tokens); " +
               std::to_string(total_steps) + " steps of " + std::to_string(global_tokens) + " tokens");
   log.record("config", {{"config", cfg.source_text},
                         {"parameters", mc.num_parameters()},
@@ -241,10 +340,11 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
     st.step = at_step;
     st.tokens_seen = tokens_seen;
     st.seed = cfg.train.seed;
-    st.data_epoch = loader.epoch();
-    st.data_cursor = loader.cursor();
+    st.data_epoch = loader->epoch();
+    st.data_cursor = loader->cursor();
+    st.scalars = stopper.save();
     st.config_toml = cfg.source_text.empty() ? to_toml(cfg) : cfg.source_text;
-    st.model_family = "gpt2";
+    st.model_family = family_name(mc.family);
     const auto t0 = std::chrono::steady_clock::now();
     summary.last_checkpoint = ckpt.save(model, opt, st);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -252,34 +352,100 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
     log.message("checkpoint " + summary.last_checkpoint + " (" + fmt_double(secs) + " s)");
     log.record("checkpoint", {{"step", at_step}, {"path", summary.last_checkpoint}, {"seconds", secs}});
   };
-  // Mean loss over the same validation batches on any grid: data-parallel ranks
-  // take interleaved global batches; the last stage's losses are averaged over dp
-  // and broadcast along the pipeline.
-  auto validate = [&](int64_t at_step) {
-    if (!has_val) return;
+  // Validation on any grid: data-parallel ranks take interleaved global batches;
+  // the last stage's loss (and task metrics) are combined over dp and sent along
+  // the pipeline, so every rank returns the same numbers.
+  auto validate = [&](int64_t at_step) -> std::map<std::string, double> {
+    std::map<std::string, double> metrics;
+    if (!has_val) return metrics;
     const auto t_eval = std::chrono::steady_clock::now();
     struct AddEval {
       std::map<std::string, double>& total;
       std::chrono::steady_clock::time_point t;
       ~AddEval() { total["eval"] += seconds_since(t); }
     } add_eval{phase_total, t_eval};
-    TokenBatchLoader val(data, cfg.data.validation_split, T, B, false, 0, grid.dp_rank(), grid.dp_size());
-    int64_t n = val.batches_per_epoch();
-    if (cfg.train.eval_batches > 0) n = std::min(n, cfg.train.eval_batches);
-    std::vector<int32_t> tok(size_t(B) * T), tgt(size_t(B) * T);
     double sum = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      val.next_batch(tok.data(), tgt.data());
-      sum += runner.eval_batch(tok.data(), tgt.data());
+    int64_t n = 0;
+    std::string metrics_json;
+    if (task) {
+      TaskBatchLoader val = TaskBatchLoader::for_evaluation(*task_data, cfg.data.validation_split, B, grid.dp_rank(),
+                                                            grid.dp_size());
+      const TaskFeatures features = task_data->read_split(cfg.data.validation_split);
+      TaskEvaluator ev(mc.head, task_data->info(), features, task_data->read_examples(cfg.data.validation_split));
+      n = val.eval_batches();
+      MicroBatch mb;
+      for (int64_t i = 0; i < n; ++i) {
+        val.next_batch(mb);
+        sum += runner.eval_batch(mb);
+        if (model.is_last_stage()) {
+          auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.logits());
+          ev.add_batch(mb, host.data());
+        }
+      }
+      if (model.is_last_stage()) metrics_json = nlohmann::json(ev.finish(grid.dp_comm())).dump();
+    } else {
+      TokenBatchLoader val(*lm_data, cfg.data.validation_split, T, B, false, 0, grid.dp_rank(), grid.dp_size());
+      n = val.batches_per_epoch();
+      if (cfg.train.eval_batches > 0) n = std::min(n, cfg.train.eval_batches);
+      MicroBatch mb;
+      for (int64_t i = 0; i < n; ++i) {
+        val.next_batch(mb);
+        sum += runner.eval_batch(mb);
+      }
     }
     double loss = n > 0 ? sum / double(n) : NAN;
     if (grid.dp_size() > 1) {
       grid.dp().all_reduce(&loss, 1, DType::F64, ReduceOp::Sum);
       loss /= grid.dp_size();
     }
-    if (grid.pp_size() > 1) grid.pp().broadcast(&loss, 1, DType::F64, grid.pp_size() - 1);
+    if (grid.pp_size() > 1) {
+      grid.pp().broadcast(&loss, 1, DType::F64, grid.pp_size() - 1);
+      int64_t len = int64_t(metrics_json.size());
+      grid.pp().broadcast(&len, 1, DType::I64, grid.pp_size() - 1);
+      metrics_json.resize(size_t(len));
+      if (len > 0) grid.pp().broadcast(metrics_json.data(), size_t(len), DType::U8, grid.pp_size() - 1);
+    }
+    if (!metrics_json.empty()) {
+      const nlohmann::json parsed = nlohmann::json::parse(metrics_json);
+      for (const auto& [k, v] : parsed.items()) metrics[k] = v.get<double>();
+    }
+    metrics["loss"] = loss;
+    if (!task) metrics["perplexity"] = std::exp(loss);
     summary.last_val_loss = loss;
     log.eval(at_step, cfg.data.validation_split, loss);
+    if (task) {
+      std::ostringstream line;
+      line << "eval step " << at_step << ":";
+      for (const auto& [k, v] : metrics)
+        if (k.find('/') == std::string::npos) line << " " << k << " " << fmt_double(v);
+      log.message(line.str());
+      nlohmann::json rec = {{"step", at_step}, {"split", cfg.data.validation_split}};
+      for (const auto& [k, v] : metrics) rec[k] = v;
+      log.record("eval_metrics", rec);
+    }
+    return metrics;
+  };
+  // Evaluate, track the best weights (train.keep_best) and early stopping; true = stop.
+  auto evaluate_and_track = [&](int64_t at_step) -> bool {
+    const std::map<std::string, double> m = validate(at_step);
+    if (m.empty()) return false;
+    const auto it = m.find(metric);
+    require(it != m.end(), "train.eval_metric = \"" + metric + "\" is not computed for this task (" +
+                               std::string(head_name(mc.head)) + ")");
+    const bool best = stopper.update(at_step, it->second);
+    if (best && cfg.train.keep_best) {
+      TrainingState st;
+      st.step = at_step;
+      st.seed = cfg.train.seed;
+      st.config_toml = cfg.source_text.empty() ? to_toml(cfg) : cfg.source_text;
+      st.model_family = family_name(mc.family);
+      st.scalars = {{metric, it->second}};
+      auto p = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.params().values());
+      const std::string path =
+          write_checkpoint<float>(best_dir, model.params().infos(), {{"params", p.data()}}, st, 1, comm);
+      log.message("best " + metric + " " + fmt_double(it->second) + " at step " + std::to_string(at_step) + ": " + path);
+    }
+    return cfg.train.early_stopping_patience > 0 && stopper.should_stop();
   };
 
   if (stop_at_step > 0 && step == stop_at_step) {  // e.g. reshard: load on this grid, save again, stop
@@ -291,7 +457,8 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
   }
   const double flops_step = flops_per_token(mc, T) * double(global_tokens);
   const auto run_start = std::chrono::steady_clock::now();
-  auto fetch = [&](int, int32_t* tok, int32_t* tgt) { loader.next_batch(tok, tgt); };
+  auto fetch = [&](int, MicroBatch& mb) { loader->next_batch(mb); };
+  bool early_stop = false;
   while (step < total_steps) {
     fault_point("step", step + 1);  // test-only fault injection (TESSERA_FAULT), free when unset
     publish_progress(step + 1, "train");  // HPC ops: watchdog progress board
@@ -301,6 +468,7 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
     grid.dp().reset_counters();
     if (grid.in_embedding_group()) grid.embedding().reset_counters();
     model.params().zero_grads();
+    if (cfg.optim.l1 > 0) add_l1_gradient(model, float(cfg.optim.l1));
     sync.begin_step();
     model.set_grads_ready_hook(nullptr);
     double loss = runner.train_step(fetch, cfg.train.seed, uint64_t(step * accum),
@@ -376,7 +544,13 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
     }
 
     const bool last = step == total_steps;
-    if (!last && cfg.train.eval_interval > 0 && step % cfg.train.eval_interval == 0) validate(step);
+    if (!last && cfg.train.eval_interval > 0 && step % cfg.train.eval_interval == 0 && evaluate_and_track(step)) {
+      log.message("early stopping after step " + std::to_string(step) + ": no " + metric + " improvement in " +
+                  std::to_string(cfg.train.early_stopping_patience) + " evaluations (best " +
+                  fmt_double(stopper.best_value()) + " at step " + std::to_string(stopper.best_step()) + ")");
+      early_stop = true;
+      break;
+    }
     if (!last && cfg.checkpoint.interval > 0 && step % cfg.checkpoint.interval == 0) save(step);
     if (!last && step == stop_at_step) {
       log.message("stopping at step " + std::to_string(step) + " as asked (--stop-at-step)");
@@ -411,21 +585,32 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
       }
     }
   }
-  validate(step);
+  if (!early_stop) evaluate_and_track(step);
+  summary.stopped_early = summary.stopped_early || early_stop;
+  // Restore the best evaluation's weights (HF load_best_model_at_end) before the final save.
+  if (cfg.train.keep_best && has_val && stopper.has_best() && stopper.best_step() != step) {
+    const std::string best = find_latest_checkpoint(best_dir);
+    if (!best.empty()) {
+      load_model_weights(model, best, comm);
+      log.message("restored the best weights (" + metric + " " + fmt_double(stopper.best_value()) + " at step " +
+                  std::to_string(stopper.best_step()) + ") from " + best);
+    }
+  }
   save(step);
   summary.steps_done = step;
+  summary.best_step = stopper.has_best() ? stopper.best_step() : -1;
+  summary.best_metric = stopper.has_best() ? stopper.best_value() : NAN;
 
-  if (cfg.generate.max_new_tokens > 0 && grid.world_size() == 1) {
+  if (cfg.generate.max_new_tokens > 0 && grid.world_size() == 1 && !task) {
     ByteTokenizer tokenizer;
-    require(data.info().tokenizer == tokenizer.name(),
-            "generate: dataset tokenizer '" + data.info().tokenizer + "' has no decoder in this build");
-    SamplingOptions so;
-    so.max_new_tokens = cfg.generate.max_new_tokens;
-    so.temperature = cfg.generate.temperature;
-    so.top_k = cfg.generate.top_k;
-    so.seed = cfg.train.seed;
-    auto prompt = tokenizer.encode(cfg.generate.prompt.empty() ? "\n" : cfg.generate.prompt);
-    auto out = sample_tokens(model, prompt, so);
+    require(lm_data->info().tokenizer == tokenizer.name(),
+            "generate: dataset tokenizer '" + lm_data->info().tokenizer + "' has no decoder in this build");
+    GenerationOptions go;
+    go.max_new_tokens = cfg.generate.max_new_tokens;
+    go.sampling.temperature = cfg.generate.temperature;
+    go.sampling.top_k = cfg.generate.top_k;
+    go.sampling.seed = cfg.train.seed;
+    const auto out = generate_tokens(model, tokenizer.encode(cfg.generate.prompt.empty() ? "\n" : cfg.generate.prompt), go).tokens;
     log.message("sample: " + tokenizer.decode(out));
     log.record("sample", {{"step", step}, {"text", tokenizer.decode(out)}});
   } else if (cfg.generate.max_new_tokens > 0) {

@@ -4,6 +4,7 @@
 #pragma once
 #include <mpi.h>
 #include <string>
+#include <vector>
 #include "src/config/run_config.hpp"
 #include "src/model/gpt2.hpp"
 
@@ -15,7 +16,9 @@ struct TrainSummary {
   double last_val_loss = -1;  // -1 = no validation
   std::string last_checkpoint;
   bool stopped_early = false;  // max_time reached
-  bool preempted = false;      // stopped by SIGUSR1/SIGTERM (src/runtime/stop_signal.hpp)
+  bool preempted = false;
+  int64_t best_step = -1;      // evaluation with the best train.eval_metric (-1 = none)
+  double best_metric = 0;      // stopped by SIGUSR1/SIGTERM (src/runtime/stop_signal.hpp)
 };
 
 // stop_at_step > 0: train the configured schedule only up to that step, checkpoint
@@ -31,6 +34,8 @@ double evaluate_loss(GPT2<float>& model, const TokenDataset& data, const std::st
 double flops_per_token(const GPT2Config& cfg, int seq_len);
 
 // Builds the model described by cfg.model and loads weights from a checkpoint file.
-void load_model_weights(GPT2<float>& model, const std::string& checkpoint_file, MPI_Comm comm);
+// Parameters absent from the file (e.g. a new task head on a pre-trained backbone)
+// keep their current values and are returned; shapes must match.
+std::vector<std::string> load_model_weights(GPT2<float>& model, const std::string& checkpoint_file, MPI_Comm comm);
 
 }  // namespace tessera

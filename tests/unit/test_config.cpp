@@ -15,7 +15,7 @@ void expect_same(const RunConfig& a, const RunConfig& b) {
   EXPECT_EQ(a.model.family, b.model.family);
   EXPECT_EQ(a.model.preset, b.model.preset);
   EXPECT_EQ(a.model.init_from, b.model.init_from);
-  const auto &g = a.model.gpt2, &h = b.model.gpt2;
+  const auto &g = a.model.transformer, &h = b.model.transformer;
   EXPECT_EQ(g.n_layer, h.n_layer);
   EXPECT_EQ(g.n_head, h.n_head);
   EXPECT_EQ(g.n_embd, h.n_embd);
@@ -77,8 +77,8 @@ TEST(Config, DefaultsWithOnlyDataPath) {
   expect_same(c, expected);
   // A few defaults spelled out, so a changed default is a visible decision.
   EXPECT_EQ(c.model.family, "gpt2");
-  EXPECT_EQ(c.model.gpt2.n_layer, 12);
-  EXPECT_EQ(c.model.gpt2.vocab_size, 50257);
+  EXPECT_EQ(c.model.transformer.n_layer, 12);
+  EXPECT_EQ(c.model.transformer.vocab_size, 50257);
   EXPECT_EQ(c.data.seq_len, 128);
   EXPECT_EQ(c.train.max_steps, 100);
   EXPECT_EQ(c.train.micro_batch_size, 8);
@@ -99,17 +99,17 @@ TEST(Config, IntegerAcceptedForFloat) {
 
 TEST(Config, PresetsAndOverride) {
   RunConfig c = parse_run_config("[model]\npreset = \"gpt2-small\"\n[data]\npath = \"d.h5\"\n", "p.toml");
-  EXPECT_EQ(c.model.gpt2.n_layer, 12);
-  EXPECT_EQ(c.model.gpt2.n_head, 12);
-  EXPECT_EQ(c.model.gpt2.n_embd, 768);
-  EXPECT_EQ(c.model.gpt2.n_positions, 1024);
-  EXPECT_EQ(c.model.gpt2.vocab_size, 50257);
-  EXPECT_NEAR(double(c.model.gpt2.num_parameters()), 124.4e6, 0.1e6);
+  EXPECT_EQ(c.model.transformer.n_layer, 12);
+  EXPECT_EQ(c.model.transformer.n_head, 12);
+  EXPECT_EQ(c.model.transformer.n_embd, 768);
+  EXPECT_EQ(c.model.transformer.n_positions, 1024);
+  EXPECT_EQ(c.model.transformer.vocab_size, 50257);
+  EXPECT_NEAR(double(c.model.transformer.num_parameters()), 124.4e6, 0.1e6);
 
   c = parse_run_config("[data]\npath = \"d.h5\"\n[model]\npreset = \"gpt2-medium\"\n", "p.toml");
-  EXPECT_EQ(c.model.gpt2.n_layer, 24);
-  EXPECT_EQ(c.model.gpt2.n_head, 16);
-  EXPECT_EQ(c.model.gpt2.n_embd, 1024);
+  EXPECT_EQ(c.model.transformer.n_layer, 24);
+  EXPECT_EQ(c.model.transformer.n_head, 16);
+  EXPECT_EQ(c.model.transformer.n_embd, 1024);
 
   // Explicit keys win over the preset, whichever comes first in the file.
   c = parse_run_config(
@@ -117,28 +117,28 @@ TEST(Config, PresetsAndOverride) {
       "[data]\npath = \"d.h5\"\nseq_len = 64\n",
       "p.toml");
   EXPECT_EQ(c.model.preset, "gpt2-tiny");
-  EXPECT_EQ(c.model.gpt2.n_layer, 4);       // override
-  EXPECT_EQ(c.model.gpt2.n_head, 2);        // preset
-  EXPECT_EQ(c.model.gpt2.n_embd, 96);       // override
-  EXPECT_EQ(c.model.gpt2.n_positions, 128); // preset
-  EXPECT_EQ(c.model.gpt2.vocab_size, 257);  // preset
-  EXPECT_EQ(c.model.gpt2.resid_pdrop, 0.1);
+  EXPECT_EQ(c.model.transformer.n_layer, 4);       // override
+  EXPECT_EQ(c.model.transformer.n_head, 2);        // preset
+  EXPECT_EQ(c.model.transformer.n_embd, 96);       // override
+  EXPECT_EQ(c.model.transformer.n_positions, 128); // preset
+  EXPECT_EQ(c.model.transformer.vocab_size, 257);  // preset
+  EXPECT_EQ(c.model.transformer.resid_pdrop, 0.1);
   EXPECT_EQ(c.data.seq_len, 64);
 }
 
 TEST(Config, RoundTripNonDefault) {
   RunConfig a;
   a.model.preset = "gpt2-tiny";
-  a.model.gpt2.n_layer = 3;
-  a.model.gpt2.n_head = 4;
-  a.model.gpt2.n_embd = 80;
-  a.model.gpt2.n_positions = 96;
-  a.model.gpt2.vocab_size = 300;
-  a.model.gpt2.embd_pdrop = 0.1;
-  a.model.gpt2.attn_pdrop = 0.05;
-  a.model.gpt2.resid_pdrop = 1.0 / 3.0;
-  a.model.gpt2.layer_norm_epsilon = 1e-6;
-  a.model.gpt2.initializer_range = 0.0123456789;
+  a.model.transformer.n_layer = 3;
+  a.model.transformer.n_head = 4;
+  a.model.transformer.n_embd = 80;
+  a.model.transformer.n_positions = 96;
+  a.model.transformer.vocab_size = 300;
+  a.model.transformer.embd_pdrop = 0.1;
+  a.model.transformer.attn_pdrop = 0.05;
+  a.model.transformer.resid_pdrop = 1.0 / 3.0;
+  a.model.transformer.layer_norm_epsilon = 1e-6;
+  a.model.transformer.initializer_range = 0.0123456789;
   a.model.init_from = "runs/base/checkpoints/step_100";
   a.data.path = "data/some \"quoted\" path\\with\tescapes.h5";
   a.data.train_split = "tr";
@@ -210,7 +210,7 @@ TEST(Config, LoadSetsSource) {
 TEST(Config, ExampleConfigsParse) {
   const std::string root = tessera_test::source_dir() + "/jobs/configs/";
   const RunConfig tiny = load_run_config(root + "gpt2_tiny_kjv.toml");
-  EXPECT_EQ(tiny.model.gpt2.vocab_size, 257);
+  EXPECT_EQ(tiny.model.transformer.vocab_size, 257);
   EXPECT_EQ(tiny.data.path, "data/kjv.h5");
   EXPECT_EQ(tiny.data.seq_len, 128);
   EXPECT_EQ(tiny.train.micro_batch_size, 16);
@@ -225,5 +225,5 @@ TEST(Config, ExampleConfigsParse) {
 
   const RunConfig small = load_run_config(root + "gpt2_small_bench.toml");
   EXPECT_EQ(small.model.preset, "gpt2-small");
-  EXPECT_EQ(small.model.gpt2.n_embd, 768);
+  EXPECT_EQ(small.model.transformer.n_embd, 768);
 }

@@ -1,0 +1,144 @@
+#include "io/model_checkpoint.hpp"
+#include "src/config/run_config.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+#include "io/checkpoint.hpp"
+#include "io/hdf5_file.hpp"
+#include "io/hf_param_names.hpp"
+#include "src/runtime/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace tessera {
+
+namespace {
+
+// Runs fn on rank 0 and rethrows its error on every rank.
+template <class Fn>
+void on_root(MPI_Comm comm, Fn&& fn) {
+  std::string err;
+  if (h5::comm_rank(comm) == 0) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      err = e.what();
+      if (err.empty()) err = "unknown error";
+    }
+  }
+  int n = int(err.size());
+  MPI_Bcast(&n, 1, MPI_INT, 0, comm);
+  err.resize(size_t(n));
+  if (n > 0) MPI_Bcast(err.data(), n, MPI_CHAR, 0, comm);
+  if (!err.empty()) throw Error(err);
+}
+
+void bcast_string(std::string& s, MPI_Comm comm) {
+  long long n = static_cast<long long>(s.size());
+  MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, comm);
+  s.resize(size_t(n));
+  if (n > 0) MPI_Bcast(s.data(), int(n), MPI_CHAR, 0, comm);
+}
+
+std::vector<ParamInfo> param_infos(const std::vector<ParamShape>& shapes) {
+  std::vector<ParamInfo> infos;
+  size_t offset = 0;
+  for (const ParamShape& p : shapes) {
+    ParamInfo info;
+    info.name = p.name;
+    info.full_shape = info.local_shape = p.shape;
+    info.local_start.assign(p.shape.size(), 0);
+    info.offset = offset;
+    info.numel = size_t(product(p.shape));
+    offset += info.numel;
+    infos.push_back(std::move(info));
+  }
+  return infos;
+}
+
+size_t total_numel(const std::vector<ParamInfo>& infos) {
+  return infos.empty() ? 0 : infos.back().offset + infos.back().numel;
+}
+
+}  // namespace
+
+std::string imported_model_toml(const TransformerConfig& c) { return model_toml(c); }
+
+// The run-config parser (every [model] key, presets, family defaults, ranges); a
+// training run's whole stored config is accepted too ([data] optional).
+TransformerConfig parse_imported_model_toml(const std::string& text, const std::string& origin) {
+  return parse_model_config(text, origin).model.transformer;
+}
+
+void write_model_checkpoint(const std::string& path, const ImportedModel& m, MPI_Comm comm) {
+  // Rank 0 describes the model; every rank builds the same parameter list from it.
+  std::string toml_text;
+  on_root(comm, [&] {
+    check_model_tensors(m, path);
+    toml_text = imported_model_toml(m.config);
+  });
+  bcast_string(toml_text, comm);
+  TransformerConfig cfg = parse_imported_model_toml(toml_text, path + ": /run/config");
+  int pooler = m.config.pooler ? 1 : 0;
+  MPI_Bcast(&pooler, 1, MPI_INT, 0, comm);
+  cfg.pooler = pooler != 0;
+  const std::vector<ParamShape> shapes = transformer_parameter_shapes(cfg);
+  const std::vector<ParamInfo> infos = param_infos(shapes);
+
+  std::vector<float> slab(1);
+  if (h5::comm_rank(comm) == 0) {
+    slab.resize(std::max<size_t>(1, total_numel(infos)));
+    for (const ParamInfo& info : infos) {
+      const std::vector<float>& d = m.tensors.at(info.name).data;
+      std::copy(d.begin(), d.end(), slab.begin() + info.offset);
+    }
+  }
+  TrainingState st;
+  st.model_family = family_name(cfg.family);
+  st.config_toml = toml_text;
+  const std::string tmp_dir = path + ".import.d";
+  on_root(comm, [&] {
+    std::error_code ec;
+    fs::remove_all(tmp_dir, ec);
+    const fs::path parent = fs::path(path).parent_path();
+    if (!parent.empty()) fs::create_directories(parent, ec);
+    require(!ec, parent.string() + ": cannot create directory: " + ec.message());
+  });
+  const std::string written = write_checkpoint<float>(tmp_dir, infos, {{"params", slab.data()}}, st, 0, comm);
+  on_root(comm, [&] {
+    std::error_code ec;
+    fs::rename(written, path, ec);
+    require(!ec, written + ": cannot rename to " + path + ": " + ec.message());
+    fs::remove_all(tmp_dir, ec);
+  });
+  MPI_Barrier(comm);
+}
+
+ImportedModel read_model_checkpoint(const std::string& path, MPI_Comm comm) {
+  const TrainingState st = read_checkpoint_state(path, comm);
+  ImportedModel m;
+  m.config = parse_imported_model_toml(st.config_toml, path + ": /run/config");
+  require(st.model_family == family_name(m.config.family),
+          path + ": /@model_family '" + st.model_family + "' differs from /run/config model.family '" +
+              family_name(m.config.family) + "'");
+  if (m.config.is_encoder()) {
+    h5::File f = h5::File::open_read(path, comm);
+    m.config.pooler = f.is_dataset("/params/pooler.dense.weight");
+  }
+  const std::vector<ParamShape> shapes = transformer_parameter_shapes(m.config);
+  const std::vector<ParamInfo> infos = param_infos(shapes);
+  std::vector<float> slab(std::max<size_t>(1, total_numel(infos)));
+  read_checkpoint<float>(path, infos, {{"params", slab.data()}}, comm);
+  for (const ParamInfo& info : infos) {
+    FloatTensor t;
+    t.shape = info.full_shape;
+    t.data.assign(slab.begin() + info.offset, slab.begin() + info.offset + info.numel);
+    m.tensors.emplace(info.name, std::move(t));
+  }
+  return m;
+}
+
+}  // namespace tessera

@@ -1,0 +1,520 @@
+#include "io/task_dataset.hpp"  // first: see the kIgnoreIndex note there
+#include "src/cli/predict_command.hpp"
+
+#include <CLI/CLI.hpp>
+#include <Kokkos_Core.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "io/checkpoint.hpp"
+#include "src/config/run_config.hpp"
+#include "src/runtime/error.hpp"
+#include "src/tasks/classification_decoding.hpp"
+#include "src/tasks/entity_decoding.hpp"
+#include "src/tasks/span_decoding.hpp"
+#include "src/tasks/tagging_input.hpp"
+#include "src/tokenizer/wordpiece_tokenizer.hpp"
+#include "src/train/trainer.hpp"
+
+namespace tessera {
+
+namespace {
+
+struct PredictOptions {
+  CLI::App* cmd = nullptr;
+  std::string config, input, output, checkpoint, vocab, run_dir;
+  std::string text_column, text_pair_column;  // default: the dataset's, else "text" / none
+  std::string format = "auto";
+  int batch_size = 0;  // 0 = train.micro_batch_size
+};
+
+PredictOptions& options() {
+  static PredictOptions o;
+  return o;
+}
+
+int rank_of(MPI_Comm comm) {
+  int r = 0;
+  MPI_Comm_rank(comm, &r);
+  return r;
+}
+int size_of(MPI_Comm comm) {
+  int n = 1;
+  MPI_Comm_size(comm, &n);
+  return n;
+}
+
+// Runs fn on rank 0; its error is rethrown on every rank.
+template <class Fn>
+void on_root(MPI_Comm comm, Fn&& fn) {
+  std::string err;
+  if (rank_of(comm) == 0) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      err = e.what();
+      if (err.empty()) err = "unknown error";
+    }
+  }
+  int n = int(err.size());
+  MPI_Bcast(&n, 1, MPI_INT, 0, comm);
+  err.resize(size_t(n));
+  if (n > 0) MPI_Bcast(err.data(), n, MPI_CHAR, 0, comm);
+  if (!err.empty()) throw Error(err);
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string read_all(const std::string& path) {
+  require(std::filesystem::is_regular_file(path), path + ": no such file");
+  std::ifstream f(path, std::ios::binary);
+  require(bool(f), path + ": cannot open");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// ---------------------------------------------------------------- inputs
+
+// One input to predict on: a text (and pair) for classification / NER, or a question.
+struct InputRow {
+  std::string text, pair;  // classification / NER
+  QaExample qa;            // QA
+  bool from_conll = false; // NER: text built from CoNLL words (echoed in the output)
+};
+
+std::string input_format(const PredictOptions& o, HeadKind head) {
+  if (o.format != "auto") return o.format;
+  const std::string& p = o.input;
+  if (ends_with(p, ".csv")) return "csv";
+  if (ends_with(p, ".tsv") || ends_with(p, ".tab")) return "tsv";
+  if (ends_with(p, ".jsonl")) return "jsonl";
+  if (ends_with(p, ".json")) return head == HeadKind::QuestionAnswering ? "squad" : "jsonl";
+  if (head == HeadKind::TokenClassification) return "conll";
+  throw Error(p + ": cannot tell the input format from the extension (use --format csv|tsv|jsonl|conll|squad)");
+}
+
+// Text (and pair) columns of CSV / TSV / JSONL records; errors name file:line.
+std::vector<InputRow> read_text_records(const std::string& path, const std::string& format, const std::string& col,
+                                        const std::string& pair_col) {
+  const std::string text = read_all(path);
+  std::vector<InputRow> rows;
+  if (format == "jsonl") {
+    std::istringstream in(text);
+    std::string ln;
+    int64_t line = 0;
+    while (std::getline(in, ln)) {
+      ++line;
+      if (!ln.empty() && ln.back() == '\r') ln.pop_back();
+      if (ln.find_first_not_of(" \t") == std::string::npos) continue;
+      const std::string at = path + ":" + std::to_string(line);
+      nlohmann::json j;
+      try {
+        j = nlohmann::json::parse(ln);
+      } catch (const std::exception& e) {
+        throw Error(at + ": invalid JSON: " + e.what());
+      }
+      require(j.is_object(), at + ": expected a JSON object");
+      auto str = [&](const std::string& key) {
+        auto it = j.find(key);
+        require(it != j.end(), at + ": missing key '" + key + "'");
+        require(it->is_string(), at + ": key '" + key + "' must be a string");
+        return it->get<std::string>();
+      };
+      InputRow r;
+      r.text = str(col);
+      if (!pair_col.empty()) r.pair = str(pair_col);
+      rows.push_back(std::move(r));
+    }
+  } else {
+    const auto recs = parse_delimited(text, format == "csv" ? ',' : '\t', path);
+    require(!recs.empty(), path + ": file is empty");
+    const auto& header = recs[0].fields;
+    auto column = [&](const std::string& name) {
+      auto it = std::find(header.begin(), header.end(), name);
+      if (it == header.end()) {
+        std::string have;
+        for (const auto& h : header) have += (have.empty() ? "" : ", ") + h;
+        throw Error(path + ":" + std::to_string(recs[0].line) + ": header has no column '" + name + "' (have: " +
+                    have + ")");
+      }
+      return size_t(it - header.begin());
+    };
+    const size_t ct = column(col), cp = pair_col.empty() ? 0 : column(pair_col);
+    for (size_t k = 1; k < recs.size(); ++k) {
+      const auto& rec = recs[k];
+      require(rec.fields.size() == header.size(), path + ":" + std::to_string(rec.line) + ": expected " +
+                                                      std::to_string(header.size()) + " fields, found " +
+                                                      std::to_string(rec.fields.size()));
+      InputRow r;
+      r.text = rec.fields[ct];
+      if (!pair_col.empty()) r.pair = rec.fields[cp];
+      rows.push_back(std::move(r));
+    }
+  }
+  return rows;
+}
+
+// CoNLL: the first column of each line is a word; blank lines end sentences;
+// -DOCSTART- lines are skipped. A sentence's text is its words joined by spaces.
+std::vector<InputRow> read_conll_words(const std::string& path) {
+  const std::string text = read_all(path);
+  std::vector<InputRow> rows;
+  std::istringstream in(text);
+  std::string ln, sentence;
+  auto flush = [&] {
+    if (sentence.empty()) return;
+    InputRow r;
+    r.text = std::move(sentence);
+    r.from_conll = true;
+    rows.push_back(std::move(r));
+    sentence.clear();
+  };
+  while (std::getline(in, ln)) {
+    std::istringstream fields(ln);
+    std::string word;
+    if (!(fields >> word)) {
+      flush();
+      continue;
+    }
+    if (word == "-DOCSTART-") continue;
+    sentence += (sentence.empty() ? "" : " ") + word;
+  }
+  flush();
+  return rows;
+}
+
+// QA: SQuAD JSON (answers optional) or JSONL {"id", "question", "context"}.
+std::vector<InputRow> read_questions(const std::string& path, const std::string& format) {
+  std::vector<InputRow> rows;
+  if (format == "squad") {
+    read_all(path);  // a clear error for a missing file
+    SquadReadOptions so;
+    so.allow_no_answer = true;
+    for (QaExample& q : read_squad(path, so).examples) {
+      InputRow r;
+      r.qa = std::move(q);
+      rows.push_back(std::move(r));
+    }
+    return rows;
+  }
+  require(format == "jsonl", path + ": question answering reads SQuAD .json or .jsonl, not " + format);
+  const std::string text = read_all(path);
+  std::istringstream in(text);
+  std::string ln;
+  int64_t line = 0;
+  while (std::getline(in, ln)) {
+    ++line;
+    if (!ln.empty() && ln.back() == '\r') ln.pop_back();
+    if (ln.find_first_not_of(" \t") == std::string::npos) continue;
+    const std::string at = path + ":" + std::to_string(line);
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(ln);
+    } catch (const std::exception& e) {
+      throw Error(at + ": invalid JSON: " + e.what());
+    }
+    require(j.is_object(), at + ": expected a JSON object");
+    auto str = [&](const char* key) {
+      auto it = j.find(key);
+      require(it != j.end() && it->is_string(), at + ": missing string '" + std::string(key) + "'");
+      return it->get<std::string>();
+    };
+    InputRow r;
+    r.qa.id = j.contains("id") ? (j["id"].is_string() ? j["id"].get<std::string>() : j["id"].dump())
+                               : std::to_string(rows.size());
+    r.qa.question = str("question");
+    r.qa.context = str("context");
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------- model
+
+std::string checkpoint_for(const PredictOptions& o, const RunConfig& cfg) {
+  if (!o.checkpoint.empty()) {
+    require(std::filesystem::is_regular_file(o.checkpoint), o.checkpoint + ": no such file");
+    return o.checkpoint;
+  }
+  const std::string dir =
+      cfg.checkpoint.dir.empty() ? (std::filesystem::path(cfg.run.dir) / "checkpoints").string() : cfg.checkpoint.dir;
+  const std::string latest = find_latest_checkpoint(dir);
+  require(!latest.empty(), "predict: no --checkpoint given and none found in '" + dir + "'");
+  return latest;
+}
+
+// Encoded rows: B·T ids, masks and types; per input, the rows it owns.
+struct Encoded {
+  int64_t T = 0;
+  std::vector<int32_t> ids, mask, types;
+  int64_t rows() const { return T > 0 ? int64_t(ids.size()) / T : 0; }
+};
+
+void append_row(Encoded& e, const std::vector<int32_t>& ids, int32_t pad) {
+  const size_t T = size_t(e.T);
+  for (size_t t = 0; t < T; ++t) {
+    e.ids.push_back(t < ids.size() ? ids[t] : pad);
+    e.mask.push_back(t < ids.size() ? 1 : 0);
+    e.types.push_back(0);
+  }
+}
+
+// Logits of every row, in row order, on rank 0 (empty elsewhere): global batch g of B
+// rows runs on rank g mod size; short batches are padded with one-token dummy rows.
+std::vector<float> forward_rows(Transformer<float>& model, const Encoded& enc, int B, int64_t per_row,
+                                int32_t pad, MPI_Comm comm) {
+  const int rank = rank_of(comm), size = size_of(comm);
+  const int64_t R = enc.rows(), T = enc.T;
+  const int64_t batches = (R + B - 1) / B;
+  std::vector<float> mine;
+  std::vector<int32_t> tok(size_t(B * T)), mask(size_t(B * T)), types(size_t(B * T));
+  ForwardOptions fo;
+  fo.training = false;
+  for (int64_t g = rank; g < batches; g += size) {
+    const int64_t r0 = g * B, n = std::min<int64_t>(B, R - r0);
+    std::copy_n(enc.ids.begin() + r0 * T, n * T, tok.begin());
+    std::copy_n(enc.mask.begin() + r0 * T, n * T, mask.begin());
+    std::copy_n(enc.types.begin() + r0 * T, n * T, types.begin());
+    std::fill(tok.begin() + n * T, tok.end(), pad);
+    std::fill(mask.begin() + n * T, mask.end(), 0);
+    std::fill(types.begin() + n * T, types.end(), 0);
+    for (int64_t b = n; b < B; ++b) mask[size_t(b * T)] = 1;
+    ModelInputs in;
+    in.tokens = tok.data();
+    in.token_types = types.data();
+    in.attention_mask = mask.data();
+    model.forward(in, B, int(T), fo);
+    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.logits());
+    require(int64_t(host.extent(0)) >= B * per_row, "predict: the model's logits are smaller than expected");
+    mine.insert(mine.end(), host.data(), host.data() + n * per_row);
+  }
+  // Gather to rank 0: rank r's part is its batches in order.
+  const int64_t len = int64_t(mine.size());
+  std::vector<int64_t> lens(static_cast<size_t>(size));
+  MPI_Gather(&len, 1, MPI_INT64_T, lens.data(), 1, MPI_INT64_T, 0, comm);
+  std::vector<int> counts(static_cast<size_t>(size)), displs(static_cast<size_t>(size));
+  int64_t total = 0;
+  if (rank == 0)
+    for (int r = 0; r < size; ++r) {
+      counts[size_t(r)] = int(lens[size_t(r)]);
+      displs[size_t(r)] = int(total);
+      total += lens[size_t(r)];
+    }
+  require(R * per_row < (int64_t(1) << 31), "predict: too many logits to gather; split the input file");
+  std::vector<float> all(size_t(rank == 0 ? total : 0));
+  MPI_Gatherv(mine.data(), int(len), MPI_FLOAT, all.data(), counts.data(), displs.data(), MPI_FLOAT, 0, comm);
+  if (rank != 0) return {};
+  std::vector<float> ordered(size_t(R * per_row));
+  std::vector<int64_t> offset(static_cast<size_t>(size));
+  for (int r = 0; r < size; ++r) offset[size_t(r)] = displs[size_t(r)];
+  for (int64_t g = 0; g < batches; ++g) {
+    const int r = int(g % size);
+    const int64_t n = std::min<int64_t>(B, R - g * B) * per_row;
+    std::copy_n(all.begin() + offset[size_t(r)], n, ordered.begin() + g * B * per_row);
+    offset[size_t(r)] += n;
+  }
+  return ordered;
+}
+
+int run(const PredictOptions& o, MPI_Comm comm) {
+  RunConfig cfg = load_run_config(o.config);
+  if (!o.run_dir.empty()) cfg.run.dir = o.run_dir;
+  require(cfg.parallel.tp == 1 && cfg.parallel.pp == 1,
+          "predict runs data-parallel only, but " + o.config + " sets parallel.tp = " +
+              std::to_string(cfg.parallel.tp) + " and parallel.pp = " + std::to_string(cfg.parallel.pp) +
+              "; set both to 1 (checkpoints load on any grid)");
+  TransformerConfig mc = cfg.model.transformer;
+  apply_family_defaults(mc);
+  validate_transformer_config(mc, o.config + ": [model]");
+  const HeadKind head = mc.head;
+  require(head == HeadKind::SequenceClassification || head == HeadKind::TokenClassification ||
+              head == HeadKind::QuestionAnswering,
+          o.config + ": model.head = " + std::string(head_name(head)) +
+              "; predict needs sequence_classification, token_classification or question_answering");
+
+  // Label names, max_len, tokenizer and encoding options from the task dataset.
+  require(!cfg.data.path.empty(), o.config + ": data.path must name the task dataset (label names, max_len, tokenizer)");
+  require(is_task_dataset(cfg.data.path),
+          o.config + ": data.path '" + cfg.data.path + "' is not a task dataset (tessera prepare --task)");
+  const TaskDatasetInfo info = TaskDataset(cfg.data.path, comm).info();
+  require(task_head_kind(info.task) == head, "dataset '" + cfg.data.path + "' is a " + info.task +
+                                                 " dataset but model.head = " + head_name(head));
+  const int64_t K = int64_t(info.label_names.size());
+  if (head != HeadKind::QuestionAnswering)
+    require(mc.num_labels == K, "dataset '" + cfg.data.path + "' has " + std::to_string(K) +
+                                    " labels but model.num_labels = " + std::to_string(mc.num_labels));
+  require(info.max_len <= mc.n_positions, "dataset '" + cfg.data.path + "' has max_len " +
+                                              std::to_string(info.max_len) + " > model.n_positions = " +
+                                              std::to_string(mc.n_positions));
+  require(info.tokenizer == "wordpiece", "dataset '" + cfg.data.path + "' uses tokenizer '" + info.tokenizer +
+                                             "'; predict supports wordpiece");
+  std::string vocab = o.vocab;
+  if (vocab.empty()) {
+    require(!info.tokenizer_files.empty(), "dataset '" + cfg.data.path +
+                                               "' does not record its tokenizer files (an older prepare): pass --vocab");
+    vocab = info.tokenizer_files[0];
+  }
+  require(std::filesystem::is_regular_file(vocab), vocab + ": no such file (the tokenizer's vocab.txt)");
+  const WordPieceTokenizer wordpiece = WordPieceTokenizer::from_vocab_txt(vocab);
+  const TaskTokenizer tok = task_tokenizer(wordpiece);
+  require(tok.vocab_size == info.vocab_size, vocab + ": has " + std::to_string(tok.vocab_size) +
+                                                 " tokens but dataset '" + cfg.data.path + "' was prepared with " +
+                                                 std::to_string(info.vocab_size));
+  require(tok.vocab_size <= mc.vocab_size, vocab + ": " + std::to_string(tok.vocab_size) +
+                                               " tokens but the model's vocab_size is " +
+                                               std::to_string(mc.vocab_size));
+
+  // Inputs (every rank reads and encodes the whole file: the same errors everywhere).
+  const std::string format = input_format(o, head);
+  std::vector<InputRow> inputs;
+  if (head == HeadKind::QuestionAnswering) {
+    inputs = read_questions(o.input, format);
+  } else if (format == "conll") {
+    require(head == HeadKind::TokenClassification, o.input + ": CoNLL input needs a token-classification model");
+    inputs = read_conll_words(o.input);
+  } else {
+    require(format == "csv" || format == "tsv" || format == "jsonl",
+            o.input + ": unknown input format '" + format + "' (csv, tsv, jsonl" +
+                (head == HeadKind::TokenClassification ? ", conll)" : ")"));
+    std::string col = o.text_column.empty() ? (info.text_column.empty() ? "text" : info.text_column) : o.text_column;
+    std::string pair = o.text_pair_column.empty() ? info.text_pair_column : o.text_pair_column;
+    if (head == HeadKind::TokenClassification) pair.clear();
+    inputs = read_text_records(o.input, format, col, pair);
+  }
+  require(!inputs.empty(), o.input + ": no inputs");
+
+  Encoded enc;
+  enc.T = info.max_len;
+  std::vector<tasks::TaggingInput> tagging;  // NER
+  TaskFeatures qa_features;                  // QA
+  if (head == HeadKind::SequenceClassification) {
+    std::vector<ClassificationExample> ex(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      ex[i].text = inputs[i].text;
+      ex[i].text_pair = inputs[i].pair;
+    }
+    const TaskFeatures f = encode_classification(ex, tok, info.max_len);
+    enc.ids = f.input_ids;
+    enc.mask = f.attention_mask;
+    enc.types = f.token_type_ids;
+  } else if (head == HeadKind::TokenClassification) {
+    for (const InputRow& r : inputs) {
+      tagging.push_back(tasks::encode_words_for_tagging(r.text, tok, info.max_len));
+      append_row(enc, tagging.back().input_ids, tok.pad_id);
+    }
+  } else {
+    std::vector<QaExample> ex;
+    for (const InputRow& r : inputs) ex.push_back(r.qa);
+    QaEncodeOptions qo;
+    qo.max_len = info.max_len;
+    if (info.doc_stride > 0) qo.doc_stride = info.doc_stride;
+    else qo.doc_stride = 64;  // prepare's default, for datasets that do not record it
+    if (info.max_question_len > 0) qo.max_question_len = info.max_question_len;
+    qa_features = encode_qa(ex, tok, qo);
+    enc.ids = qa_features.input_ids;
+    enc.mask = qa_features.attention_mask;
+    enc.types = qa_features.token_type_ids;
+  }
+
+  // The output file must be writable before the model runs.
+  std::ofstream out;
+  on_root(comm, [&] {
+    out.open(o.output, std::ios::binary | std::ios::trunc);
+    require(bool(out), o.output + ": cannot open for writing");
+  });
+
+  const std::string ckpt = checkpoint_for(o, cfg);
+  Transformer<float> model(mc);
+  const std::vector<std::string> missing = load_model_weights(model, ckpt, comm);
+  if (!missing.empty()) {
+    std::string names;
+    for (const auto& m : missing) names += (names.empty() ? "" : ", ") + m;
+    throw Error(ckpt + ": has no weights for " + names + " (not a checkpoint of this fine-tuned model)");
+  }
+  const int B = o.batch_size > 0 ? o.batch_size : cfg.train.micro_batch_size;
+  require(B >= 1, "predict: --batch-size must be >= 1");
+  const int64_t T = enc.T;
+  const int64_t per_row = head == HeadKind::SequenceClassification  ? K
+                          : head == HeadKind::TokenClassification ? T * K
+                                                                  : T * 2;
+  const std::vector<float> logits = forward_rows(model, enc, B, per_row, tok.pad_id, comm);
+
+  on_root(comm, [&] {
+    auto write = [&](const nlohmann::json& j) { out << j.dump() << "\n"; };
+    if (head == HeadKind::SequenceClassification) {
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        const auto p = tasks::decode_classification(logits.data() + i * size_t(K), K, info.label_names);
+        write(tasks::classification_json(p));
+      }
+    } else if (head == HeadKind::TokenClassification) {
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        std::vector<tasks::TaggedToken> tokens = tagging[i].tokens;
+        tasks::assign_tags(tokens, logits.data() + i * size_t(T * K), K);
+        nlohmann::json j;
+        if (inputs[i].from_conll) j["text"] = inputs[i].text;
+        j["entities"] = tasks::entities_json(tasks::decode_entities(tokens, info.label_names, inputs[i].text));
+        write(j);
+      }
+    } else {
+      // Start / end logits per window, then the best span over each question's windows.
+      const int64_t R = qa_features.size();
+      std::vector<float> start(size_t(R * T)), end(size_t(R * T));
+      for (int64_t i = 0; i < R * T; ++i) {
+        start[size_t(i)] = logits[size_t(2 * i)];
+        end[size_t(i)] = logits[size_t(2 * i + 1)];
+      }
+      std::vector<std::string> contexts;
+      for (const InputRow& r : inputs) contexts.push_back(r.qa.context);
+      const auto preds = tasks::decode_qa_features(qa_features, start.data(), end.data(), contexts);
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        nlohmann::json s = tasks::span_json(preds[i]);
+        write({{"id", inputs[i].qa.id}, {"answer", s["answer"]}, {"start", s["start"]}, {"end", s["end"]},
+               {"score", s["score"]}});
+      }
+    }
+    out.close();
+    require(bool(out), o.output + ": write failed");
+  });
+  if (rank_of(comm) == 0)
+    std::printf("tessera predict: %zu inputs -> %s (checkpoint %s)\n", inputs.size(), o.output.c_str(), ckpt.c_str());
+  return 0;
+}
+
+}  // namespace
+
+void register_predict(CLI::App& app) {
+  PredictOptions& o = options();
+  auto* p = app.add_subcommand("predict", "Run a fine-tuned task model over raw inputs (JSON Lines out)");
+  p->add_option("config", o.config, "run config (TOML): [model] and data.path (the task dataset)")->required();
+  p->add_option("--input", o.input, "inputs: .csv/.tsv/.jsonl texts, CoNLL (NER), SQuAD .json or .jsonl (QA)")
+      ->required();
+  p->add_option("--output", o.output, "output .jsonl, one line per input")->required();
+  p->add_option("--checkpoint", o.checkpoint, "checkpoint file (default: newest in the run's checkpoint dir)");
+  p->add_option("--vocab", o.vocab, "WordPiece vocab.txt (default: the one the dataset was prepared with)");
+  p->add_option("--text-column", o.text_column, "text column / key (default: the dataset's, else 'text')");
+  p->add_option("--text-pair-column", o.text_pair_column, "second text column (default: the dataset's)");
+  p->add_option("--format", o.format, "input format")
+      ->check(CLI::IsMember({"auto", "csv", "tsv", "jsonl", "conll", "squad"}));
+  p->add_option("--batch-size", o.batch_size, "rows per forward (default: train.micro_batch_size)")
+      ->check(CLI::Range(1, 1 << 16));
+  p->add_option("--run-dir", o.run_dir, "override run.dir (where checkpoints are looked up)");
+  o.cmd = p;
+}
+
+int run_predict(MPI_Comm comm) {
+  const PredictOptions& o = options();
+  if (!o.cmd || !o.cmd->parsed()) return -1;
+  return run(o, comm);
+}
+
+}  // namespace tessera

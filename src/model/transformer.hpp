@@ -1,0 +1,153 @@
+// One transformer, configured into GPT-2, BERT/RoBERTa or Llama (see
+// transformer_config.hpp for the table), with its task head. Parameters carry
+// Hugging Face's names without the model prefix (docs/formats.md lists them per
+// family); linear weights are stored [out, in] (nn.Linear: y = x·Wᵀ + b), so
+// GPT-2's Conv1D weights are transposed on import.
+//
+// Block (one code path; the configuration picks norm, placement, activation,
+// positions, biases and attention mask):
+//   pre-norm : s1 = x + drop(attn(norm1(x)));   out = s1 + drop(mlp(norm2(s1)))
+//   post-norm: s1 = x + drop(attn(x)); h = norm1(s1); out = norm2(h + drop(mlp(h)))
+//   attn = o_proj(attention(rope?(q,k), v)), GQA when n_kv_head < n_head
+//   mlp  = proj(act(fc(x)))  or  down(silu(gate(x))·up(x))  (SwiGLU)
+//
+// Parallel layout (ModelParallel): q/k/v column-parallel by heads (GPT-2's fused
+// c_attn with shard_groups = 3; separate q/k/v weights otherwise, kv heads split
+// too, so n_kv_head must divide by tp), MLP fc/gate/up column-parallel, o_proj and
+// MLP projection row-parallel (their biases replicated, added after the
+// all-reduce), token embedding and untied LM head vocab-parallel (rows), norms,
+// position/type embeddings and task heads replicated. With pp stages, stage s
+// holds blocks balanced_range(n_layer, pp, s); the first stage the embeddings, the
+// last the final norm, the head and — for a tied LM head — its own copy of the
+// token embedding (gradient summed across the two stages by the trainer).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+#include "kernels/counter_rng.hpp"
+#include "kernels/views.hpp"
+#include "src/model/model_parallel.hpp"
+#include "src/model/transformer_config.hpp"
+#include "src/tensor/ignore_index.hpp"
+#include "src/tensor/parameter_set.hpp"
+
+namespace tessera {
+
+// RNG site of a parameter's initialisation stream: a hash of its name, so every
+// shard and every pipeline stage draws the same values as the one-rank model.
+uint32_t param_rng_site(const std::string& name);
+
+struct ForwardOptions {
+  bool training = false;  // dropout on when true
+  uint64_t seed = 0;      // dropout RNG key: (seed, step, layer, site, element)
+  uint64_t step = 0;
+};
+
+// One micro-batch as the model reads it (host memory, row-major). Stages read
+// what they need: the first stage tokens/token_types, every stage the mask, the
+// last stage the labels.
+struct ModelInputs {
+  const int32_t* tokens = nullptr;          // [B,T]
+  const int32_t* token_types = nullptr;     // [B,T] segment ids (null = all 0)
+  const int32_t* attention_mask = nullptr;  // [B,T] 1 = token, 0 = padding (null = no padding)
+  // Targets of the head (null = no loss): causal_lm and token_classification
+  // [B,T] (kIgnoreIndex = skip), sequence_classification [B], question_answering
+  // [B,2] (start, end token; outside [0,T) = skip).
+  const int32_t* labels = nullptr;
+};
+
+// Elements of ModelInputs::labels per sample for a head.
+int64_t labels_per_sample(HeadKind head, int T);
+
+template <class S>
+class Transformer {
+ public:
+  explicit Transformer(const TransformerConfig& cfg);
+  Transformer(const TransformerConfig& cfg, const ModelParallel& mp);
+  ~Transformer();
+
+  const TransformerConfig& config() const { return cfg_; }
+  ParameterSet<S>& params() { return params_; }
+  const ParameterSet<S>& params() const { return params_; }
+
+  // Weights N(0, initializer_range) (GPT-2's residual projections scaled by
+  // 1/√(2·n_layer)), biases 0, norm weights 1. Each element is a pure function of
+  // (seed, parameter name, element index in the full tensor): any shard equals
+  // the matching slice of the one-rank init.
+  void init_weights(uint64_t seed);
+
+  // Classification losses: per-class weights (empty = 1; PyTorch CrossEntropyLoss
+  // semantics, mean over Σ weight[label]) and label smoothing ε.
+  void set_loss_options(std::vector<double> class_weights, double label_smoothing);
+
+  // Forward of the whole model (pp = 1). With labels returns the mean loss and
+  // keeps what backward needs; without returns 0 and leaves logits().
+  S forward(const ModelInputs& in, int B, int T, const ForwardOptions& opt);
+  // Causal-LM shorthand: tokens and next-token targets [B,T].
+  S forward(const int32_t* tokens, const int32_t* targets, int B, int T, const ForwardOptions& opt);
+
+  // Backward of the last forward (which must have had labels): accumulates (+=)
+  // d(loss_scale · mean loss)/dθ into params().grads().
+  void backward(S loss_scale);
+
+  // Head outputs of the last forward (slot 0, last stage): causal_lm [B,T,Vl]
+  // (this rank's vocabulary columns), sequence_classification [B,K],
+  // token_classification [B,T,K], question_answering [B,T,2] (start, end).
+  // After backward() an LM buffer holds gradients.
+  View1<S> logits() const;
+  // Last hidden states [B,T,C] of the last forward (after the final norm if any).
+  View1<S> hidden_states() const;
+  // BERT pooler output tanh(W·h[CLS] + b) [B,C] of the last forward (pooler models).
+  View1<S> pooler_output() const;
+
+  // Number of valid (non-ignored) targets in the last forward.
+  int64_t num_valid_targets() const;
+
+  // ---- incremental decoding with a KV cache (decoder families, pp = 1)
+  // Allocates caches for B sequences of up to T_max positions and resets them.
+  void begin_decode(int B, int T_max);
+  // Feeds T_new tokens [B,T_new] at positions [pos0, pos0+T_new) (the prompt
+  // first, then one token at a time); logits() then holds [B,T_new,Vl].
+  void forward_decode(const int32_t* tokens, int B, int T_new, int64_t pos0);
+
+  // ---- pipeline-stage interface (the whole model is one stage when pp = 1)
+  const ModelParallel& parallel() const { return mp_; }
+  bool is_first_stage() const { return mp_.pp_rank == 0; }
+  bool is_last_stage() const { return mp_.pp_rank == mp_.pp_size - 1; }
+  int first_layer() const { return layer_begin_; }
+  int end_layer() const { return layer_end_; }
+  void set_num_slots(int slots);
+  S forward_stage(int slot, const ModelInputs& in, int B, int T, const ForwardOptions& opt,
+                  const View1<S>& input_hidden);
+  S forward_stage(int slot, const int32_t* tokens, const int32_t* targets, int B, int T, const ForwardOptions& opt,
+                  const View1<S>& input_hidden);
+  View1<S> stage_output(int slot) const;
+  void backward_stage(int slot, S loss_scale, const View1<S>& output_grad);
+  View1<S> stage_input_grad(int slot) const;
+  void set_grads_ready_hook(std::function<void(size_t, size_t)> hook) { grads_ready_ = std::move(hook); }
+
+  // Name of the token embedding ("wte.weight", "embeddings.word_embeddings.weight",
+  // "embed_tokens.weight") — tied with the LM head when tie_word_embeddings.
+  std::string token_embedding_name() const;
+  // True when the last stage holds its own copy of the tied token embedding.
+  bool has_tied_copy() const;
+
+  size_t activation_bytes() const;
+
+ private:
+  struct Activations;
+  struct DecodeCache;
+  TransformerConfig cfg_;
+  ModelParallel mp_;
+  int layer_begin_ = 0, layer_end_ = 0;
+  ParameterSet<S> params_;
+  std::vector<std::unique_ptr<Activations>> slots_;
+  std::unique_ptr<DecodeCache> cache_;
+  std::function<void(size_t, size_t)> grads_ready_;
+  std::vector<double> class_weights_;
+  double label_smoothing_ = 0;
+};
+
+}  // namespace tessera

@@ -1,0 +1,90 @@
+// Hyper-parameters of Tessera's one transformer block and the model around it.
+// GPT-2, BERT/RoBERTa and Llama are configurations of the same block (names of
+// the size fields follow Hugging Face's GPT2Config; the other families' HF
+// config.json keys map onto them in io/hf_config):
+//
+//   family   norm     placement  activation  positions        bias  attention      head tie
+//   gpt2     LayerNorm pre-norm   gelu_tanh   learned          yes   causal MHA     tied
+//   bert     LayerNorm post-norm  gelu_erf    learned+types    yes   bidirectional  (encoder)
+//   roberta  LayerNorm post-norm  gelu_erf    learned, offset  yes   bidirectional  (encoder)
+//   llama    RMSNorm   pre-norm   swiglu      rotary (RoPE)    no    causal GQA     config
+//
+// The task head sits on the last pipeline stage: causal LM (vocab-parallel, tied
+// or untied), sequence classification (BERT: [CLS] → pooler(tanh) → classifier;
+// RoBERTa: <s> → dense(tanh) → out_proj; decoders: last non-pad token → score),
+// token classification (classifier on every token), extractive QA (qa_outputs →
+// start/end logits), or none (the model returns hidden states).
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace tessera {
+
+enum class Family { GPT2, BERT, RoBERTa, Llama };
+enum class NormKind { LayerNorm, RMSNorm };
+enum class Activation { GeluTanh, GeluErf, SwiGLU };
+enum class PositionKind { Learned, Rotary };
+enum class HeadKind { CausalLM, SequenceClassification, TokenClassification, QuestionAnswering, None };
+
+const char* family_name(Family f);
+const char* head_name(HeadKind h);
+// Parse "gpt2" | "bert" | "roberta" | "llama" (throws tessera::Error naming `what`).
+Family parse_family(const std::string& s, const std::string& what);
+// Parse "causal_lm" | "sequence_classification" | "token_classification" | "question_answering" | "none".
+HeadKind parse_head(const std::string& s, const std::string& what);
+
+struct TransformerConfig {
+  Family family = Family::GPT2;
+  int n_layer = 12;
+  int n_head = 12;
+  int n_kv_head = 0;        // key/value heads (GQA); 0 = n_head
+  int n_embd = 768;
+  int n_inner = 0;          // MLP width; 0 = 4·n_embd
+  int n_positions = 1024;   // context length (learned positions: table rows)
+  int vocab_size = 50257;
+  int type_vocab_size = 0;  // BERT token-type embeddings (2); 0 = none
+  int position_offset = 0;  // first position id (RoBERTa: padding_idx + 1 = 2)
+  int pad_token_id = -1;    // padding id (sequence classification of decoders: last non-pad token)
+  double embd_pdrop = 0.0;  // dropout after the embeddings
+  double attn_pdrop = 0.0;  // dropout on attention probabilities
+  double resid_pdrop = 0.0; // dropout on each residual branch output
+  double classifier_pdrop = -1.0;  // dropout before a classification/QA head; < 0 = resid_pdrop
+  double layer_norm_epsilon = 1e-5;  // LayerNorm / RMSNorm epsilon
+  double initializer_range = 0.02;
+  double rope_theta = 10000.0;
+  bool tie_word_embeddings = true;
+
+  // Block configuration (set from the family by apply_family_defaults()).
+  NormKind norm = NormKind::LayerNorm;
+  bool pre_norm = true;          // false: post-norm (BERT): x = norm(x + branch(x))
+  Activation activation = Activation::GeluTanh;
+  PositionKind positions = PositionKind::Learned;
+  bool bias = true;              // biases on every linear layer
+  bool causal = true;            // false: bidirectional with key padding mask
+  bool embedding_norm = false;   // BERT: LayerNorm after the embedding sum
+  bool final_norm = true;        // norm after the last block (GPT-2 ln_f, Llama norm)
+  bool pooler = false;           // BERT pooler (dense + tanh on [CLS]) present
+
+  // Task head.
+  HeadKind head = HeadKind::CausalLM;
+  int num_labels = 0;            // classes (sequence/token classification)
+
+  int kv_heads() const { return n_kv_head > 0 ? n_kv_head : n_head; }
+  int head_dim() const { return n_embd / n_head; }
+  int ffn_dim() const { return n_inner > 0 ? n_inner : 4 * n_embd; }
+  double classifier_dropout() const { return classifier_pdrop >= 0 ? classifier_pdrop : resid_pdrop; }
+  bool is_encoder() const { return family == Family::BERT || family == Family::RoBERTa; }
+  // Parameter count of the backbone + head (tied embeddings counted once).
+  int64_t num_parameters() const;
+};
+
+// Sets norm/pre_norm/activation/positions/bias/causal/embedding_norm/final_norm/
+// pooler/position_offset/type_vocab_size from cfg.family (sizes untouched).
+void apply_family_defaults(TransformerConfig& cfg);
+
+// Checks sizes and their divisibility (throws tessera::Error starting with `what`).
+void validate_transformer_config(const TransformerConfig& cfg, const std::string& what);
+
+using GPT2Config = TransformerConfig;  // the original name, kept for GPT-2 code
+
+}  // namespace tessera
