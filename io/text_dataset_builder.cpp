@@ -8,6 +8,7 @@
 #include "io/token_dataset.hpp"
 #include "src/runtime/error.hpp"
 #include "src/tokenizer/byte_tokenizer.hpp"
+#include "src/tokenizer/text_tokenizer.hpp"
 
 namespace tessera {
 
@@ -101,7 +102,9 @@ std::vector<int> assign_splits(size_t n, double validation_fraction, double test
 void prepare_text_dataset(const PrepareTextOptions& opts, MPI_Comm comm) {
   int rank = 0;
   if (comm != MPI_COMM_NULL) MPI_Comm_rank(comm, &rank);
-  ByteTokenizer tok;
+  const TextTokenizer tok = TextTokenizer::open(opts.tokenizer);
+  const int32_t eot = tok.name() == ByteTokenizer().name() ? ByteTokenizer::kEot : tok.eos_id();
+  require(eot >= 0, "prepare --tokenizer " + opts.tokenizer + ": the tokenizer has no end-of-text token");
   std::map<std::string, std::vector<int32_t>> tokens;
   std::map<std::string, std::vector<int64_t>> offsets;
   std::string err;
@@ -124,7 +127,7 @@ void prepare_text_dataset(const PrepareTextOptions& opts, MPI_Comm comm) {
         if (o.empty()) o.push_back(0);
         std::vector<int32_t> ids = tok.encode(docs[i]);
         t.insert(t.end(), ids.begin(), ids.end());
-        t.push_back(ByteTokenizer::kEot);
+        t.push_back(eot);
         o.push_back(static_cast<int64_t>(t.size()));
         present[which[i]] = 1;
       }
@@ -149,7 +152,7 @@ void prepare_text_dataset(const PrepareTextOptions& opts, MPI_Comm comm) {
   TokenDatasetInfo info;
   info.tokenizer = tok.name();
   info.vocab_size = tok.vocab_size();
-  info.eot_id = ByteTokenizer::kEot;
+  info.eot_id = eot;
   write_token_dataset(opts.output, info, tokens, offsets, comm);
 }
 

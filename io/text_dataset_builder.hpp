@@ -1,4 +1,4 @@
-// `tessera prepare`: plain UTF-8 text files -> byte-tokenized HDF5 token dataset.
+// `tessera prepare`: plain UTF-8 text files -> tokenized HDF5 token dataset.
 #pragma once
 #include <mpi.h>
 #include <string>
@@ -12,6 +12,7 @@ struct PrepareTextOptions {
   double validation_fraction = 0.05;
   double test_fraction = 0.0;
   std::string doc_separator = "blank-lines";  // or "file" or "line"
+  std::string tokenizer = "byte";  // TextTokenizer spec: byte | FILE.gguf | FILE.tiktoken | DIR (vocab.json + merges.txt)
 };
 
 // A document split of the inputs, in input order (exposed for tests/tools).
@@ -29,8 +30,8 @@ std::vector<std::string> split_documents(const std::vector<std::string>& inputs,
 // be empty.
 std::vector<int> assign_splits(size_t n, double validation_fraction, double test_fraction);
 
-// Reads the inputs on rank 0, byte-tokenizes every document followed by one
-// EOT (256), assigns documents with assign_splits and writes the dataset
+// Reads the inputs on rank 0, tokenizes every document (byte-level by default)
+// followed by one end-of-text id (byte: 256; BPE: the tokenizer's eos), assigns documents with assign_splits and writes the dataset
 // collectively over comm (splits with no documents are not written).
 // Missing input -> Error naming it; no documents -> Error.
 void prepare_text_dataset(const PrepareTextOptions& opts, MPI_Comm comm);

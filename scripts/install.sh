@@ -36,6 +36,7 @@ fi
 
 scripts/fetch_assets.sh
 scripts/fetch_gguf.sh
+scripts/fetch_datasets.sh
 
 BUILD_DIR=${TESSERA_BUILD_DIR:-build}
 JOBS=${TESSERA_JOBS:-$(nproc)}

@@ -1,15 +1,21 @@
 #include "src/cli/commands.hpp"
 #include <CLI/CLI.hpp>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <tuple>
 #include "io/checkpoint.hpp"
+#include "io/task_dataset.hpp"
+#include "src/tasks/task_evaluator.hpp"
+#include "src/train/task_batch_loader.hpp"
 #include "io/inspect.hpp"
 #include "io/task_prepare.hpp"
 #include "io/text_dataset_builder.hpp"
 #include "io/token_dataset.hpp"
 #include "src/config/run_config.hpp"
+#include "src/cli/generate_batch.hpp"
+#include "src/metrics/metrics.hpp"
 #include "src/runtime/error.hpp"
 #include "src/tokenizer/byte_tokenizer.hpp"
 #include "src/tasks/text_generation.hpp"
@@ -46,7 +52,13 @@ void register_commands(CLI::App& app, CommandLine& cl) {
   auto* gen = app.add_subcommand("generate", "Sample text from a checkpoint");
   gen->add_option("config", cl.config, "run config (TOML); optional with --checkpoint (its stored config is used)");
   gen->add_option("--checkpoint", cl.checkpoint, "checkpoint file (default: newest in the run's checkpoint dir)");
-  gen->add_option("--prompt", cl.prompt, "prompt text");
+  auto* prompt = gen->add_option("--prompt", cl.prompt, "prompt text");
+  auto* batch_in = gen->add_option("--input", cl.inputs, "batch mode: prompts, one per line (\"\\n\" is a newline)")
+                       ->expected(1)
+                       ->excludes(prompt);
+  auto* batch_out = gen->add_option("--output", cl.output, "batch mode: one line per prompt, the escaped continuation");
+  batch_in->needs(batch_out);
+  batch_out->needs(batch_in);
   gen->add_option("--max-new-tokens", cl.max_new_tokens, "tokens to generate")->check(CLI::Range(1, 1 << 20));
   gen->add_option("--temperature", cl.temperature, "sampling temperature (0 = greedy)")->check(CLI::Range(0.0, 100.0));
   gen->add_option("--top-k", cl.top_k, "sample among the k most likely tokens (0 = all)")->check(CLI::NonNegativeNumber);
@@ -62,7 +74,7 @@ void register_commands(CLI::App& app, CommandLine& cl) {
   gen->add_option("--run-dir", g_run_dir_override, "override run.dir (where checkpoints are looked up)");  // HPC ops
   gen->callback([&] { cl.command = "generate"; });
 
-  auto* prep = app.add_subcommand("prepare", "Tokenize plain text into an HDF5 dataset (byte-level tokenizer)");
+  auto* prep = app.add_subcommand("prepare", "Tokenize plain text (or task data with --task) into an HDF5 dataset");
   prep->add_option("--input", cl.inputs, "text file(s)")->required();
   prep->add_option("--output", cl.output, "output .h5")->required();
   prep->add_option("--validation-fraction", cl.validation_fraction, "share of documents for validation")
@@ -74,6 +86,7 @@ void register_commands(CLI::App& app, CommandLine& cl) {
       ->check(CLI::IsMember({"classification", "ner", "qa"}));
   prep->add_option("--validation-input", cl.task_validation, "task validation file (with --task)");
   prep->add_option("--vocab", cl.vocab, "WordPiece vocab.txt (with --task)");
+  prep->add_option("--tokenizer", cl.tokenizer, "plain text: byte (default) | FILE.gguf | FILE.tiktoken | DIR with vocab.json+merges.txt");
   prep->add_option("--max-len", cl.max_len, "tokens per row (with --task)")->check(CLI::Range(8, 1 << 16));
   prep->add_option("--doc-stride", cl.doc_stride, "QA window overlap in tokens")->check(CLI::Range(1, 1 << 16));
   prep->add_option("--label-alignment", cl.label_alignment, "NER: first-subword | all-subwords")
@@ -83,6 +96,14 @@ void register_commands(CLI::App& app, CommandLine& cl) {
   auto* insp = app.add_subcommand("inspect", "Describe a Tessera HDF5 file (dataset or checkpoint)");
   insp->add_option("file", cl.file, "HDF5 file")->required();
   insp->callback([&] { cl.command = "inspect"; });
+
+  auto* score = app.add_subcommand("score", "Score a hypothesis file against reference files (sacreBLEU BLEU)");
+  score->add_option("metric", cl.metric, "bleu")->required()->check(CLI::IsMember({"bleu"}));
+  score->add_option("--hypotheses", cl.hypotheses, "system outputs, one segment per line")->required();
+  score->add_option("--references", cl.references, "references, one segment per line (repeat for more references)")
+      ->required();
+  score->add_flag("--lowercase", cl.lowercase, "case-insensitive BLEU (sacrebleu --lowercase)");
+  score->callback([&] { cl.command = "score"; });
 }
 
 namespace {
@@ -106,7 +127,9 @@ int cmd_train(const CommandLine& cl, MPI_Comm comm) {
   if (rank == 0) {
     std::cout << "done: " << s.steps_done << " steps, train loss " << s.last_train_loss;
     if (s.last_val_loss >= 0) std::cout << ", validation loss " << s.last_val_loss << " (perplexity " << std::exp(s.last_val_loss) << ")";
-    std::cout << ", checkpoint " << s.last_checkpoint << (s.stopped_early ? " (stopped early; resume with --resume)" : "") << "\n";
+    std::cout << ", checkpoint " << s.last_checkpoint << (s.stopped_early ? " (stopped early; resume with --resume)" : "")
+              << (s.early_stopping ? " (early stopping; best weights from step " + std::to_string(s.best_step) + ")" : "")
+              << "\n";
   }
   // HPC ops: exit 3 = "checkpointed and stopped early: resubmit/requeue with --resume"
   // (a stop signal, or train.max_time_s; not --stop-at-step, which the user asked for).
@@ -123,12 +146,51 @@ struct TrainedModel {
 TrainedModel locate_trained_model(const CommandLine& cl) {
   TrainedModel t{load_run_config(cl.config), ""};
   apply_run_dir_override(t.cfg);  // HPC ops
+  resolve_init_from(t.cfg, MPI_COMM_WORLD);
   t.file = checkpoint_for(cl, t.cfg);
   return t;
 }
 
+// Task datasets: every metric of the head (data-parallel over the ranks, one model
+// replica each), the loss, and the per-class report as JSON on rank 0.
+int eval_task(const RunConfig& cfg, const std::string& file, const std::string& split, MPI_Comm comm) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  TaskDataset data(cfg.data.path, comm);
+  require(data.has_split(split), "dataset '" + cfg.data.path + "' has no split '" + split + "'");
+  GPT2<float> model(cfg.model.transformer);
+  const auto missing = load_model_weights(model, file, comm);
+  require(missing.empty(), file + ": parameter " + (missing.empty() ? "" : missing.front()) + " is missing");
+  const int B = cfg.train.micro_batch_size;
+  TaskBatchLoader loader = TaskBatchLoader::for_evaluation(data, split, B, rank, size);
+  TaskEvaluator ev(cfg.model.transformer.head, data.info(), data.read_split(split),
+                   cfg.model.transformer.head == HeadKind::QuestionAnswering ? data.read_examples(split)
+                                                                              : TaskExamples{});
+  MicroBatch mb;
+  double loss = 0;
+  for (int64_t i = 0; i < loader.eval_batches(); ++i) {
+    loader.next_batch(mb);
+    loss += model.forward(mb.inputs(), mb.B, mb.T, ForwardOptions{});
+    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.logits());
+    ev.add_batch(mb, host.data());
+  }
+  loss = loader.eval_batches() > 0 ? loss / double(loader.eval_batches()) : NAN;
+  MPI_Allreduce(MPI_IN_PLACE, &loss, 1, MPI_DOUBLE, MPI_SUM, comm);
+  loss /= size;
+  std::map<std::string, double> metrics = ev.finish(comm);
+  if (rank == 0) {
+    std::cout << "eval " << file << " | " << split << " loss " << loss;
+    for (const auto& [k, v] : metrics)
+      if (k.find('/') == std::string::npos) std::cout << " | " << k << " " << v;
+    std::cout << "\n" << ev.report().dump(2) << "\n";
+  }
+  return 0;
+}
+
 int cmd_eval(const CommandLine& cl, MPI_Comm comm) {
   const auto [cfg, file] = locate_trained_model(cl);
+  if (is_task_dataset(cfg.data.path)) return eval_task(cfg, file, cl.split, comm);
   GPT2<float> model(cfg.model.transformer);
   const auto missing = load_model_weights(model, file, comm);
   require(missing.empty(), file + ": parameter " + (missing.empty() ? "" : missing.front()) + " is missing");
@@ -179,6 +241,15 @@ int cmd_generate(const CommandLine& cl, MPI_Comm comm) {
   go.sampling.repetition_penalty = cl.repetition_penalty;
   go.sampling.seed = cl.seed;
   if (tok.eos_id() >= 0) go.sampling.stop_tokens.push_back(tok.eos_id());
+  if (!cl.inputs.empty()) {  // batch mode: --input PROMPTS --output OUT
+    const BatchGenerationStats s = generate_batch(model, tok, go, cl.stop, cl.inputs.front(), cl.output, comm);
+    int rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    if (rank == 0)
+      std::cout << "generated " << s.prompts << " continuations (" << s.generated_tokens << " tokens) in " << s.seconds
+                << " s -> " << cl.output << "\n";
+    return 0;
+  }
   for (const std::string& s : cl.stop) go.stop_sequences.push_back(tok.encode(s));
   const GenerationResult r = generate_tokens(model, tok.encode(cl.prompt.empty() ? "\n" : cl.prompt), go);
   int rank = 0;
@@ -211,6 +282,7 @@ int cmd_prepare(const CommandLine& cl, MPI_Comm comm) {
   o.validation_fraction = cl.validation_fraction;
   o.test_fraction = cl.test_fraction;
   o.doc_separator = cl.doc_separator;
+  if (!cl.tokenizer.empty()) o.tokenizer = cl.tokenizer;
   prepare_text_dataset(o, comm);
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
@@ -223,6 +295,33 @@ int cmd_prepare(const CommandLine& cl, MPI_Comm comm) {
   return 0;
 }
 
+// sacrebleu's BLEUScore text: "BLEU = 48.53 82.4/50.0/45.5/37.5 (BP = 0.943 ratio = 0.944 hyp_len = 17 ref_len = 18)".
+std::string format_bleu(const metrics::BleuScore& b) {
+  const double ratio = b.ref_len > 0 ? double(b.sys_len) / double(b.ref_len) : 0.0;
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "BLEU = %.2f %.1f/%.1f/%.1f/%.1f (BP = %.3f ratio = %.3f hyp_len = %lld ref_len = %lld)",
+                b.score, b.precisions[0], b.precisions[1], b.precisions[2], b.precisions[3], b.bp, ratio,
+                static_cast<long long>(b.sys_len), static_cast<long long>(b.ref_len));
+  return buf;
+}
+
+int cmd_score(const CommandLine& cl, MPI_Comm comm) {
+  const std::vector<std::string> hyps = read_lines(cl.hypotheses);
+  std::vector<std::vector<std::string>> refs;
+  for (const std::string& file : cl.references) {
+    refs.push_back(read_lines(file));
+    require(refs.back().size() == hyps.size(), "score: " + file + " has " + std::to_string(refs.back().size()) +
+                                                   " lines but " + cl.hypotheses + " has " + std::to_string(hyps.size()));
+  }
+  const metrics::BleuScore b = metrics::corpus_bleu(hyps, refs, metrics::BleuOptions{cl.lowercase, false});
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0)
+    std::cout << format_bleu(b) << "\n"
+              << "nrefs:" << refs.size() << "|case:" << (cl.lowercase ? "lc" : "mixed") << "|eff:no|tok:13a|smooth:exp\n";
+  return 0;
+}
+
 }  // namespace
 
 int run_command(const CommandLine& cl, MPI_Comm comm) {
@@ -231,6 +330,7 @@ int run_command(const CommandLine& cl, MPI_Comm comm) {
   if (cl.command == "generate") return cmd_generate(cl, comm);
   if (cl.command == "prepare") return cmd_prepare(cl, comm);
   if (cl.command == "inspect") return inspect_file(cl.file, std::cout);
+  if (cl.command == "score") return cmd_score(cl, comm);
   throw Error("unknown command '" + cl.command + "'");
 }
 

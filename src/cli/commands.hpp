@@ -9,7 +9,7 @@ namespace CLI { class App; }
 namespace tessera {
 
 struct CommandLine {
-  std::string command;  // train | eval | generate | prepare | inspect
+  std::string command;  // train | eval | generate | prepare | inspect | score
   std::string config;
   bool resume = false;
   int64_t stop_at_step = 0;
@@ -37,6 +37,10 @@ struct CommandLine {
   int64_t doc_stride = 64;
   std::string label_alignment = "first-subword";
   std::string file;
+  std::string metric;                   // score bleu
+  std::string hypotheses;               // score --hypotheses
+  std::vector<std::string> references;  // score --references (repeatable: one file per reference stream)
+  bool lowercase = false;               // score --lowercase
 };
 
 void register_commands(CLI::App& app, CommandLine& cl);

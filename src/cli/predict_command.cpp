@@ -328,6 +328,7 @@ std::vector<float> forward_rows(Transformer<float>& model, const Encoded& enc, i
 
 int run(const PredictOptions& o, MPI_Comm comm) {
   RunConfig cfg = load_run_config(o.config);
+  resolve_init_from(cfg, comm);
   if (!o.run_dir.empty()) cfg.run.dir = o.run_dir;
   require(cfg.parallel.tp == 1 && cfg.parallel.pp == 1,
           "predict runs data-parallel only, but " + o.config + " sets parallel.tp = " +

@@ -340,6 +340,8 @@ class Parser {
       }
     }
 
+    // train.epochs given without train.max_steps: the epochs decide (max_steps' default is for LM runs).
+    if (lines_.count("train.epochs") && !lines_.count("train.max_steps")) cfg.train.max_steps = 0;
     validate(cfg);
     // The family sets the block configuration (norm, activation, positions, …); an explicit
     // model.pooler / model.type_vocab_size / model.pad_token_id given by the user wins.
@@ -353,6 +355,7 @@ class Parser {
     if (t.family == Family::BERT && !lines_.count("model.type_vocab_size")) t.type_vocab_size = 2;
     validate_transformer_config(t, origin_ + ": [model]");
     cfg.source_text = text;
+    for (const auto& [k, line] : lines_) cfg.given.insert(k);
     return cfg;
   }
 
@@ -521,7 +524,7 @@ class Parser {
     }
     check(c, !c.data.train_split.empty(), "data.train_split", "a non-empty split name");
     check(c, c.data.seq_len >= 1, "data.seq_len", ">= 1");
-    check(c, !require_data_ || c.data.seq_len <= g.n_positions, "data.seq_len",
+    check(c, !require_data_ || !lines_.count("data.seq_len") || c.data.seq_len <= g.n_positions, "data.seq_len",
           "<= model.n_positions = " + std::to_string(g.n_positions), "model.n_positions");
 
     const auto& t = c.train;
@@ -594,6 +597,40 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& orig
 
 RunConfig parse_model_config(const std::string& toml_text, const std::string& origin) {
   return Parser(origin, false).parse(toml_text);
+}
+
+void adopt_init_from_architecture(RunConfig& cfg, const std::string& stored_toml, const std::string& origin) {
+  RunConfig base = parse_model_config(stored_toml, origin);
+  static const char* kArch[] = {"family",          "n_layer",      "n_head",       "n_kv_head",
+                                "n_embd",          "n_inner",      "n_positions",  "vocab_size",
+                                "type_vocab_size", "pad_token_id", "layer_norm_epsilon", "rope_theta",
+                                "tie_word_embeddings", "pooler"};
+  for (const char* key : kArch) {
+    const std::string dotted = std::string("model.") + key;
+    const Field* f = find_field("model", key);
+    if (!f || !cfg.given.count(dotted)) continue;
+    const bool same = std::visit(
+        [&](auto* mine) {
+          using T = std::remove_pointer_t<decltype(mine)>;
+          return *mine == *std::get<T*>(f->ref(base));
+        },
+        f->ref(cfg));
+    if (!same)
+      throw Error((cfg.source_path.empty() ? std::string("config") : cfg.source_path) + ": " + dotted +
+                  " differs from the architecture of model.init_from (" + origin + "); leave it out to use the checkpoint's");
+  }
+  TransformerConfig t = base.model.transformer;
+  const TransformerConfig& mine = cfg.model.transformer;
+  t.head = mine.head;
+  t.num_labels = mine.num_labels;
+  t.embd_pdrop = mine.embd_pdrop;
+  t.attn_pdrop = mine.attn_pdrop;
+  t.resid_pdrop = mine.resid_pdrop;
+  t.classifier_pdrop = mine.classifier_pdrop;
+  t.initializer_range = mine.initializer_range;
+  validate_transformer_config(t, origin + " + " + (cfg.source_path.empty() ? "config" : cfg.source_path));
+  cfg.model.family = base.model.family;
+  cfg.model.transformer = t;
 }
 
 std::string model_toml(const TransformerConfig& t, const std::string& head) {

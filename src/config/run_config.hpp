@@ -3,6 +3,7 @@
 // are rejected with the key's dotted name (e.g. "train.micro_batch_size").
 #pragma once
 #include <cstdint>
+#include <set>
 #include <string>
 #include "src/model/transformer_config.hpp"
 
@@ -99,6 +100,7 @@ struct RunConfig {
   ParallelSection parallel;
   std::string source_text;  // the TOML text as read (stored in checkpoints)
   std::string source_path;
+  std::set<std::string> given;  // dotted keys set explicitly in the file
 };
 
 // Parses and validates. Throws tessera::Error naming the file and the key.
@@ -107,6 +109,13 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& orig
 // Same keys, for commands that need only the model (generate, predict, export):
 // [data] may be absent.
 RunConfig parse_model_config(const std::string& toml_text, const std::string& origin);
+// Fine-tuning from model.init_from: the architecture (family and every size, norm
+// epsilon, rope_theta, tying, pooler, pad id) comes from the checkpoint's stored
+// config, as Hugging Face's from_pretrained reads config.json; the run keeps its
+// head, num_labels and dropout settings. A key the run sets explicitly to a
+// different value is an error naming it. stored_toml = the checkpoint's /run/config.
+void adopt_init_from_architecture(RunConfig& cfg, const std::string& stored_toml, const std::string& origin);
+
 // The [model] section of a config describing t (import writes it into checkpoints).
 std::string model_toml(const TransformerConfig& t, const std::string& head = "");
 

@@ -40,7 +40,13 @@ namespace fs = std::filesystem;
 namespace tessera {
 
 double flops_per_token(const GPT2Config& c, int T) {
-  return 6.0 * double(c.num_parameters()) + 12.0 * c.n_layer * c.n_embd * double(T);
+  // Embedding lookups do no GEMM work: the token table counts only as a (tied or
+  // untied) LM head; position/type tables never.
+  double matmul_params = double(c.num_parameters());
+  if (c.positions == PositionKind::Learned) matmul_params -= double(c.position_offset + c.n_positions) * c.n_embd;
+  matmul_params -= double(c.type_vocab_size) * c.n_embd;
+  if (c.head != HeadKind::CausalLM || !c.tie_word_embeddings) matmul_params -= double(c.vocab_size) * c.n_embd;
+  return 6.0 * matmul_params + 12.0 * c.n_layer * c.n_embd * double(T);
 }
 
 double evaluate_loss(GPT2<float>& model, const TokenDataset& data, const std::string& split, int T, int B,
@@ -192,7 +198,16 @@ struct Checkpointer {
 
 }  // namespace
 
-TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_step) {
+void resolve_init_from(RunConfig& cfg, MPI_Comm comm) {
+  if (cfg.model.init_from.empty()) return;
+  const TrainingState st = read_checkpoint_state(cfg.model.init_from, comm);
+  require(!st.config_toml.empty(), cfg.model.init_from + ": checkpoint has no stored config (/run/config)");
+  adopt_init_from_architecture(cfg, st.config_toml, cfg.model.init_from);
+}
+
+TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_at_step) {
+  RunConfig cfg = cfg_in;
+  resolve_init_from(cfg, comm);
   const ParallelSection& par = cfg.parallel;
   ProcessGrid grid(comm, par.dp, par.tp, par.pp);
   if (par.timeout_s > 0) grid.set_timeout_seconds(par.timeout_s);
@@ -257,6 +272,8 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
     require(mc.head == HeadKind::CausalLM, "dataset '" + cfg.data.path +
                                                "' is a token (language-model) dataset but model.head = " +
                                                head_name(mc.head) + "; prepare a task dataset with `tessera prepare --task`");
+    require(T <= mc.n_positions, "data.seq_len = " + std::to_string(T) + " exceeds the model's n_positions = " +
+                                     std::to_string(mc.n_positions));
     lm_data = std::make_unique<TokenDataset>(cfg.data.path, comm);
     require(lm_data->info().vocab_size <= mc.vocab_size,
             "dataset '" + cfg.data.path + "' has vocab_size " + std::to_string(lm_data->info().vocab_size) +
@@ -371,7 +388,9 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
       TaskBatchLoader val = TaskBatchLoader::for_evaluation(*task_data, cfg.data.validation_split, B, grid.dp_rank(),
                                                             grid.dp_size());
       const TaskFeatures features = task_data->read_split(cfg.data.validation_split);
-      TaskEvaluator ev(mc.head, task_data->info(), features, task_data->read_examples(cfg.data.validation_split));
+      TaskEvaluator ev(mc.head, task_data->info(), features,
+                       mc.head == HeadKind::QuestionAnswering ? task_data->read_examples(cfg.data.validation_split)
+                                                              : TaskExamples{});
       n = val.eval_batches();
       MicroBatch mb;
       for (int64_t i = 0; i < n; ++i) {
@@ -586,7 +605,7 @@ TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_s
     }
   }
   if (!early_stop) evaluate_and_track(step);
-  summary.stopped_early = summary.stopped_early || early_stop;
+  summary.early_stopping = early_stop;
   // Restore the best evaluation's weights (HF load_best_model_at_end) before the final save.
   if (cfg.train.keep_best && has_val && stopper.has_best() && stopper.best_step() != step) {
     const std::string best = find_latest_checkpoint(best_dir);

@@ -17,6 +17,7 @@ struct TrainSummary {
   std::string last_checkpoint;
   bool stopped_early = false;  // max_time reached
   bool preempted = false;
+  bool early_stopping = false; // train.early_stopping_patience ended the run (a finished run, not exit 3)
   int64_t best_step = -1;      // evaluation with the best train.eval_metric (-1 = none)
   double best_metric = 0;      // stopped by SIGUSR1/SIGTERM (src/runtime/stop_signal.hpp)
 };
@@ -34,6 +35,10 @@ double evaluate_loss(GPT2<float>& model, const TokenDataset& data, const std::st
 double flops_per_token(const GPT2Config& cfg, int seq_len);
 
 // Builds the model described by cfg.model and loads weights from a checkpoint file.
+// With model.init_from: the architecture from the checkpoint's stored config
+// (adopt_init_from_architecture); every command that builds the model calls it.
+void resolve_init_from(RunConfig& cfg, MPI_Comm comm);
+
 // Parameters absent from the file (e.g. a new task head on a pre-trained backbone)
 // keep their current values and are returned; shapes must match.
 std::vector<std::string> load_model_weights(GPT2<float>& model, const std::string& checkpoint_file, MPI_Comm comm);
