@@ -22,6 +22,7 @@
 
 #include "src/runtime/error.hpp"
 #include "src/tokenizer/bpe_tokenizer.hpp"
+#include "src/tokenizer/gguf_tokenizer.hpp"
 #include "src/tokenizer/wordpiece_tokenizer.hpp"
 
 using namespace tessera;
@@ -61,6 +62,10 @@ int main(int argc, char** argv) {
     auto gpt2 = BpeTokenizer::from_vocab_merges((assets / "gpt2/vocab.json").string(), (assets / "gpt2/merges.txt").string());
     auto tt = BpeTokenizer::from_tiktoken((assets / "gpt2/gpt2.tiktoken").string());
     auto bert = WordPieceTokenizer::from_vocab_txt((assets / "minilm/vocab.txt").string());
+    std::string gguf;
+    for (const auto& e : std::filesystem::directory_iterator(assets / "smollm2"))
+      if (e.path().extension() == ".gguf") gguf = e.path().string();
+    auto smol = bpe_tokenizer_from_gguf(gguf);
 
     struct Case { const char* config; std::function<size_t(const std::string&)> run; };
     std::vector<Case> cases = {
@@ -68,6 +73,7 @@ int main(int argc, char** argv) {
         {"gpt2-bpe(vocab.json+merges.txt) ids+offsets", [&](const std::string& s) { return gpt2.encode_with_offsets(s).ids.size(); }},
         {"gpt2-bpe(gpt2.tiktoken) ids", [&](const std::string& s) { return tt.encode(s).size(); }},
         {"bert-uncased-wordpiece ids+offsets", [&](const std::string& s) { return bert.encode_with_offsets(s).ids.size(); }},
+        {"smollm2-bpe(gguf) ids+offsets", [&](const std::string& s) { return smol.encode_with_offsets(s).ids.size(); }},
     };
     for (auto& c : cases) {
       for (auto& l : base) c.run(l);  // warm-up (fills the BPE cache)

@@ -99,32 +99,32 @@ TransformerConfig gguf_config(const GgufFile& f) {
 
 }  // namespace
 
-std::vector<float> permute_rope_rows(const std::vector<float>& w, int64_t rows, int64_t cols, int n_head) {
+namespace {
+// Row hf = h·hd + j·half + i of the HF layout is row gg = h·hd + 2i + j of llama.cpp's
+// (j ∈ {0,1} the rotary half, i < half = hd/2). to_gguf: copy hf → gg, else gg → hf.
+std::vector<float> move_rope_rows(const std::vector<float>& w, int64_t rows, int64_t cols, int n_head, bool to_gguf,
+                                  const char* what) {
   require(n_head > 0 && rows % (2 * int64_t(n_head)) == 0 && int64_t(w.size()) == rows * cols,
-          "permute_rope_rows: rows must be a multiple of 2·n_head");
+          std::string(what) + ": rows must be a multiple of 2·n_head");
   const int64_t hd = rows / n_head, half = hd / 2;
   std::vector<float> out(w.size());
   for (int64_t h = 0; h < n_head; ++h)
     for (int64_t j = 0; j < 2; ++j)
       for (int64_t i = 0; i < half; ++i) {
         const int64_t hf = h * hd + j * half + i, gg = h * hd + 2 * i + j;
-        std::copy(w.begin() + hf * cols, w.begin() + (hf + 1) * cols, out.begin() + gg * cols);
+        const int64_t from = to_gguf ? hf : gg, to = to_gguf ? gg : hf;
+        std::copy(w.begin() + from * cols, w.begin() + (from + 1) * cols, out.begin() + to * cols);
       }
   return out;
 }
+}  // namespace
+
+std::vector<float> permute_rope_rows(const std::vector<float>& w, int64_t rows, int64_t cols, int n_head) {
+  return move_rope_rows(w, rows, cols, n_head, true, "permute_rope_rows");
+}
 
 std::vector<float> unpermute_rope_rows(const std::vector<float>& w, int64_t rows, int64_t cols, int n_head) {
-  require(n_head > 0 && rows % (2 * int64_t(n_head)) == 0 && int64_t(w.size()) == rows * cols,
-          "unpermute_rope_rows: rows must be a multiple of 2·n_head");
-  const int64_t hd = rows / n_head, half = hd / 2;
-  std::vector<float> out(w.size());
-  for (int64_t h = 0; h < n_head; ++h)
-    for (int64_t j = 0; j < 2; ++j)
-      for (int64_t i = 0; i < half; ++i) {
-        const int64_t hf = h * hd + j * half + i, gg = h * hd + 2 * i + j;
-        std::copy(w.begin() + gg * cols, w.begin() + (gg + 1) * cols, out.begin() + hf * cols);
-      }
-  return out;
+  return move_rope_rows(w, rows, cols, n_head, false, "unpermute_rope_rows");
 }
 
 ImportedModel import_gguf(const std::string& path) {

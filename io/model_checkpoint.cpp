@@ -1,3 +1,4 @@
+#include "src/parallel/root_call.hpp"
 #include "io/model_checkpoint.hpp"
 #include "src/config/run_config.hpp"
 
@@ -17,31 +18,7 @@ namespace tessera {
 
 namespace {
 
-// Runs fn on rank 0 and rethrows its error on every rank.
-template <class Fn>
-void on_root(MPI_Comm comm, Fn&& fn) {
-  std::string err;
-  if (h5::comm_rank(comm) == 0) {
-    try {
-      fn();
-    } catch (const std::exception& e) {
-      err = e.what();
-      if (err.empty()) err = "unknown error";
-    }
-  }
-  int n = int(err.size());
-  MPI_Bcast(&n, 1, MPI_INT, 0, comm);
-  err.resize(size_t(n));
-  if (n > 0) MPI_Bcast(err.data(), n, MPI_CHAR, 0, comm);
-  if (!err.empty()) throw Error(err);
-}
 
-void bcast_string(std::string& s, MPI_Comm comm) {
-  long long n = static_cast<long long>(s.size());
-  MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, comm);
-  s.resize(size_t(n));
-  if (n > 0) MPI_Bcast(s.data(), int(n), MPI_CHAR, 0, comm);
-}
 
 std::vector<ParamInfo> param_infos(const std::vector<ParamShape>& shapes) {
   std::vector<ParamInfo> infos;
@@ -80,7 +57,7 @@ void write_model_checkpoint(const std::string& path, const ImportedModel& m, MPI
     check_model_tensors(m, path);
     toml_text = imported_model_toml(m.config);
   });
-  bcast_string(toml_text, comm);
+  broadcast_string(toml_text, comm);
   TransformerConfig cfg = parse_imported_model_toml(toml_text, path + ": /run/config");
   int pooler = m.config.pooler ? 1 : 0;
   MPI_Bcast(&pooler, 1, MPI_INT, 0, comm);

@@ -287,6 +287,8 @@ void write_task_dataset(const std::string& path, const TaskDatasetInfo& info,
     const int64_t n = rows[k++];
     const std::string g = "/" + name;
     f.create_group(g);
+    auto skipped = info.skipped_rows.find(name);
+    if (skipped != info.skipped_rows.end()) f.write_attr_i64(g, "skipped_rows", skipped->second);
     TaskFeatures& mf = const_cast<TaskFeatures&>(feats);  // only read through the column getters
     for (const Col& c : columns(info.task)) {
       const std::string obj = g + "/" + c.name;
@@ -357,6 +359,7 @@ TaskDataset::TaskDataset(const std::string& path, MPI_Comm comm) : path_(path) {
     }
     rows_[name] = n;
     names.push_back(name);
+    if (f.has_attr(g, "skipped_rows")) info_.skipped_rows[name] = f.read_attr_i64(g, "skipped_rows");
   }
   if (names.empty()) f.fail("/", "no splits (expected groups such as /train)");
   info_.splits = h5::ordered_splits(names);

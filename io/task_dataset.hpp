@@ -3,7 +3,8 @@
 // vocab_size, pad_id, max_len, label_names (variable-length string array) and, when
 // written by a newer prepare, tokenizer_files (absolute paths), doc_stride /
 // max_question_len (QA), label_alignment (NER), text_column / text_pair_column
-// (classification); one group per split with input_ids / attention_mask /
+// (classification); one group per split (attribute skipped_rows: malformed rows that
+// prepare skipped, when it recorded them) with input_ids / attention_mask /
 // token_type_ids (int32 [n, max_len]), example_index (int64 [n]), labels (int32 [n]
 // or [n, max_len]) and, for QA, start_positions / end_positions (int32 [n]), offsets
 // (int64 [n, max_len, 2]) and examples (ids, questions, contexts and gold answers,
@@ -42,6 +43,7 @@ struct TaskDatasetInfo {
   int64_t doc_stride = 0, max_question_len = 0;  // QA windows
   std::string label_alignment;                  // NER: first-subword | all-subwords
   std::string text_column, text_pair_column;     // classification columns of the source files
+  std::map<std::string, int64_t> skipped_rows;   // per split: malformed rows prepare skipped (/<split>@skipped_rows)
 };
 
 // Source examples of one split that the features do not hold (QA only): example i is

@@ -1,14 +1,17 @@
 #include "io/task_readers.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
+#include "io/gguf.hpp"
 #include "src/runtime/error.hpp"
 #include "src/tokenizer/bpe_tokenizer.hpp"
+#include "src/tokenizer/gguf_tokenizer.hpp"
 #include "src/tokenizer/wordpiece_tokenizer.hpp"
 
 namespace tessera {
@@ -58,6 +61,23 @@ std::map<std::string, int32_t> index_of(const std::vector<std::string>& names) {
 struct Malformed {
   std::string msg;
 };
+
+bool blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
+
+// Counts a skipped row, keeping the first one's description.
+void note_skip(int64_t& skipped, std::string& first, const std::string& what) {
+  if (skipped == 0) first = what;
+  ++skipped;
+}
+
+// At least one example: else an Error naming the file (and, when rows were skipped,
+// that every one was malformed and the first reason).
+void require_some(size_t n, const std::string& path, const char* none, int64_t skipped, const std::string& first) {
+  if (n > 0) return;
+  if (skipped > 0)
+    throw Error(path + ": every row is malformed (" + std::to_string(skipped) + " skipped; first: " + first + ")");
+  throw Error(path + ": " + none);
+}
 
 }  // namespace
 
@@ -137,8 +157,12 @@ ClassificationData read_classification(const std::string& path, const Classifica
       fn();
     } catch (const Malformed& m) {
       if (!opt.skip_malformed) throw Error(where(path, line) + ": " + m.msg);
-      ++data.skipped;
+      note_skip(data.skipped, data.first_skipped, where(path, line) + ": " + m.msg);
     }
+  };
+  auto check_text = [&](const Raw& r) {
+    if (blank(r.text)) throw Malformed{"empty text ('" + opt.text_column + "')"};
+    if (pair && blank(r.pair)) throw Malformed{"empty text ('" + opt.text_pair_column + "')"};
   };
 
   if (format == "jsonl") {
@@ -170,6 +194,7 @@ ClassificationData read_classification(const std::string& path, const Classifica
         if (pair) r.pair = str(opt.text_pair_column, false);
         r.label = str(opt.label_column, true);
         r.source = where(path, line);
+        check_text(r);
         raws.push_back(std::move(r));
       });
     }
@@ -199,6 +224,7 @@ ClassificationData read_classification(const std::string& path, const Classifica
         if (pair) r.pair = rec.fields[cp];
         r.label = rec.fields[cl];
         r.source = where(path, rec.line);
+        check_text(r);
         raws.push_back(std::move(r));
       });
     }
@@ -215,13 +241,14 @@ ClassificationData read_classification(const std::string& path, const Classifica
   for (auto& r : raws) {
     auto it = idx.find(r.label);
     if (it == idx.end()) {
-      if (!opt.skip_malformed) throw Error(r.source + ": label '" + r.label + "' is not in the label map");
-      ++data.skipped;
+      const std::string msg = r.source + ": label '" + r.label + "' is not in the label map";
+      if (!opt.skip_malformed) throw Error(msg);
+      note_skip(data.skipped, data.first_skipped, msg);
       continue;
     }
     data.examples.push_back({std::move(r.text), std::move(r.pair), it->second, std::move(r.source)});
   }
-  require(!data.examples.empty(), path + ": no examples");
+  require_some(data.examples.size(), path, "no examples", data.skipped, data.first_skipped);
   return data;
 }
 
@@ -249,16 +276,14 @@ TokenClassificationData read_conll(const std::string& path, const ConllReadOptio
     std::vector<std::string> words, tags;
     std::vector<int64_t> lines;
     std::string source;
-    bool bad = false;
+    std::string bad;  // the first malformed line's "<file>:<line>: reason"
   };
   std::vector<RawSent> sents;
   RawSent cur;
   size_t ncols = 0;
   auto flush = [&] {
-    if (!cur.words.empty() || cur.bad) {
-      if (cur.bad) ++data.skipped;
-      else sents.push_back(std::move(cur));
-    }
+    if (!cur.bad.empty()) note_skip(data.skipped, data.first_skipped, cur.bad);
+    else if (!cur.words.empty()) sents.push_back(std::move(cur));
     cur = RawSent{};
   };
   std::istringstream in(text);
@@ -290,7 +315,7 @@ TokenClassificationData read_conll(const std::string& path, const ConllReadOptio
       cur.lines.push_back(line);
     } catch (const Malformed& m) {
       if (!opt.skip_malformed) throw Error(where(path, line) + ": " + m.msg);
-      cur.bad = true;
+      if (cur.bad.empty()) cur.bad = where(path, line) + ": " + m.msg;
     }
   }
   flush();
@@ -311,19 +336,20 @@ TokenClassificationData read_conll(const std::string& path, const ConllReadOptio
     for (size_t i = 0; i < s.tags.size(); ++i) {
       auto it = idx.find(s.tags[i]);
       if (it == idx.end()) {
-        if (!opt.skip_malformed)
-          throw Error(where(path, s.lines[i]) + ": tag '" + s.tags[i] + "' is not in the label map");
+        const std::string msg = where(path, s.lines[i]) + ": tag '" + s.tags[i] + "' is not in the label map";
+        if (!opt.skip_malformed) throw Error(msg);
+        note_skip(data.skipped, data.first_skipped, msg);
         ok = false;
         break;
       }
       ex.tags.push_back(it->second);
     }
-    if (!ok) { ++data.skipped; continue; }
+    if (!ok) continue;
     ex.words = std::move(s.words);
     ex.source = std::move(s.source);
     data.examples.push_back(std::move(ex));
   }
-  require(!data.examples.empty(), path + ": no sentences");
+  require_some(data.examples.size(), path, "no sentences", data.skipped, data.first_skipped);
   return data;
 }
 
@@ -381,6 +407,8 @@ QaData read_squad(const std::string& path, const SquadReadOptions& opt) {
           if (!ids.insert(ex.id).second) throw Malformed{qname + ": duplicate id"};
           if (!qa.contains("question") || !qa["question"].is_string()) throw Malformed{qname + ": missing 'question'"};
           ex.question = qa["question"].get<std::string>();
+          if (blank(ex.question)) throw Malformed{qname + ": empty question"};
+          if (blank(context)) throw Malformed{qname + ": empty context"};
           ex.title = title;
           ex.context = context;
           if (!qa.contains("answers") || !qa["answers"].is_array()) throw Malformed{qname + ": missing 'answers' array"};
@@ -404,12 +432,12 @@ QaData read_squad(const std::string& path, const SquadReadOptions& opt) {
           out.examples.push_back(std::move(ex));
         } catch (const Malformed& m) {
           if (!opt.skip_malformed) throw Error(path + ": " + m.msg);
-          ++out.skipped;
+          note_skip(out.skipped, out.first_skipped, path + ": " + m.msg);
         }
       }
     }
   }
-  require(!out.examples.empty(), path + ": no questions");
+  require_some(out.examples.size(), path, "no questions", out.skipped, out.first_skipped);
   return out;
 }
 
@@ -427,18 +455,66 @@ TaskTokenizer task_tokenizer(const WordPieceTokenizer& tok, const std::string& n
   return t;
 }
 
-TaskTokenizer task_tokenizer(const BpeTokenizer& tok, int32_t pad_id) {
+TaskTokenizer task_tokenizer(const BpeTokenizer& tok, int32_t eos_id) {
   TaskTokenizer t;
   t.name = tok.name();
   t.vocab_size = tok.vocab_size();
-  if (pad_id < 0) {
-    int32_t eot = tok.token_to_id(BpeTokenizer::kEndOfText);
-    pad_id = eot >= 0 ? eot : 0;
-  }
-  t.pad_id = pad_id;
+  if (eos_id < 0) eos_id = tok.token_to_id(BpeTokenizer::kEndOfText);
+  require(eos_id < t.vocab_size, "task tokenizer '" + t.name + "': eos id " + std::to_string(eos_id) +
+                                     " outside the vocabulary of " + std::to_string(t.vocab_size));
+  t.pad_id = eos_id >= 0 ? eos_id : 0;
+  t.join_id = eos_id;
   t.word_prefix_space = true;
+  t.segment_types = false;
   t.encode = [tok](std::string_view s) { return tok.encode_with_offsets(s); };
   return t;
+}
+
+namespace {
+std::string absolute_path(const std::string& p) { return std::filesystem::absolute(p).lexically_normal().string(); }
+}  // namespace
+
+TaskTokenizer open_task_tokenizer(const std::string& spec, std::vector<std::string>* files) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<std::string> f;
+  TaskTokenizer t;
+  if (fs::is_directory(spec, ec)) {
+    const fs::path d(spec);
+    require(fs::is_regular_file(d / "vocab.json", ec) && fs::is_regular_file(d / "merges.txt", ec),
+            "--tokenizer " + spec + ": a directory must hold vocab.json and merges.txt");
+    f = {absolute_path((d / "vocab.json").string()), absolute_path((d / "merges.txt").string())};
+    t = task_tokenizer(BpeTokenizer::from_vocab_merges(f[0], f[1]));
+  } else {
+    require(fs::is_regular_file(spec, ec), "--tokenizer " + spec + ": no such file or directory");
+    f = {absolute_path(spec)};
+    if (ends_with(spec, ".txt")) {
+      t = task_tokenizer(WordPieceTokenizer::from_vocab_txt(spec));
+    } else if (ends_with(spec, ".gguf")) {
+      const GgufFile g = GgufFile::open(spec);
+      const int32_t eos = g.has("tokenizer.ggml.eos_token_id") ? int32_t(g.get_int("tokenizer.ggml.eos_token_id")) : -1;
+      t = task_tokenizer(bpe_tokenizer_from_gguf(g), eos);
+    } else if (ends_with(spec, ".tiktoken")) {
+      t = task_tokenizer(BpeTokenizer::from_tiktoken(spec));
+    } else {
+      throw Error("--tokenizer " + spec + ": not a task tokenizer (a WordPiece vocab.txt, a .gguf, a .tiktoken, "
+                  "or a directory with vocab.json + merges.txt)");
+    }
+  }
+  if (files) *files = std::move(f);
+  return t;
+}
+
+TaskTokenizer open_task_tokenizer_files(const std::vector<std::string>& files) {
+  if (files.size() == 2) {
+    const std::filesystem::path v(files[0]), m(files[1]);
+    require(v.filename() == "vocab.json" && m.filename() == "merges.txt" && v.parent_path() == m.parent_path(),
+            "tokenizer files " + files[0] + ", " + files[1] + ": expected DIR/vocab.json and DIR/merges.txt");
+    return open_task_tokenizer(v.parent_path().string());
+  }
+  require(files.size() == 1, "tokenizer files: expected one file or vocab.json + merges.txt, got " +
+                                 std::to_string(files.size()) + " paths");
+  return open_task_tokenizer(files[0]);
 }
 
 namespace {
@@ -456,7 +532,7 @@ void push_row(TaskFeatures& f, const TaskTokenizer& tok, const std::vector<int32
     const bool real = i < ids.size();
     f.input_ids.push_back(real ? ids[i] : tok.pad_id);
     f.attention_mask.push_back(real ? 1 : 0);
-    f.token_type_ids.push_back(real ? types[i] : 0);
+    f.token_type_ids.push_back(real && tok.segment_types ? types[i] : 0);
   }
 }
 
@@ -471,7 +547,8 @@ TaskFeatures encode_classification(const std::vector<ClassificationExample>& ex,
     const bool pair = !ex[e].text_pair.empty();
     std::vector<int32_t> a = tok.encode(ex[e].text).ids, b;
     if (pair) b = tok.encode(ex[e].text_pair).ids;
-    int64_t specials = (tok.cls_id >= 0 ? 1 : 0) + (tok.sep_id >= 0 ? (pair ? 2 : 1) : 0);
+    const bool joined = pair && tok.sep_id < 0 && tok.join_id >= 0;
+    int64_t specials = (tok.cls_id >= 0 ? 1 : 0) + (tok.sep_id >= 0 ? (pair ? 2 : 1) : 0) + (joined ? 1 : 0);
     int64_t budget = std::max<int64_t>(0, max_len - specials);
     while (static_cast<int64_t>(a.size() + b.size()) > budget) {
       if (a.size() > b.size()) a.pop_back();
@@ -482,6 +559,7 @@ TaskFeatures encode_classification(const std::vector<ClassificationExample>& ex,
     for (int32_t id : a) { ids.push_back(id); types.push_back(0); }
     if (tok.sep_id >= 0) { ids.push_back(tok.sep_id); types.push_back(0); }
     if (pair) {
+      if (joined) { ids.push_back(tok.join_id); types.push_back(0); }
       for (int32_t id : b) { ids.push_back(id); types.push_back(1); }
       if (tok.sep_id >= 0) { ids.push_back(tok.sep_id); types.push_back(1); }
     }
@@ -546,7 +624,8 @@ TaskFeatures encode_qa(const std::vector<QaExample>& ex, const TaskTokenizer& to
   require(opt.doc_stride >= 0, "task encoding: doc_stride must be >= 0");
   TaskFeatures f;
   f.max_len = opt.max_len;
-  const int64_t specials = (tok.cls_id >= 0 ? 1 : 0) + (tok.sep_id >= 0 ? 2 : 0);
+  const bool joined = tok.sep_id < 0 && tok.join_id >= 0;
+  const int64_t specials = (tok.cls_id >= 0 ? 1 : 0) + (tok.sep_id >= 0 ? 2 : 0) + (joined ? 1 : 0);
   for (size_t e = 0; e < ex.size(); ++e) {
     const auto& x = ex[e];
     std::vector<int32_t> q = tok.encode(x.question).ids;
@@ -579,6 +658,7 @@ TaskFeatures encode_qa(const std::vector<QaExample>& ex, const TaskTokenizer& to
       if (tok.cls_id >= 0) add(tok.cls_id, 0, -1, -1);
       for (int32_t id : q) add(id, 0, -1, -1);
       if (tok.sep_id >= 0) add(tok.sep_id, 0, -1, -1);
+      else if (joined) add(tok.join_id, 0, -1, -1);
       const int64_t ctx0 = static_cast<int64_t>(ids.size());
       for (int64_t k = start; k < start + len; ++k)
         add(c.ids[static_cast<size_t>(k)], 1, static_cast<int64_t>(c.offsets[static_cast<size_t>(k)].first),

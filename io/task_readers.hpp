@@ -3,8 +3,13 @@
 //   token classification     CoNLL column files (BIO / IOB2 tags)
 //   extractive QA            SQuAD v1.1 JSON
 // Readers throw tessera::Error naming "<file>:<line>" (or, for SQuAD, the file and
-// the question id) on malformed input, unless skip_malformed is set, in which case
-// the row is dropped and counted in `skipped`. An empty file is always an Error.
+// the question id) on malformed input (a CSV/TSV row with the wrong field count, a
+// JSONL row without its text or label, an empty text, a CoNLL line with the wrong
+// column count or a non-BIO tag, a label outside a given label map, a SQuAD question
+// without text or whose answer does not match its context), unless skip_malformed is
+// set, in which case the row (CoNLL: the sentence) is dropped, counted in `skipped`
+// and the first one described in `first_skipped` ("<file>:<line>: reason"). An empty
+// file, and one whose every row is malformed, is always an Error naming the file.
 // Encoders are pure functions over a TaskTokenizer (see below); the results are
 // columnar TaskFeatures, which io/task_dataset.hpp writes to HDF5.
 #pragma once
@@ -58,6 +63,7 @@ struct ClassificationData {
   std::vector<ClassificationExample> examples;
   std::vector<std::string> label_names;
   int64_t skipped = 0;
+  std::string first_skipped;  // "<file>:<line>: reason" of the first skipped row
 };
 
 // CSV/TSV: the first record is the header naming the columns. JSONL: one object per
@@ -83,6 +89,7 @@ struct TokenClassificationData {
   std::vector<TokenClassificationExample> examples;
   std::vector<std::string> label_names;
   int64_t skipped = 0;  // sentences dropped
+  std::string first_skipped;
 };
 
 // Whitespace-separated columns, one token per line, blank line between sentences,
@@ -110,6 +117,7 @@ struct SquadReadOptions {
 struct QaData {
   std::vector<QaExample> examples;
   int64_t skipped = 0;
+  std::string first_skipped;  // "<file>: question '<id>': reason"
 };
 
 // data[].paragraphs[].context, qas[].id / question / answers[].text / answer_start.
@@ -123,24 +131,41 @@ int64_t utf8_codepoint_to_byte(std::string_view s, int64_t cp);
 
 // ---------------------------------------------------------------- encoding
 // What the encoders need from a tokenizer. `encode` gives ids and byte offsets into
-// its argument, without special tokens. cls_id / sep_id < 0: not added (BPE "plain"
-// ids: a then b, no markers).
+// its argument, without special tokens. cls_id / sep_id < 0: not added; then join_id
+// >= 0 (BPE: the end-of-text token) stands between two segments (a join b, question
+// join context). segment_types false: token_type_ids all 0 (decoders have no segment
+// embeddings).
 struct TaskTokenizer {
   std::string name;
   int64_t vocab_size = 0;
-  int32_t cls_id = -1, sep_id = -1, pad_id = 0;
+  int32_t cls_id = -1, sep_id = -1, pad_id = 0, join_id = -1;
   bool word_prefix_space = false;  // token classification: encode " "+word for words after the first
+  bool segment_types = true;
   std::function<Encoding(std::string_view)> encode;
 };
 // WordPiece: [CLS]/[SEP], pad = "[PAD]" (0 when absent).
 TaskTokenizer task_tokenizer(const WordPieceTokenizer& tok, const std::string& name = "wordpiece");
-// Byte-level BPE: no markers, pad = pad_id (default: <|endoftext|>'s id, else 0),
-// word_prefix_space = true (HF add_prefix_space for pre-split words).
-TaskTokenizer task_tokenizer(const BpeTokenizer& tok, int32_t pad_id = -1);
+// Byte-level BPE: no [CLS]/[SEP]; pad_id = join_id = eos_id (default: <|endoftext|>'s
+// id; none: pad 0, no join), word_prefix_space = true (HF add_prefix_space for
+// pre-split words), segment_types = false.
+TaskTokenizer task_tokenizer(const BpeTokenizer& tok, int32_t eos_id = -1);
+
+// The tokenizer a task dataset is prepared with, from a command-line spec:
+//   FILE.txt                      WordPiece vocab.txt
+//   FILE.gguf                     the GGUF model's byte-level BPE (eos = tokenizer.ggml.eos_token_id)
+//   FILE.tiktoken                 GPT-2 rank file
+//   DIR with vocab.json + merges.txt   byte-level BPE (GPT-2, RoBERTa)
+// (TextTokenizer::open's specs, "byte" excepted). `files` (when given) receives the
+// absolute paths that identify it, as the dataset records them (tokenizer_files);
+// open_task_tokenizer_files reopens exactly that tokenizer from them. Error naming
+// the spec / file otherwise.
+TaskTokenizer open_task_tokenizer(const std::string& spec, std::vector<std::string>* files = nullptr);
+TaskTokenizer open_task_tokenizer_files(const std::vector<std::string>& files);
 
 // Columnar, fixed-width features (n rows of max_len). Rows are padded with pad_id,
 // attention_mask 1 on real tokens, token_type_ids 0 for segment a (with [CLS] and its
-// [SEP]) and 1 for segment b (with its [SEP]).
+// [SEP], or the join token) and 1 for segment b (with its [SEP]); all 0 without
+// segment_types.
 struct TaskFeatures {
   int64_t max_len = 0;
   std::vector<int32_t> input_ids, attention_mask, token_type_ids;  // n * max_len
@@ -151,7 +176,8 @@ struct TaskFeatures {
   int64_t size() const { return max_len > 0 ? static_cast<int64_t>(input_ids.size()) / max_len : 0; }
 };
 
-// [CLS] a [SEP] (b [SEP]); longest-first truncation to max_len (ties cut b, like HF).
+// [CLS] a [SEP] (b [SEP]), or BPE: a (join b); longest-first truncation to max_len
+// (ties cut b, like HF).
 TaskFeatures encode_classification(const std::vector<ClassificationExample>& ex, const TaskTokenizer& tok,
                                    int64_t max_len);
 
@@ -168,7 +194,8 @@ struct QaEncodeOptions {
   int64_t doc_stride = 128;       // tokens shared by consecutive windows (HF `stride`)
   int64_t max_question_len = 64;  // longer questions are truncated
 };
-// [CLS] question [SEP] context-window [SEP]; windows over the context tokens start
+// [CLS] question [SEP] context-window [SEP] (BPE: question join context-window);
+// windows over the context tokens start
 // every (budget - doc_stride) tokens, budget = max_len - len(question) - specials.
 // The first answer's byte span maps to (start, end) token positions (inclusive) in
 // each window that fully contains it, else (0, 0).

@@ -6,9 +6,9 @@
 # first test verses (prompt "English: <en> Spanish:", stop at a newline or "English:")
 # and sacreBLEU of the base model, the fine-tuned model and the copy-the-source baseline.
 # Every step prints its wall time.
-# Usage: scripts/experiments/translation_smollm2.sh [TRAIN_LINES=1500] [TEST_VERSES=100] [MAX_STEPS=60]
-#   env: TESSERA (default build/tessera), SEQ_LEN (128), MICRO_BATCH (4), GRAD_ACCUM (2),
-#        LR (1e-4), MAX_TIME_S (900: training stops and checkpoints by then), MAX_NEW_TOKENS (80)
+# Usage: scripts/experiments/translation_smollm2.sh [TRAIN_LINES=1500] [TEST_VERSES=100] [MAX_STEPS=70]
+#   env: TESSERA (default build/tessera), SEQ_LEN (128), MICRO_BATCH (4), GRAD_ACCUM (1),
+#        LR (1e-4), MAX_TIME_S (840: training stops and checkpoints by then), MAX_NEW_TOKENS (80)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -18,9 +18,9 @@ GGUF="$ASSETS/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 SRC="$ASSETS/datasets/kjv_spa_parallel"
 D="$ROOT/.cache/experiments/translation_smollm2"
 PY=/usr/bin/python3
-N_TRAIN="${1:-1500}" N_TEST="${2:-100}" MAX_STEPS="${3:-60}"
-SEQ_LEN="${SEQ_LEN:-128}" MICRO_BATCH="${MICRO_BATCH:-4}" GRAD_ACCUM="${GRAD_ACCUM:-2}"
-LR="${LR:-1e-4}" MAX_TIME_S="${MAX_TIME_S:-900}" MAX_NEW_TOKENS="${MAX_NEW_TOKENS:-80}"
+N_TRAIN="${1:-1500}" N_TEST="${2:-100}" MAX_STEPS="${3:-70}"
+SEQ_LEN="${SEQ_LEN:-128}" MICRO_BATCH="${MICRO_BATCH:-4}" GRAD_ACCUM="${GRAD_ACCUM:-1}"
+LR="${LR:-1e-4}" MAX_TIME_S="${MAX_TIME_S:-840}" MAX_NEW_TOKENS="${MAX_NEW_TOKENS:-80}"
 source "$ROOT/scripts/mpi_env.sh"
 [ -x "$TESSERA" ] || { echo "missing $TESSERA: build tessera first" >&2; exit 1; }
 [ -f "$GGUF" ] || { echo "missing $GGUF: run scripts/fetch_assets.sh" >&2; exit 1; }

@@ -53,6 +53,15 @@ def main():
         (f"bert-uncased-wordpiece ids+offsets [hf tokenizers {tokenizers.__version__}]",
          lambda s: len(bert.encode(s, add_special_tokens=False).ids)),
     ]
+    try:  # SmolLM2's tokenizer as transformers builds it from the GGUF (the Rust backend, no Python loop per token)
+        from transformers import AutoTokenizer
+        import transformers
+        gguf = sorted((A / "smollm2").glob("*.gguf"))[0]
+        smol = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name).backend_tokenizer
+        cases.append((f"smollm2-bpe(gguf) ids+offsets [hf tokenizers {tokenizers.__version__}, transformers {transformers.__version__}]",
+                      lambda s: len(smol.encode(s, add_special_tokens=False).ids)))
+    except (ImportError, IndexError):
+        pass
     try:
         import tiktoken
         from tiktoken.load import load_tiktoken_bpe

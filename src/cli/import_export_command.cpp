@@ -1,3 +1,4 @@
+#include "src/parallel/root_call.hpp"
 #include "src/cli/import_export_command.hpp"
 
 #include <CLI/CLI.hpp>
@@ -33,24 +34,6 @@ int rank_of(MPI_Comm comm) {
   return r;
 }
 
-// Runs fn on rank 0; its error is rethrown on every rank.
-template <class Fn>
-void on_root(MPI_Comm comm, Fn&& fn) {
-  std::string err;
-  if (rank_of(comm) == 0) {
-    try {
-      fn();
-    } catch (const std::exception& e) {
-      err = e.what();
-      if (err.empty()) err = "unknown error";
-    }
-  }
-  int n = int(err.size());
-  MPI_Bcast(&n, 1, MPI_INT, 0, comm);
-  err.resize(size_t(n));
-  if (n > 0) MPI_Bcast(err.data(), n, MPI_CHAR, 0, comm);
-  if (!err.empty()) throw Error(err);
-}
 
 std::string describe(const ImportedModel& m) {
   const TransformerConfig& c = m.config;

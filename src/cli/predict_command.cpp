@@ -1,3 +1,4 @@
+#include "src/parallel/root_call.hpp"
 #include "io/task_dataset.hpp"  // first: see the kIgnoreIndex note there
 #include "src/cli/predict_command.hpp"
 
@@ -51,24 +52,6 @@ int size_of(MPI_Comm comm) {
   return n;
 }
 
-// Runs fn on rank 0; its error is rethrown on every rank.
-template <class Fn>
-void on_root(MPI_Comm comm, Fn&& fn) {
-  std::string err;
-  if (rank_of(comm) == 0) {
-    try {
-      fn();
-    } catch (const std::exception& e) {
-      err = e.what();
-      if (err.empty()) err = "unknown error";
-    }
-  }
-  int n = int(err.size());
-  MPI_Bcast(&n, 1, MPI_INT, 0, comm);
-  err.resize(size_t(n));
-  if (n > 0) MPI_Bcast(err.data(), n, MPI_CHAR, 0, comm);
-  if (!err.empty()) throw Error(err);
-}
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -357,20 +340,32 @@ int run(const PredictOptions& o, MPI_Comm comm) {
   require(info.max_len <= mc.n_positions, "dataset '" + cfg.data.path + "' has max_len " +
                                               std::to_string(info.max_len) + " > model.n_positions = " +
                                               std::to_string(mc.n_positions));
-  require(info.tokenizer == "wordpiece", "dataset '" + cfg.data.path + "' uses tokenizer '" + info.tokenizer +
-                                             "'; predict supports wordpiece");
+  // The tokenizer prepare used: its recorded files (WordPiece vocab.txt, vocab.json +
+  // merges.txt, .gguf, .tiktoken), or --vocab (a vocab.txt or any --tokenizer spec).
   std::string vocab = o.vocab;
+  TaskTokenizer tok;
   if (vocab.empty()) {
     require(!info.tokenizer_files.empty(), "dataset '" + cfg.data.path +
                                                "' does not record its tokenizer files (an older prepare): pass --vocab");
+    for (const std::string& f : info.tokenizer_files)
+      require(std::filesystem::is_regular_file(f), f + ": no such file (a tokenizer file dataset '" + cfg.data.path +
+                                                       "' was prepared with)");
+    tok = info.tokenizer == "wordpiece" ? task_tokenizer(WordPieceTokenizer::from_vocab_txt(info.tokenizer_files[0]))
+                                        : open_task_tokenizer_files(info.tokenizer_files);
     vocab = info.tokenizer_files[0];
+  } else if (info.tokenizer == "wordpiece") {
+    require(std::filesystem::is_regular_file(vocab), vocab + ": no such file (the tokenizer's vocab.txt)");
+    tok = task_tokenizer(WordPieceTokenizer::from_vocab_txt(vocab));
+  } else {
+    tok = open_task_tokenizer(vocab);
   }
-  require(std::filesystem::is_regular_file(vocab), vocab + ": no such file (the tokenizer's vocab.txt)");
-  const WordPieceTokenizer wordpiece = WordPieceTokenizer::from_vocab_txt(vocab);
-  const TaskTokenizer tok = task_tokenizer(wordpiece);
+  require(tok.name == info.tokenizer, vocab + ": is tokenizer '" + tok.name + "' but dataset '" + cfg.data.path +
+                                          "' was prepared with '" + info.tokenizer + "'");
   require(tok.vocab_size == info.vocab_size, vocab + ": has " + std::to_string(tok.vocab_size) +
                                                  " tokens but dataset '" + cfg.data.path + "' was prepared with " +
                                                  std::to_string(info.vocab_size));
+  require(tok.pad_id == info.pad_id, vocab + ": pads with id " + std::to_string(tok.pad_id) + " but dataset '" +
+                                         cfg.data.path + "' was prepared with " + std::to_string(info.pad_id));
   require(tok.vocab_size <= mc.vocab_size, vocab + ": " + std::to_string(tok.vocab_size) +
                                                " tokens but the model's vocab_size is " +
                                                std::to_string(mc.vocab_size));
@@ -501,7 +496,8 @@ void register_predict(CLI::App& app) {
       ->required();
   p->add_option("--output", o.output, "output .jsonl, one line per input")->required();
   p->add_option("--checkpoint", o.checkpoint, "checkpoint file (default: newest in the run's checkpoint dir)");
-  p->add_option("--vocab", o.vocab, "WordPiece vocab.txt (default: the one the dataset was prepared with)");
+  p->add_option("--vocab", o.vocab,
+                "tokenizer: WordPiece vocab.txt, FILE.gguf, FILE.tiktoken or DIR (default: the dataset's files)");
   p->add_option("--text-column", o.text_column, "text column / key (default: the dataset's, else 'text')");
   p->add_option("--text-pair-column", o.text_pair_column, "second text column (default: the dataset's)");
   p->add_option("--format", o.format, "input format")

@@ -62,13 +62,7 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
 
   if (last) {
     // Head → dh = d(hidden after the final norm).
-    View1<S> class_w;
-    if (!class_weights_.empty()) {
-      class_w = View1<S>("class_weights", class_weights_.size());
-      auto hw = Kokkos::create_mirror_view(class_w);
-      for (size_t i = 0; i < class_weights_.size(); ++i) hw(i) = S(class_weights_[i]);
-      Kokkos::deep_copy(class_w, hw);
-    }
+    const View1<S> class_w = a.class_w;  // as uploaded by the forward
     const View1<S> h = cfg_.final_norm ? sub(a.lnf, 0, N * C) : block_out(L - 1);
     zero(a.dh, N * C);
     switch (cfg_.head) {

@@ -248,13 +248,14 @@ S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, c
     norm_forward<S>(cfg_, a.lnf, a.lnf_mean, a.lnf_rstd, x, params_.value(nm.final_norm + ".weight"), nb, N, C);
     h = a.lnf;
   }
-  View1<S> class_w;
+  a.class_w = View1<S>();
   if (!class_weights_.empty()) {
-    class_w = View1<S>("class_weights", class_weights_.size());
-    auto hw = Kokkos::create_mirror_view(class_w);
+    a.class_w = View1<S>("class_weights", class_weights_.size());
+    auto hw = Kokkos::create_mirror_view(a.class_w);
     for (size_t i = 0; i < class_weights_.size(); ++i) hw(i) = S(class_weights_[i]);
-    Kokkos::deep_copy(class_w, hw);
+    Kokkos::deep_copy(a.class_w, hw);
   }
+  const View1<S> class_w = a.class_w;
   // pooler / classification dense: p_out = tanh(W·p + b)
   auto dense_tanh = [&](const std::string& base, const View1<S>& p) {
     linear_fwd<S>(a.dense, p, params_.value(base + ".weight"), params_.value(base + ".bias"), B, C, C);

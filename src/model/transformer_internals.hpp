@@ -250,6 +250,7 @@ struct Transformer<S>::Activations {
   View1<S> head_in;                                         // [N,C] dropped hidden (token classification)
   View1<S> head_logits, head_lse, qa_start, qa_end, qa_lse_end;  // [rows,K], [rows], [B,T] x2, [B]
   View1<int32_t> qa_targets;                                // [2B] start targets then end targets
+  View1<S> class_w;                                         // [K] class weights of the last forward (empty = 1)
   View1<S> branch, branch_drop;                             // [N,C] residual-branch scratch
   // Gradient buffers, reused across layers.
   View1<S> dres, dbranch, dln, dtmp, dh;                    // [N,C]

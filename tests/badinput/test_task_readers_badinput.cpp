@@ -151,3 +151,55 @@ TEST(TaskBadInput, WriterAndReaderValidate) {
   m = error_of([&] { TaskDataset(path + ".missing", MPI_COMM_WORLD); });
   EXPECT_NE(m.find("t.h5.missing"), std::string::npos) << m;
 }
+
+TEST(TaskBadInput, EmptyTextIsMalformed) {
+  auto p = put("task_bad_empty_text", "e.csv", "text,label\nIn the beginning,genesis\n\"  \",exodus\nLight,genesis\n");
+  auto m = error_of([&] { read_classification(p, {}); });
+  EXPECT_NE(m.find("e.csv:3: empty text ('text')"), std::string::npos) << m;
+  ClassificationReadOptions o;
+  o.skip_malformed = true;
+  auto d = read_classification(p, o);
+  EXPECT_EQ(d.examples.size(), 2u);
+  EXPECT_EQ(d.skipped, 1);
+  EXPECT_EQ(d.first_skipped, p + ":3: empty text ('text')");
+  auto j = put("task_bad_empty_pair", "e.jsonl",
+               "{\"a\": \"x\", \"b\": \"y\", \"label\": 1}\n{\"a\": \"x\", \"b\": \"\", \"label\": 1}\n");
+  ClassificationReadOptions po;
+  po.text_column = "a";
+  po.text_pair_column = "b";
+  m = error_of([&] { read_classification(j, po); });
+  EXPECT_NE(m.find("e.jsonl:2: empty text ('b')"), std::string::npos) << m;
+  auto q = put("task_bad_empty_question", "q.json",
+               "{\"data\":[{\"paragraphs\":[{\"context\":\"Moses went.\",\"qas\":["
+               "{\"id\":\"q1\",\"question\":\"\",\"answers\":[{\"text\":\"Moses\",\"answer_start\":0}]}]}]}]}");
+  m = error_of([&] { read_squad(q); });
+  EXPECT_NE(m.find("q.json: question 'q1': empty question"), std::string::npos) << m;
+}
+
+TEST(TaskBadInput, SkippingKeepsTheFirstReasonAndAllBadIsAnError) {
+  auto p = put("task_bad_first", "f.jsonl", "{\"text\": \"a\"}\n{\"text\": \"b\", \"label\": \"x\"}\n[1]\n");
+  ClassificationReadOptions o;
+  o.skip_malformed = true;
+  auto d = read_classification(p, o);
+  EXPECT_EQ(d.skipped, 2);
+  EXPECT_EQ(d.first_skipped, p + ":1: missing key 'label'");
+  auto all = put("task_bad_all", "all.conll", "Moses NNP B-PER\nwent\n\nDavid NNP PER\n");
+  ConllReadOptions c;
+  c.skip_malformed = true;
+  auto m = error_of([&] { read_conll(all, c); });
+  EXPECT_NE(m.find("all.conll: every row is malformed (2 skipped; first: " + all + ":2: expected 3 columns, found 1)"),
+            std::string::npos)
+      << m;
+  auto s = put("task_bad_all_squad", "all.json",
+               "{\"data\":[{\"paragraphs\":[{\"context\":\"Moses went.\",\"qas\":["
+               "{\"id\":\"q1\",\"question\":\"Who?\",\"answers\":[{\"text\":\"Aaron\",\"answer_start\":0}]}]}]}]}");
+  SquadReadOptions so;
+  so.skip_malformed = true;
+  m = error_of([&] { read_squad(s, so); });
+  EXPECT_NE(m.find("all.json: every row is malformed (1 skipped; first: " + s + ": question 'q1': answer 'Aaron'"),
+            std::string::npos)
+      << m;
+  auto e = put("task_bad_empty_skip", "empty.tsv", "");
+  m = error_of([&] { read_classification(e, o); });
+  EXPECT_NE(m.find("empty.tsv: file is empty"), std::string::npos) << m;
+}
