@@ -85,6 +85,16 @@ TEST(EarlyStoppingCli, StopsAtExpectedStepAndRestoresBestWeights) {
   ASSERT_EQ(pb.size(), pl.size());
   for (const auto& [name, t] : pb) EXPECT_EQ(t.data, pl.at(name).data) << name;
 
+  // `tessera eval` on the final checkpoint reports the task metrics of the restored
+  // best weights: the step-2 evaluation's loss.
+  auto e = run_tessera("eval " + (dir / "stop.toml").string() + " --split validation");
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_NE(e.output.find("accuracy"), std::string::npos) << e.output;
+  EXPECT_NE(e.output.find("confusion_matrix"), std::string::npos) << e.output;
+  const size_t at = e.output.find("loss ");
+  ASSERT_NE(at, std::string::npos) << e.output;
+  EXPECT_NEAR(std::stod(e.output.substr(at + 5)), evals[0]["loss"].get<double>(), 1e-5) << e.output;
+
   // Without early stopping the same run trains all 40 steps.
   write_file(dir / "full.toml", config(dir, "full", 0));
   auto f = run_tessera("train " + (dir / "full.toml").string());
