@@ -85,10 +85,8 @@ void register_commands(CLI::App& app, CommandLine& cl) {
   prep->add_option("--task", cl.task, "task data instead of plain text: classification | ner | qa")
       ->check(CLI::IsMember({"classification", "ner", "qa"}));
   prep->add_option("--validation-input", cl.task_validation, "task validation file (with --task)");
-  // Task options CommandLine has no field for: kept in prepare_task_cli() (defined by cmd_prepare).
-  PrepareTaskOptions& prepare_task_cli();
-  prep->add_option("--test-input", prepare_task_cli().test, "task test file (with --task)");
-  prep->add_flag("--skip-bad-rows", prepare_task_cli().skip_bad_rows,
+  prep->add_option("--test-input", cl.task_test, "task test file (with --task)");
+  prep->add_flag("--skip-bad-rows", cl.skip_bad_rows,
                  "task data: skip and count malformed rows instead of failing (with --task)");
   prep->add_option("--vocab", cl.vocab, "WordPiece vocab.txt (with --task)");
   prep->add_option("--tokenizer", cl.tokenizer,
@@ -265,28 +263,21 @@ int cmd_generate(const CommandLine& cl, MPI_Comm comm) {
   return 0;
 }
 
-// prepare --test-input / --skip-bad-rows (bound by register_commands).
-PrepareTaskOptions& prepare_task_cli() {
-  static PrepareTaskOptions o;
-  return o;
-}
-
 int cmd_prepare(const CommandLine& cl, MPI_Comm comm) {
-  const PrepareTaskOptions& extra = prepare_task_cli();
   if (!cl.task.empty()) {
     require(cl.inputs.size() == 1, "prepare --task takes one --input (the training file)");
     PrepareTaskOptions t;
     t.task = cl.task;
     t.train = cl.inputs[0];
     t.validation = cl.task_validation;
-    t.test = extra.test;
+    t.test = cl.task_test;
     t.output = cl.output;
     t.vocab = cl.vocab;
     t.tokenizer = cl.tokenizer;
     t.max_len = cl.max_len;
     t.doc_stride = cl.doc_stride;
     t.label_alignment = cl.label_alignment;
-    t.skip_bad_rows = extra.skip_bad_rows;
+    t.skip_bad_rows = cl.skip_bad_rows;
     const auto splits = prepare_task_dataset(t, comm);
     int rank = 0;
     MPI_Comm_rank(comm, &rank);
@@ -300,7 +291,7 @@ int cmd_prepare(const CommandLine& cl, MPI_Comm comm) {
     }
     return 0;
   }
-  require(extra.test.empty() && !extra.skip_bad_rows, "prepare: --test-input and --skip-bad-rows need --task");
+  require(cl.task_test.empty() && !cl.skip_bad_rows, "prepare: --test-input and --skip-bad-rows need --task");
   PrepareTextOptions o;
   o.inputs = cl.inputs;
   o.output = cl.output;

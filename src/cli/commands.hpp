@@ -32,6 +32,8 @@ struct CommandLine {
   std::string doc_separator = "blank-lines";
   std::string task;              // prepare --task classification|ner|qa
   std::string task_validation;   // prepare --validation-input
+  std::string task_test;         // prepare --test-input
+  bool skip_bad_rows = false;    // prepare --skip-bad-rows
   std::string vocab;             // prepare --vocab (WordPiece vocab.txt)
   int64_t max_len = 128;
   int64_t doc_stride = 64;
