@@ -8,7 +8,8 @@
 # Every step prints its wall time.
 # Usage: scripts/experiments/translation_smollm2.sh [TRAIN_LINES=1500] [TEST_VERSES=100] [MAX_STEPS=70]
 #   env: TESSERA (default build/tessera), SEQ_LEN (128), MICRO_BATCH (4), GRAD_ACCUM (1),
-#        LR (1e-4), MAX_TIME_S (840: training stops and checkpoints by then), MAX_NEW_TOKENS (80)
+#        LR (1e-4), MAX_TIME_S (840: training stops and checkpoints by then), MAX_NEW_TOKENS (80),
+#        SKIP_TRAIN (1: keep data.h5 and the run's checkpoint, skip the base eval and training)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -27,14 +28,15 @@ source "$ROOT/scripts/mpi_env.sh"
 [ -f "$SRC/translation_train.txt" ] || "$ROOT/scripts/fetch_datasets.sh"
 mkdir -p "$D"
 
-# timed LABEL CMD...: runs CMD, then prints "wall_s <seconds>  LABEL".
+# timed LABEL CMD...: runs CMD, prints "wall_s <seconds>  LABEL" and returns CMD's exit code.
 timed() {
-  local label="$1" t0 t1
+  local label="$1" t0 t1 rc=0
   shift
   t0=$(date +%s.%N)
-  "$@"
+  "$@" || rc=$?
   t1=$(date +%s.%N)
   "$PY" -c "import sys; print('wall_s %.1f  %s' % (float(sys.argv[2]) - float(sys.argv[1]), sys.argv[3]))" "$t0" "$t1" "$label"
+  return $rc
 }
 
 echo "== import $GGUF"
@@ -50,8 +52,8 @@ PYEOF
 head -n "$N_TEST" "$SRC/test.en" > "$D/test.en"
 head -n "$N_TEST" "$SRC/test.es" > "$D/test.es"
 sed -e 's/\\/\\\\/g' -e 's/^/English: /' -e 's/$/ Spanish:/' "$D/test.en" > "$D/prompts.txt"
-rm -f "$D/data.h5"
-timed prepare "$TESSERA" prepare --input "$D/train_$N_TRAIN.txt" --output "$D/data.h5" --tokenizer "$GGUF" \
+[ "${SKIP_TRAIN:-0}" = 1 ] || rm -f "$D/data.h5"
+[ -f "$D/data.h5" ] || timed prepare "$TESSERA" prepare --input "$D/train_$N_TRAIN.txt" --output "$D/data.h5" --tokenizer "$GGUF" \
   --doc-separator line --validation-fraction 0.05
 
 cat > "$D/finetune.toml" <<TOML
@@ -82,11 +84,14 @@ keep_last = 1
 dir = "$D/run"
 TOML
 
-echo "== validation perplexity, base model"
-timed "eval base" "$TESSERA" eval "$D/finetune.toml" --checkpoint "$D/smollm2.h5" --split validation
-echo "== fine-tune: $MAX_STEPS steps x $MICRO_BATCH x $GRAD_ACCUM sequences of $SEQ_LEN tokens, lr $LR"
-rm -rf "$D/run"
-timed train "$TESSERA" train "$D/finetune.toml"
+if [ "${SKIP_TRAIN:-0}" != 1 ]; then  # SKIP_TRAIN=1: reuse the base evaluation's log and the run's checkpoint
+  echo "== validation perplexity, base model"
+  timed "eval base" "$TESSERA" eval "$D/finetune.toml" --checkpoint "$D/smollm2.h5" --split validation
+  echo "== fine-tune: $MAX_STEPS steps x $MICRO_BATCH x $GRAD_ACCUM sequences of $SEQ_LEN tokens, lr $LR"
+  rm -rf "$D/run"
+  # Exit code 3 = stopped by train.max_time_s with a checkpoint (docs/slurm.md): fine here.
+  timed train "$TESSERA" train "$D/finetune.toml" || [ $? -eq 3 ]
+fi
 FT="$(ls -t "$D"/run/checkpoints/*.h5 | head -n 1)"
 echo "== validation perplexity, fine-tuned ($FT)"
 timed "eval fine-tuned" "$TESSERA" eval "$D/finetune.toml" --checkpoint "$FT" --split validation
