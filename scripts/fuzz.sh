@@ -40,7 +40,7 @@ cmake --build "$BUILD" -j"$JOBS" --target tessera_fuzzers || die "building the f
 
 if (($# == 0)); then
   set --
-  for t in fuzz_safetensors fuzz_gguf fuzz_hf_config fuzz_bpe_vocab_merges fuzz_tiktoken fuzz_wordpiece_vocab; do
+  for t in fuzz_safetensors fuzz_gguf fuzz_hf_config fuzz_bpe_vocab_merges fuzz_tiktoken fuzz_wordpiece_vocab fuzz_gguf_tokenizer; do
     [[ -x $BUILD/$t ]] && set -- "$@" "$t"
   done
 fi
