@@ -97,7 +97,7 @@ echo "== validation perplexity, fine-tuned ($FT)"
 timed "eval fine-tuned" "$TESSERA" eval "$D/finetune.toml" --checkpoint "$FT" --split validation
 
 translate() {  # NAME CHECKPOINT
-  timed "translate $1" "$TESSERA" generate --checkpoint "$2" --tokenizer "$GGUF" --input "$D/prompts.txt" \
+  timed "translate $1" "$TESSERA" generate "$D/finetune.toml" --checkpoint "$2" --tokenizer "$GGUF" --input "$D/prompts.txt" \
     --output "$D/hyp_$1.txt" --temperature 0 --max-new-tokens "$MAX_NEW_TOKENS" --stop $'\n' --stop "English:"
 }
 echo "== translate $N_TEST test verses (greedy)"

@@ -222,6 +222,7 @@ int cmd_generate(const CommandLine& cl, MPI_Comm comm) {
     require(!cl.checkpoint.empty(), "generate: give a CONFIG or --checkpoint");
     file = cl.checkpoint;
     cfg = parse_model_config(read_checkpoint_state(file, comm).config_toml, file + " (stored config)");
+    resolve_init_from(cfg, comm);  // a fine-tuned checkpoint's architecture comes from its model.init_from
   }
   GPT2<float> model(cfg.model.transformer);
   const auto missing = load_model_weights(model, file, comm);
@@ -240,6 +241,7 @@ int cmd_generate(const CommandLine& cl, MPI_Comm comm) {
   GenerationOptions go;
   go.max_new_tokens = cl.max_new_tokens;
   go.kv_cache = !cl.no_kv_cache;
+  go.vocab_limit = tok.vocab_size();  // a model vocabulary padded beyond the tokenizer's is never sampled there
   go.sampling.temperature = cl.temperature;
   go.sampling.top_k = cl.top_k;
   go.sampling.top_p = cl.top_p;

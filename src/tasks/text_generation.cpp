@@ -58,7 +58,8 @@ GenerationResult generate_tokens(Transformer<float>& model, const std::vector<in
       row = n - 1;
     }
     const std::vector<float> logits = full_logits_row(model, row);
-    const int32_t next = tasks::sample_next_token(logits.data(), c.vocab_size, r.tokens, opt.sampling, uint64_t(step));
+    const int64_t V = opt.vocab_limit > 0 ? std::min<int64_t>(opt.vocab_limit, c.vocab_size) : c.vocab_size;
+    const int32_t next = tasks::sample_next_token(logits.data(), V, r.tokens, opt.sampling, uint64_t(step));
     r.tokens.push_back(next);
     r.step_seconds.push_back(std::chrono::duration<double>(clock::now() - t0).count());
     const std::vector<int32_t> generated(r.tokens.begin() + r.prompt_length, r.tokens.end());

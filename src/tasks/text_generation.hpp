@@ -18,6 +18,7 @@ struct GenerationOptions {
   tasks::SamplingOptions sampling;
   std::vector<std::vector<int32_t>> stop_sequences;  // stop after generating any of these
   bool kv_cache = true;                              // false: recompute the full context every token
+  int64_t vocab_limit = 0;  // sample among ids [0, vocab_limit) only (a tokenizer smaller than a padded vocab); 0 = all
 };
 
 struct GenerationResult {

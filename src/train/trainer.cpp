@@ -208,6 +208,15 @@ void resolve_init_from(RunConfig& cfg, MPI_Comm comm) {
 TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_at_step) {
   RunConfig cfg = cfg_in;
   resolve_init_from(cfg, comm);
+  // The config stored in checkpoints: the file as written, or — when the architecture
+  // came from model.init_from — the resolved config without init_from, so the
+  // checkpoint alone describes its model (generate --checkpoint, export, init_from).
+  std::string stored_config = cfg.source_text.empty() ? to_toml(cfg) : cfg.source_text;
+  if (!cfg.model.init_from.empty()) {
+    RunConfig self_contained = cfg;
+    self_contained.model.init_from = "";
+    stored_config = to_toml(self_contained);
+  }
   const ParallelSection& par = cfg.parallel;
   ProcessGrid grid(comm, par.dp, par.tp, par.pp);
   if (par.timeout_s > 0) grid.set_timeout_seconds(par.timeout_s);
@@ -360,7 +369,7 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
     st.data_epoch = loader->epoch();
     st.data_cursor = loader->cursor();
     st.scalars = stopper.save();
-    st.config_toml = cfg.source_text.empty() ? to_toml(cfg) : cfg.source_text;
+    st.config_toml = stored_config;
     st.model_family = family_name(mc.family);
     const auto t0 = std::chrono::steady_clock::now();
     summary.last_checkpoint = ckpt.save(model, opt, st);
@@ -456,7 +465,7 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
       TrainingState st;
       st.step = at_step;
       st.seed = cfg.train.seed;
-      st.config_toml = cfg.source_text.empty() ? to_toml(cfg) : cfg.source_text;
+      st.config_toml = stored_config;
       st.model_family = family_name(mc.family);
       st.scalars = {{metric, it->second}};
       auto p = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.params().values());
