@@ -103,7 +103,13 @@ apt_get() {  # apt_get PKG VERSION FILE -> $DL/FILE, verified
     command -v apt-get >/dev/null 2>&1 || die "no apt-get (need Debian's $pkg=$ver)"
     echo "fetch_datasets.sh: apt-get download $pkg=$ver"
     (cd "$DL" && apt-get download "$pkg=$ver" 2>&1 | grep -v 'unsandboxed as root' >&2) || true
-    [[ -s $file ]] || die "could not download Debian $pkg=$ver (run 'apt-get update' first?)"
+    if [[ ! -s $file ]]; then  # empty or stale package lists on a fresh machine: refresh once, retry
+      echo "fetch_datasets.sh: apt-get update (package lists)"
+      local sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+      $sudo apt-get update -qq >&2 || true
+      (cd "$DL" && apt-get download "$pkg=$ver" 2>&1 | grep -v 'unsandboxed as root' >&2) || true
+    fi
+    [[ -s $file ]] || die "could not download Debian $pkg=$ver (apt-get download failed after apt-get update)"
   fi
   verify_src "$file"
 }
