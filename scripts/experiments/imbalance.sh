@@ -3,14 +3,14 @@
 # train_imbalanced.csv: 40 negative + 360 positive, seeded) and a balanced
 # validation subset; three runs: plain, class_weights = "balanced",
 # resample = "oversample". Prints per-class precision/recall/F1 of each run.
-# Usage: scripts/experiments/imbalance.sh [EPOCHS=2] [VAL_ROWS=200]
+# Usage: scripts/experiments/imbalance.sh [EPOCHS=2] [VAL_ROWS=200] [N_NEG=40] [N_POS=360]
 source "$(dirname "$0")/common.sh"
-EPOCHS="${1:-2}" N_VAL="${2:-200}"
+EPOCHS="${1:-2}" N_VAL="${2:-200}" N_NEG="${3:-40}" N_POS="${4:-360}"
 SRC="$DATASETS/sentiment_movies"
 need_dataset "$SRC/train_imbalanced.csv"
-D="$EXP/imbalance"
+D="$EXP/imbalance_${N_NEG}_${N_POS}_e${EPOCHS}"
 mkdir -p "$D"
-"$PY" - "$SRC/train_imbalanced.csv" "$SRC/validation.csv" "$D/train.csv" "$D/validation.csv" "$N_VAL" <<'PYEOF'
+"$PY" - "$SRC/train_imbalanced.csv" "$SRC/validation.csv" "$D/train.csv" "$D/validation.csv" "$N_VAL" "$N_NEG" "$N_POS" <<'PYEOF'
 import csv, random, sys
 def rows(p):
     with open(p, newline="") as f:
@@ -24,7 +24,8 @@ li = head.index("label")
 rng = random.Random(1)
 neg = [r for r in tr if r[li] == "negative"]; pos = [r for r in tr if r[li] == "positive"]
 rng.shuffle(neg); rng.shuffle(pos)
-train = neg[:40] + pos[:360]; rng.shuffle(train)
+nn, npos = int(sys.argv[6]), int(sys.argv[7])
+train = neg[:nn] + pos[:npos]; rng.shuffle(train)
 write(sys.argv[3], head, train)
 head, va = rows(sys.argv[2])
 n = int(sys.argv[5])
@@ -32,7 +33,7 @@ neg = [r for r in va if r[li] == "negative"]; pos = [r for r in va if r[li] == "
 rng.shuffle(neg); rng.shuffle(pos)
 val = neg[:n // 2] + pos[:n - n // 2]; rng.shuffle(val)
 write(sys.argv[4], head, val)
-print("train: 40 negative + 360 positive; validation: %d negative + %d positive" % (n // 2, n - n // 2))
+print("train: %d negative + %d positive; validation: %d negative + %d positive" % (nn, npos, n // 2, n - n // 2))
 PYEOF
 "$TESSERA" prepare --task classification --input "$D/train.csv" --validation-input "$D/validation.csv" \
   --vocab "$VOCAB" --max-len 48 --output "$D/data.h5"

@@ -136,7 +136,7 @@ TEST(ConfigBadInput, OutOfRangeValues) {
       {"[train]\nlabel_smoothing = 1.5\n", "train.label_smoothing", "[0, 1)"},
       {"[optim]\nl1 = -1\n", "optim.l1", ">= 0"},
       {"[model]\npreset = \"gpt2-huge\"\n", "model.preset", "gpt2-small"},
-      {"[model]\nn_positions = 64\n[data]\nseq_len = 128\n", "data.seq_len", "<= model.n_positions"},
+      {"seq_len = 128\n[model]\nn_positions = 64\n", "data.seq_len", "<= model.n_positions"},
       {"[optim]\nlr = 0\n", "optim.lr", "> 0"},
       {"[optim]\nlr = -1e-3\n", "optim.lr", "> 0"},
       {"[optim]\nschedule = \"cosin\"\n", "optim.schedule", "\"cosine\""},
