@@ -87,37 +87,48 @@ std::string input_format(const PredictOptions& o, HeadKind head) {
 }
 
 // Text (and pair) columns of CSV / TSV / JSONL records; errors name file:line.
+// Calls fn(object, "file:line") for every non-blank line of a JSONL text; a line that
+// is not a JSON object is an error naming file:line.
+template <class Fn>
+void for_each_jsonl_object(const std::string& text, const std::string& path, Fn&& fn) {
+  std::istringstream in(text);
+  std::string ln;
+  int64_t line = 0;
+  while (std::getline(in, ln)) {
+    ++line;
+    if (!ln.empty() && ln.back() == '\r') ln.pop_back();
+    if (ln.find_first_not_of(" \t") == std::string::npos) continue;
+    const std::string at = path + ":" + std::to_string(line);
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(ln);
+    } catch (const std::exception& e) {
+      throw Error(at + ": invalid JSON: " + e.what());
+    }
+    require(j.is_object(), at + ": expected a JSON object");
+    fn(j, at);
+  }
+}
+
+// The string value of key, or an error naming file:line and the key.
+std::string json_string(const nlohmann::json& j, const std::string& key, const std::string& at) {
+  auto it = j.find(key);
+  require(it != j.end(), at + ": missing key '" + key + "'");
+  require(it->is_string(), at + ": key '" + key + "' must be a string");
+  return it->get<std::string>();
+}
+
 std::vector<InputRow> read_text_records(const std::string& path, const std::string& format, const std::string& col,
                                         const std::string& pair_col) {
   const std::string text = read_all(path);
   std::vector<InputRow> rows;
   if (format == "jsonl") {
-    std::istringstream in(text);
-    std::string ln;
-    int64_t line = 0;
-    while (std::getline(in, ln)) {
-      ++line;
-      if (!ln.empty() && ln.back() == '\r') ln.pop_back();
-      if (ln.find_first_not_of(" \t") == std::string::npos) continue;
-      const std::string at = path + ":" + std::to_string(line);
-      nlohmann::json j;
-      try {
-        j = nlohmann::json::parse(ln);
-      } catch (const std::exception& e) {
-        throw Error(at + ": invalid JSON: " + e.what());
-      }
-      require(j.is_object(), at + ": expected a JSON object");
-      auto str = [&](const std::string& key) {
-        auto it = j.find(key);
-        require(it != j.end(), at + ": missing key '" + key + "'");
-        require(it->is_string(), at + ": key '" + key + "' must be a string");
-        return it->get<std::string>();
-      };
+    for_each_jsonl_object(text, path, [&](const nlohmann::json& j, const std::string& at) {
       InputRow r;
-      r.text = str(col);
-      if (!pair_col.empty()) r.pair = str(pair_col);
+      r.text = json_string(j, col, at);
+      if (!pair_col.empty()) r.pair = json_string(j, pair_col, at);
       rows.push_back(std::move(r));
-    }
+    });
   } else {
     const auto recs = parse_delimited(text, format == "csv" ? ',' : '\t', path);
     require(!recs.empty(), path + ": file is empty");
@@ -192,33 +203,14 @@ std::vector<InputRow> read_questions(const std::string& path, const std::string&
   }
   require(format == "jsonl", path + ": question answering reads SQuAD .json or .jsonl, not " + format);
   const std::string text = read_all(path);
-  std::istringstream in(text);
-  std::string ln;
-  int64_t line = 0;
-  while (std::getline(in, ln)) {
-    ++line;
-    if (!ln.empty() && ln.back() == '\r') ln.pop_back();
-    if (ln.find_first_not_of(" \t") == std::string::npos) continue;
-    const std::string at = path + ":" + std::to_string(line);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(ln);
-    } catch (const std::exception& e) {
-      throw Error(at + ": invalid JSON: " + e.what());
-    }
-    require(j.is_object(), at + ": expected a JSON object");
-    auto str = [&](const char* key) {
-      auto it = j.find(key);
-      require(it != j.end() && it->is_string(), at + ": missing string '" + std::string(key) + "'");
-      return it->get<std::string>();
-    };
+  for_each_jsonl_object(text, path, [&](const nlohmann::json& j, const std::string& at) {
     InputRow r;
     r.qa.id = j.contains("id") ? (j["id"].is_string() ? j["id"].get<std::string>() : j["id"].dump())
                                : std::to_string(rows.size());
-    r.qa.question = str("question");
-    r.qa.context = str("context");
+    r.qa.question = json_string(j, "question", at);
+    r.qa.context = json_string(j, "context", at);
     rows.push_back(std::move(r));
-  }
+  });
   return rows;
 }
 
