@@ -1,7 +1,7 @@
 // libFuzzer target: the tokenizer embedded in a GGUF file (tokenizer.ggml.* metadata →
 // byte-level BPE, src/tokenizer/gguf_tokenizer.cpp). Any input must either be rejected
 // with tessera::Error or give a tokenizer that encodes a fixed text with offsets inside
-// the text and decodes its ids without error.
+// the text and decodes its ids without error. Seeds: scripts/tools/make_fuzz_gguf_tokenizer_seeds.py.
 #include <cstdint>
 #include <string>
 
