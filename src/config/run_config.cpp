@@ -661,6 +661,29 @@ RunConfig load_run_config(const std::string& path) {
   return cfg;
 }
 
+std::string run_config_key_type(const std::string& dotted) {
+  const auto dot = dotted.find('.');
+  if (dot == std::string::npos) return "";
+  const Field* f = find_field(dotted.substr(0, dot), dotted.substr(dot + 1));
+  if (!f) return "";
+  RunConfig probe;
+  return std::visit(
+      [](auto* p) -> std::string {
+        using T = std::remove_pointer_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, bool>) return "bool";
+        else if constexpr (std::is_same_v<T, std::string>) return "string";
+        else if constexpr (std::is_floating_point_v<T>) return "float";
+        else if constexpr (std::is_integral_v<T>) return "int";
+        else return "other";
+      },
+      f->ref(probe));
+}
+
+std::string suggest_run_config_key(const std::string& dotted) {
+  const auto dot = dotted.find('.');
+  return dot == std::string::npos ? suggest_key("", dotted) : suggest_key(dotted.substr(0, dot), dotted.substr(dot + 1));
+}
+
 std::string to_toml(const RunConfig& cfg) {
   RunConfig& c = const_cast<RunConfig&>(cfg);  // Field::ref takes a mutable config; nothing is written
   std::string out = "# Tessera run config (every key; see docs/config.md)\n";

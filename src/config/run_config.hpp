@@ -119,6 +119,12 @@ void adopt_init_from_architecture(RunConfig& cfg, const std::string& stored_toml
 // The [model] section of a config describing t (import writes it into checkpoints).
 std::string model_toml(const TransformerConfig& t, const std::string& head = "");
 
+// The value type of a run-config key by dotted name ("optim.lr"): "int", "float",
+// "string", "bool" (or "other"); "" when no such key exists. For `tessera tune`.
+std::string run_config_key_type(const std::string& dotted);
+// The closest known key to an unknown dotted name ("" = none close).
+std::string suggest_run_config_key(const std::string& dotted);
+
 // Serialises back to TOML (round-trips through parse_run_config).
 std::string to_toml(const RunConfig& cfg);
 

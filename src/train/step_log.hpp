@@ -11,7 +11,11 @@ namespace tessera {
 
 class StepLog {
  public:
-  StepLog(const std::string& jsonl_path, bool enabled, int64_t total_steps);
+  // console_path: "" = human lines on stdout; else appended to that file (tune trials).
+  StepLog(const std::string& jsonl_path, bool enabled, int64_t total_steps, const std::string& console_path = "");
+  ~StepLog();
+  StepLog(const StepLog&) = delete;
+  StepLog& operator=(const StepLog&) = delete;
   // Writes a record; kind is "train", "eval", "checkpoint", "summary"...
   void record(const std::string& kind, nlohmann::json fields);
   // extra: more fields for the JSON record (phase times, communication, memory).
@@ -23,6 +27,8 @@ class StepLog {
 
  private:
   void progress(int64_t step);
+  std::FILE* out() const { return console_ ? console_ : stdout; }
+  std::FILE* console_ = nullptr;
   bool enabled_;
   bool tty_;
   int64_t total_steps_;

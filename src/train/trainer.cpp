@@ -33,6 +33,9 @@
 #include "src/tasks/text_generation.hpp"
 #include "src/train/step_log.hpp"
 #include "src/train/token_batch_loader.hpp"
+#include "src/train/training_data.hpp"
+#include "src/train/training_recipe.hpp"
+#include "src/train/validation.hpp"
 #include "src/train/zero_adamw.hpp"
 
 namespace fs = std::filesystem;
@@ -129,42 +132,6 @@ std::string fmt_double(double x) {
   return s.str();
 }
 
-// AdamW, replicated or ZeRO-1-sharded over dp, behind one face for the loop and
-// for checkpoints (which always hold full moments at full logical shape).
-class Optimizer {
- public:
-  Optimizer(GPT2<float>& model, ProcessGrid& grid, const OptimSection& o, bool zero1) : model_(model) {
-    const AdamWSettings s{o.beta1, o.beta2, o.eps, o.weight_decay};
-    if (zero1) zero_ = std::make_unique<ZeroAdamW>(model.params(), grid, s);
-    else plain_ = std::make_unique<AdamWOptimizer<float>>(model.params(), s);
-  }
-  ZeroAdamW* zero() { return zero_.get(); }
-  void step(double lr, double scale) { zero_ ? zero_->step(lr, scale) : plain_->step(model_.params(), lr, scale); }
-  void set_steps_taken(int64_t t) { zero_ ? zero_->set_steps_taken(t) : plain_->set_steps_taken(t); }
-  size_t state_bytes() const { return zero_ ? zero_->state_bytes() : plain_->state_bytes(); }
-  // Full-slab moments (collective over dp with ZeRO-1).
-  std::pair<View1<float>, View1<float>> moments() {
-    if (!zero_) return {plain_->exp_avg(), plain_->exp_avg_sq()};
-    const size_t n = model_.params().capacity();
-    View1<float> m("ckpt_m", n), v("ckpt_v", n);
-    zero_->gather_moments(m, v);
-    return {m, v};
-  }
-  void set_moments(const View1<float>& m, const View1<float>& v) {
-    if (zero_) {
-      zero_->scatter_moments(m, v);
-    } else {
-      Kokkos::deep_copy(plain_->exp_avg(), m);
-      Kokkos::deep_copy(plain_->exp_avg_sq(), v);
-    }
-  }
-
- private:
-  GPT2<float>& model_;
-  std::unique_ptr<AdamWOptimizer<float>> plain_;
-  std::unique_ptr<ZeroAdamW> zero_;
-};
-
 struct Checkpointer {
   std::string dir;
   int keep_last;
@@ -205,7 +172,7 @@ void resolve_init_from(RunConfig& cfg, MPI_Comm comm) {
   adopt_init_from_architecture(cfg, st.config_toml, cfg.model.init_from);
 }
 
-TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_at_step) {
+TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_at_step, const TrainingHooks& hooks) {
   RunConfig cfg = cfg_in;
   resolve_init_from(cfg, comm);
   // The config stored in checkpoints: the file as written, or — when the architecture
@@ -231,86 +198,25 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
   require(!ec && fs::is_directory(run_dir), "run.dir '" + cfg.run.dir + "' cannot be created: " + ec.message());
   const std::string ckpt_dir = cfg.checkpoint.dir.empty() ? (run_dir / "checkpoints").string() : cfg.checkpoint.dir;
 
-  // ---- data: every data-parallel rank reads its own samples of each global micro-batch
+  // ---- data (every data-parallel rank reads its own samples of each global micro-batch),
+  // ---- model (this rank's slice and stage), optimizer, gradient reduction
   const TransformerConfig& mc = cfg.model.transformer;
   const int B = cfg.train.micro_batch_size, accum = cfg.train.grad_accum_steps;
-  const bool task = is_task_dataset(cfg.data.path);
-  std::unique_ptr<TokenDataset> lm_data;
-  std::unique_ptr<TaskDataset> task_data;
-  std::unique_ptr<BatchSource> loader;
-  int T = cfg.data.seq_len;
-  bool has_val = false;
-  std::vector<double> class_weights;
-  if (task) {
-    task_data = std::make_unique<TaskDataset>(cfg.data.path, comm);
-    const TaskDatasetInfo& info = task_data->info();
-    const HeadKind want = info.task == "sequence-classification" ? HeadKind::SequenceClassification
-                          : info.task == "token-classification"  ? HeadKind::TokenClassification
-                                                                  : HeadKind::QuestionAnswering;
-    require(mc.head == want, "dataset '" + cfg.data.path + "' is a " + info.task + " dataset but model.head = " +
-                                 head_name(mc.head) + " (use model.head = \"" + head_name(want) + "\")");
-    if (want != HeadKind::QuestionAnswering)
-      require(mc.num_labels == int(info.label_names.size()),
-              "dataset '" + cfg.data.path + "' has " + std::to_string(info.label_names.size()) +
-                  " labels but model.num_labels = " + std::to_string(mc.num_labels));
-    require(info.vocab_size <= mc.vocab_size, "dataset '" + cfg.data.path + "' has vocab_size " +
-                                                  std::to_string(info.vocab_size) + " (tokenizer " + info.tokenizer +
-                                                  ") but the model's vocab_size is " + std::to_string(mc.vocab_size));
-    T = int(info.max_len);
-    require(T <= mc.n_positions, "dataset '" + cfg.data.path + "' has max_len " + std::to_string(T) +
-                                     " > model.n_positions = " + std::to_string(mc.n_positions));
-    const ResampleMode mode = parse_resample_mode(cfg.train.resample);
-    require(mode == ResampleMode::None || want == HeadKind::SequenceClassification,
-            "train.resample = \"" + cfg.train.resample + "\" needs a sequence-classification dataset");
-    loader = std::make_unique<TaskBatchLoader>(*task_data, cfg.data.train_split, B, cfg.data.shuffle, cfg.train.seed,
-                                               grid.dp_rank(), grid.dp_size(), mode);
-    has_val = !cfg.data.validation_split.empty() && task_data->has_split(cfg.data.validation_split);
-    if (!cfg.train.class_weights.empty()) {
-      require(want != HeadKind::QuestionAnswering, "train.class_weights needs a classification dataset");
-      if (cfg.train.class_weights == "balanced") {
-        const TaskFeatures f = task_data->read_split(cfg.data.train_split);
-        class_weights = class_weights_balanced(class_counts(f.labels, mc.num_labels, kIgnoreIndex));
-      } else {
-        std::vector<std::string> items;
-        std::stringstream ss(cfg.train.class_weights);
-        for (std::string item; std::getline(ss, item, ',');) items.push_back(item);
-        class_weights = parse_class_weights(items, info.label_names, "train.class_weights");
-      }
-    }
-  } else {
-    require(mc.head == HeadKind::CausalLM, "dataset '" + cfg.data.path +
-                                               "' is a token (language-model) dataset but model.head = " +
-                                               head_name(mc.head) + "; prepare a task dataset with `tessera prepare --task`");
-    require(T <= mc.n_positions, "data.seq_len = " + std::to_string(T) + " exceeds the model's n_positions = " +
-                                     std::to_string(mc.n_positions));
-    lm_data = std::make_unique<TokenDataset>(cfg.data.path, comm);
-    require(lm_data->info().vocab_size <= mc.vocab_size,
-            "dataset '" + cfg.data.path + "' has vocab_size " + std::to_string(lm_data->info().vocab_size) +
-                " (tokenizer " + lm_data->info().tokenizer + ") but the model's vocab_size is " +
-                std::to_string(mc.vocab_size));
-    loader = std::make_unique<TokenBatchLoader>(*lm_data, cfg.data.train_split, T, B, cfg.data.shuffle,
-                                                cfg.train.seed, grid.dp_rank(), grid.dp_size());
-    has_val = !cfg.data.validation_split.empty() && lm_data->has_split(cfg.data.validation_split);
-  }
-
-  int64_t total_steps = cfg.train.max_steps;
-  if (total_steps <= 0)
-    total_steps = std::max<int64_t>(1, int64_t(std::ceil(cfg.train.epochs * double(loader->batches_per_epoch()) / accum)));
-
-  // ---- model (this rank's slice and stage), optimizer, gradient reduction
-  ModelParallel mp{grid.tp_rank(), grid.tp_size(), grid.pp_rank(), grid.pp_size(), grid.dp_rank(), grid.dp_size(),
-                   grid.tp_size() > 1 ? &grid.tp() : nullptr};
-  GPT2<float> model(mc, mp);
-  model.init_weights(cfg.train.seed);
-  model.set_loss_options(class_weights, cfg.train.label_smoothing);
-  std::vector<std::string> fresh;  // parameters not in init_from (new task heads)
-  if (!cfg.model.init_from.empty()) fresh = load_model_weights(model, cfg.model.init_from, comm);
-  Optimizer opt(model, grid, cfg.optim, par.zero1);
-  GradientSynchronizer sync(model.params(), grid, par.zero1, size_t(par.bucket_mb * 1048576.0));
-  PipelineRunner runner(model, grid, B, T, accum);
+  TrainingData data = open_training_data(cfg, grid, comm);
+  const bool task = data.task, has_val = data.has_validation;
+  const int T = data.seq_len;
+  BatchSource* loader = data.loader.get();
+  const std::vector<double>& class_weights = data.class_weights;
+  const int64_t total_steps = total_training_steps(cfg, data);
+  TrainingRecipe recipe(cfg, grid, data, comm);
+  GPT2<float>& model = recipe.model();
+  Optimizer& opt = recipe.optimizer();
+  GradientSynchronizer& sync = recipe.sync();
+  PipelineRunner& runner = recipe.runner();
+  const std::vector<std::string>& fresh = recipe.fresh_parameters();
   Checkpointer ckpt{ckpt_dir, cfg.checkpoint.keep_last, comm};
 
-  StepLog log((run_dir / "metrics.jsonl").string(), lead, total_steps);
+  StepLog log((run_dir / "metrics.jsonl").string(), lead, total_steps, hooks.console_path);
   int64_t step = 0, tokens_seen = 0;
   TrainSummary summary;
   const std::string metric = cfg.train.eval_metric;
@@ -382,63 +288,11 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
   // the last stage's loss (and task metrics) are combined over dp and sent along
   // the pipeline, so every rank returns the same numbers.
   auto validate = [&](int64_t at_step) -> std::map<std::string, double> {
-    std::map<std::string, double> metrics;
-    if (!has_val) return metrics;
+    if (!has_val) return {};
     const auto t_eval = std::chrono::steady_clock::now();
-    struct AddEval {
-      std::map<std::string, double>& total;
-      std::chrono::steady_clock::time_point t;
-      ~AddEval() { total["eval"] += seconds_since(t); }
-    } add_eval{phase_total, t_eval};
-    double sum = 0;
-    int64_t n = 0;
-    std::string metrics_json;
-    if (task) {
-      TaskBatchLoader val = TaskBatchLoader::for_evaluation(*task_data, cfg.data.validation_split, B, grid.dp_rank(),
-                                                            grid.dp_size());
-      const TaskFeatures features = task_data->read_split(cfg.data.validation_split);
-      TaskEvaluator ev(mc.head, task_data->info(), features,
-                       mc.head == HeadKind::QuestionAnswering ? task_data->read_examples(cfg.data.validation_split)
-                                                              : TaskExamples{});
-      n = val.eval_batches();
-      MicroBatch mb;
-      for (int64_t i = 0; i < n; ++i) {
-        val.next_batch(mb);
-        sum += runner.eval_batch(mb);
-        if (model.is_last_stage()) {
-          auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.logits());
-          ev.add_batch(mb, host.data());
-        }
-      }
-      if (model.is_last_stage()) metrics_json = nlohmann::json(ev.finish(grid.dp_comm())).dump();
-    } else {
-      TokenBatchLoader val(*lm_data, cfg.data.validation_split, T, B, false, 0, grid.dp_rank(), grid.dp_size());
-      n = val.batches_per_epoch();
-      if (cfg.train.eval_batches > 0) n = std::min(n, cfg.train.eval_batches);
-      MicroBatch mb;
-      for (int64_t i = 0; i < n; ++i) {
-        val.next_batch(mb);
-        sum += runner.eval_batch(mb);
-      }
-    }
-    double loss = n > 0 ? sum / double(n) : NAN;
-    if (grid.dp_size() > 1) {
-      grid.dp().all_reduce(&loss, 1, DType::F64, ReduceOp::Sum);
-      loss /= grid.dp_size();
-    }
-    if (grid.pp_size() > 1) {
-      grid.pp().broadcast(&loss, 1, DType::F64, grid.pp_size() - 1);
-      int64_t len = int64_t(metrics_json.size());
-      grid.pp().broadcast(&len, 1, DType::I64, grid.pp_size() - 1);
-      metrics_json.resize(size_t(len));
-      if (len > 0) grid.pp().broadcast(metrics_json.data(), size_t(len), DType::U8, grid.pp_size() - 1);
-    }
-    if (!metrics_json.empty()) {
-      const nlohmann::json parsed = nlohmann::json::parse(metrics_json);
-      for (const auto& [k, v] : parsed.items()) metrics[k] = v.get<double>();
-    }
-    metrics["loss"] = loss;
-    if (!task) metrics["perplexity"] = std::exp(loss);
+    std::map<std::string, double> metrics = validate_split(cfg, data, model, runner, grid);
+    phase_total["eval"] += seconds_since(t_eval);
+    const double loss = metrics["loss"];
     summary.last_val_loss = loss;
     log.eval(at_step, cfg.data.validation_split, loss);
     if (task) {
@@ -460,6 +314,7 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
     const auto it = m.find(metric);
     require(it != m.end(), "train.eval_metric = \"" + metric + "\" is not computed for this task (" +
                                std::string(head_name(mc.head)) + ")");
+    summary.last_metrics = m;
     const bool best = stopper.update(at_step, it->second);
     if (best && cfg.train.keep_best) {
       TrainingState st;
@@ -473,7 +328,8 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
           write_checkpoint<float>(best_dir, model.params().infos(), {{"params", p.data()}}, st, 1, comm);
       log.message("best " + metric + " " + fmt_double(it->second) + " at step " + std::to_string(at_step) + ": " + path);
     }
-    return cfg.train.early_stopping_patience > 0 && stopper.should_stop();
+    if (hooks.on_evaluation && hooks.on_evaluation(at_step, m)) summary.stopped_by_hook = true;
+    return summary.stopped_by_hook || (cfg.train.early_stopping_patience > 0 && stopper.should_stop());
   };
 
   if (stop_at_step > 0 && step == stop_at_step) {  // e.g. reshard: load on this grid, save again, stop
@@ -573,7 +429,10 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
 
     const bool last = step == total_steps;
     if (!last && cfg.train.eval_interval > 0 && step % cfg.train.eval_interval == 0 && evaluate_and_track(step)) {
-      log.message("early stopping after step " + std::to_string(step) + ": no " + metric + " improvement in " +
+      if (summary.stopped_by_hook)
+        log.message("stopped after step " + std::to_string(step) + " by the evaluation hook (e.g. a tune pruner)");
+      else
+        log.message("early stopping after step " + std::to_string(step) + ": no " + metric + " improvement in " +
                   std::to_string(cfg.train.early_stopping_patience) + " evaluations (best " +
                   fmt_double(stopper.best_value()) + " at step " + std::to_string(stopper.best_step()) + ")");
       early_stop = true;
@@ -614,7 +473,7 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
     }
   }
   if (!early_stop) evaluate_and_track(step);
-  summary.early_stopping = early_stop;
+  summary.early_stopping = early_stop && !summary.stopped_by_hook;
   // Restore the best evaluation's weights (HF load_best_model_at_end) before the final save.
   if (cfg.train.keep_best && has_val && stopper.has_best() && stopper.best_step() != step) {
     const std::string best = find_latest_checkpoint(best_dir);
@@ -631,8 +490,8 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
 
   if (cfg.generate.max_new_tokens > 0 && grid.world_size() == 1 && !task) {
     ByteTokenizer tokenizer;
-    require(lm_data->info().tokenizer == tokenizer.name(),
-            "generate: dataset tokenizer '" + lm_data->info().tokenizer + "' has no decoder in this build");
+    require(data.lm->info().tokenizer == tokenizer.name(),
+            "generate: dataset tokenizer '" + data.lm->info().tokenizer + "' has no decoder in this build");
     GenerationOptions go;
     go.max_new_tokens = cfg.generate.max_new_tokens;
     go.sampling.temperature = cfg.generate.temperature;

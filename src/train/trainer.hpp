@@ -3,6 +3,8 @@
 // (loss, perplexity), checkpoints (atomic, keep last K), exact resume, NaN guard.
 #pragma once
 #include <mpi.h>
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 #include "src/config/run_config.hpp"
@@ -20,11 +22,26 @@ struct TrainSummary {
   bool early_stopping = false; // train.early_stopping_patience ended the run (a finished run, not exit 3)
   int64_t best_step = -1;      // evaluation with the best train.eval_metric (-1 = none)
   double best_metric = 0;      // stopped by SIGUSR1/SIGTERM (src/runtime/stop_signal.hpp)
+  std::map<std::string, double> last_metrics;  // the last evaluation's metrics (empty = none)
+  bool stopped_by_hook = false;  // TrainingHooks::on_evaluation asked to stop (e.g. a pruned tune trial)
+};
+
+// Optional callbacks into the loop (e.g. `tessera tune`'s pruners).
+struct TrainingHooks {
+  // Called on every rank after each evaluation with the same metrics everywhere;
+  // returning true (on every rank alike) ends the run after this evaluation.
+  std::function<bool(int64_t step, const std::map<std::string, double>& metrics)> on_evaluation;
+  // "" = the per-step lines on stdout; else appended to this file (a tune trial's train.log).
+  std::string console_path;
 };
 
 // stop_at_step > 0: train the configured schedule only up to that step, checkpoint
 // and return (as a preempted job would); a later --resume continues exactly.
-TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_step = 0);
+// The library entry point of `train` and `tune`: config and communicator in,
+// summary (with the last evaluation's metrics) out; comm may be any communicator
+// (a tune trial's group of ranks).
+TrainSummary run_training(const RunConfig& cfg, MPI_Comm comm, int64_t stop_at_step = 0,
+                          const TrainingHooks& hooks = {});
 
 // Mean loss over up to max_batches (0 = all) sequential micro-batches of a split.
 class TokenDataset;

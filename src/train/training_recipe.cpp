@@ -1,0 +1,51 @@
+#include "src/train/training_recipe.hpp"
+#include "src/train/trainer.hpp"
+
+namespace tessera {
+
+Optimizer::Optimizer(GPT2<float>& model, ProcessGrid& grid, const OptimSection& o, bool zero1) : model_(model) {
+  const AdamWSettings s{o.beta1, o.beta2, o.eps, o.weight_decay};
+  if (zero1) zero_ = std::make_unique<ZeroAdamW>(model.params(), grid, s);
+  else plain_ = std::make_unique<AdamWOptimizer<float>>(model.params(), s);
+}
+
+void Optimizer::step(double lr, double scale) {
+  zero_ ? zero_->step(lr, scale) : plain_->step(model_.params(), lr, scale);
+}
+
+void Optimizer::set_steps_taken(int64_t t) { zero_ ? zero_->set_steps_taken(t) : plain_->set_steps_taken(t); }
+
+size_t Optimizer::state_bytes() const { return zero_ ? zero_->state_bytes() : plain_->state_bytes(); }
+
+std::pair<View1<float>, View1<float>> Optimizer::moments() {
+  if (!zero_) return {plain_->exp_avg(), plain_->exp_avg_sq()};
+  const size_t n = model_.params().capacity();
+  View1<float> m("ckpt_m", n), v("ckpt_v", n);
+  zero_->gather_moments(m, v);
+  return {m, v};
+}
+
+void Optimizer::set_moments(const View1<float>& m, const View1<float>& v) {
+  if (zero_) {
+    zero_->scatter_moments(m, v);
+  } else {
+    Kokkos::deep_copy(plain_->exp_avg(), m);
+    Kokkos::deep_copy(plain_->exp_avg_sq(), v);
+  }
+}
+
+TrainingRecipe::TrainingRecipe(const RunConfig& cfg, ProcessGrid& grid, const TrainingData& data, MPI_Comm comm) {
+  const ParallelSection& par = cfg.parallel;
+  ModelParallel mp{grid.tp_rank(), grid.tp_size(), grid.pp_rank(), grid.pp_size(), grid.dp_rank(), grid.dp_size(),
+                   grid.tp_size() > 1 ? &grid.tp() : nullptr};
+  model_ = std::make_unique<GPT2<float>>(cfg.model.transformer, mp);
+  model_->init_weights(cfg.train.seed);
+  model_->set_loss_options(data.class_weights, cfg.train.label_smoothing);
+  if (!cfg.model.init_from.empty()) fresh_ = load_model_weights(*model_, cfg.model.init_from, comm);
+  opt_ = std::make_unique<Optimizer>(*model_, grid, cfg.optim, par.zero1);
+  sync_ = std::make_unique<GradientSynchronizer>(model_->params(), grid, par.zero1, size_t(par.bucket_mb * 1048576.0));
+  runner_ = std::make_unique<PipelineRunner>(*model_, grid, cfg.train.micro_batch_size, data.seq_len,
+                                             cfg.train.grad_accum_steps);
+}
+
+}  // namespace tessera
