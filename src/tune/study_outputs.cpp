@@ -37,7 +37,7 @@ std::string find_plot_script() {
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (ec) return "";
   for (fs::path d = exe.parent_path(); !d.empty() && d != d.root_path(); d = d.parent_path()) {
-    const fs::path s = d / "scripts" / "tune_plots.py";
+    const fs::path s = d / "scripts" / "tools" / "tune_plots.py";
     if (fs::exists(s)) return s.string();
   }
   return "";
@@ -93,7 +93,7 @@ void write_study_outputs(const StudySpec& spec, const std::vector<TrialInfo>& tr
   if (!plots) return;
   const std::string script = find_plot_script();
   if (script.empty() || !fs::exists("/usr/bin/python3")) {
-    std::fprintf(stderr, "tune: plots skipped (scripts/tune_plots.py or /usr/bin/python3 not found)\n");
+    std::fprintf(stderr, "tune: plots skipped (scripts/tools/tune_plots.py or /usr/bin/python3 not found)\n");
     return;
   }
   const std::string cmd = "/usr/bin/python3 '" + script + "' '" + dir.string() + "' > '" + (dir / "plots.log").string() + "' 2>&1";

@@ -1,7 +1,7 @@
 // What a study leaves in its directory: trials.jsonl (one line per trial:
 // parameters, every intermediate metric, state, duration, group, seed), best.toml
 // (the best trial's complete run config, runnable by `tessera train`), and PNG
-// plots drawn by scripts/tune_plots.py (Debian python3 + matplotlib): best so far
+// plots drawn by scripts/tools/tune_plots.py (Debian python3 + matplotlib): best so far
 // vs trials, parallel coordinates, parameter importance, timeline per group.
 #pragma once
 #include <string>
