@@ -4,6 +4,7 @@
 #   scripts/bench.sh                 all
 #   scripts/bench.sh train_step      one (bench/bench_<name>.cpp)
 #   scripts/bench.sh parallel        DP/TP/PP/ZeRO-1 scaling, bytes per axis (mpirun; not in "all")
+#   scripts/bench.sh tune            tune's samplers vs Optuna's on test functions (not in "all")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/mpi_env.sh
@@ -25,6 +26,23 @@ run_tokenizer() {
   "$BUILD_DIR"/bench/bench_tokenizer
   python3 scripts/tools/bench_hf_tokenizers.py 2>/dev/null || echo '{"bench":"tokenizer_hf","note":"python tokenizers/tiktoken not installed"}'
 }
+run_tune() {
+  # tune's samplers (random, BO, GA) vs Optuna's (random, TPE, GP) on Branin, Hartmann-6 and
+  # noisy Branin: best value after N evaluations over 20 seeds. Optuna goes into a venv under
+  # .cache/ (pip) when it is not importable; then a Markdown table of both.
+  local out="$BUILD_DIR/bench_tune.jsonl" py=python3 venv=.cache/venv-tune-bench
+  "$BUILD_DIR"/bench/bench_tune --seeds "${TUNE_SEEDS:-20}" --budget "${TUNE_BUDGET:-30}" | tee "$out"
+  if [[ -x .cache/venv-hf/bin/python ]] && .cache/venv-hf/bin/python -c "import optuna" 2>/dev/null; then
+    py=.cache/venv-hf/bin/python
+  elif ! python3 -c "import optuna" 2>/dev/null; then
+    [[ -x $venv/bin/python ]] || python3 -m venv "$venv"
+    "$venv/bin/pip" install -q optuna scipy torch >&2 || "$venv/bin/pip" install -q optuna >&2
+    py=$venv/bin/python
+  fi
+  "$py" scripts/tools/bench_tune_optuna.py --seeds "${TUNE_SEEDS:-20}" --budget "${TUNE_BUDGET:-30}" \
+    --samplers "${TUNE_OPTUNA_SAMPLERS:-random,tpe,gp}" | tee -a "$out"
+  /usr/bin/python3 scripts/tools/bench_tune_table.py "$out"
+}
 run_parallel() {
   # Small GPT-2 (4 layers, 8 heads, width 256, byte vocab, T=128) on the KJV text:
   # DP weak scaling, TP/PP overheads, PP bubble, bytes per axis vs analytic, ZeRO-1
@@ -37,5 +55,6 @@ case "$which" in
   train_step) run_train_step ;;
   tokenizer) run_tokenizer ;;
   parallel) shift; run_parallel "$@" ;;
-  *) echo "bench.sh: unknown benchmark '$which' (known: train_step, tokenizer, generation, parallel)" >&2; exit 2 ;;
+  tune) run_tune ;;
+  *) echo "bench.sh: unknown benchmark '$which' (known: train_step, tokenizer, generation, parallel, tune)" >&2; exit 2 ;;
 esac

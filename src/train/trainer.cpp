@@ -308,7 +308,7 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
     return metrics;
   };
   // Evaluate, track the best weights (train.keep_best) and early stopping; true = stop.
-  auto evaluate_and_track = [&](int64_t at_step) -> bool {
+  auto evaluate_and_track = [&](int64_t at_step, bool final_eval = false) -> bool {
     const std::map<std::string, double> m = validate(at_step);
     if (m.empty()) return false;
     const auto it = m.find(metric);
@@ -328,7 +328,8 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
           write_checkpoint<float>(best_dir, model.params().infos(), {{"params", p.data()}}, st, 1, comm);
       log.message("best " + metric + " " + fmt_double(it->second) + " at step " + std::to_string(at_step) + ": " + path);
     }
-    if (hooks.on_evaluation && hooks.on_evaluation(at_step, m)) summary.stopped_by_hook = true;
+    // The hook sees the final evaluation too; asking to stop then changes nothing (the run is done).
+    if (hooks.on_evaluation && hooks.on_evaluation(at_step, m) && !final_eval) summary.stopped_by_hook = true;
     return summary.stopped_by_hook || (cfg.train.early_stopping_patience > 0 && stopper.should_stop());
   };
 
@@ -472,7 +473,7 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
       }
     }
   }
-  if (!early_stop) evaluate_and_track(step);
+  if (!early_stop) evaluate_and_track(step, /*final_eval=*/true);
   summary.early_stopping = early_stop && !summary.stopped_by_hook;
   // Restore the best evaluation's weights (HF load_best_model_at_end) before the final save.
   if (cfg.train.keep_best && has_val && stopper.has_best() && stopper.best_step() != step) {
