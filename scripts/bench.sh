@@ -32,9 +32,9 @@ run_tune() {
   # .cache/ (pip) when it is not importable; then a Markdown table of both.
   local out="$BUILD_DIR/bench_tune.jsonl" py=python3 venv=.cache/venv-tune-bench
   "$BUILD_DIR"/bench/bench_tune --seeds "${TUNE_SEEDS:-20}" --budget "${TUNE_BUDGET:-30}" | tee "$out"
-  if [[ -x .cache/venv-hf/bin/python ]] && .cache/venv-hf/bin/python -c "import optuna" 2>/dev/null; then
+  if [[ -x .cache/venv-hf/bin/python ]] && .cache/venv-hf/bin/python -c "import optuna, scipy, torch" 2>/dev/null; then
     py=.cache/venv-hf/bin/python
-  elif ! python3 -c "import optuna" 2>/dev/null; then
+  elif ! python3 -c "import optuna, scipy, torch" 2>/dev/null; then
     [[ -x $venv/bin/python ]] || python3 -m venv "$venv"
     "$venv/bin/pip" install -q optuna scipy torch >&2 || "$venv/bin/pip" install -q optuna >&2
     py=$venv/bin/python

@@ -61,6 +61,7 @@ const std::vector<Field>& fields() {
       TESSERA_FIELD("model", "pooler", model.transformer.pooler),
       TESSERA_FIELD("model", "num_labels", model.transformer.num_labels),
       TESSERA_FIELD("model", "init_from", model.init_from),
+      TESSERA_FIELD("model", "init_blocks", model.init_blocks),
 
       TESSERA_FIELD("data", "path", data.path),
       TESSERA_FIELD("data", "train_split", data.train_split),
@@ -516,6 +517,9 @@ class Parser {
     check(c, g.resid_pdrop >= 0 && g.resid_pdrop < 1, "model.resid_pdrop", "in [0, 1)");
     check(c, g.layer_norm_epsilon > 0, "model.layer_norm_epsilon", "> 0");
     check(c, g.initializer_range > 0, "model.initializer_range", "> 0");
+
+    check(c, c.model.init_blocks.empty() || !c.model.init_from.empty(), "model.init_blocks",
+          "\"\" unless model.init_from is set (it selects blocks of that checkpoint)", "model.init_from");
 
     if (c.data.path.empty() && require_data_) {
       if (!lines_.count("data.path"))

@@ -16,6 +16,7 @@ struct ModelSection {  // [model]
   TransformerConfig transformer; // sizes, dropouts, epsilon, rope_theta, tie_word_embeddings, num_labels (family/head
                                  // applied by the parser: apply_family_defaults)
   std::string init_from = "";    // checkpoint to initialise weights from (fine-tuning); "" = random init
+  std::string init_blocks = "";  // with init_from: keep only these blocks ("first:K", "every:N", "0,2,5"); "" = all
 };
 
 struct DataSection {  // [data]

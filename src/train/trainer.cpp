@@ -27,6 +27,7 @@
 #include "src/runtime/stop_signal.hpp"     // HPC ops: SIGUSR1/SIGTERM → checkpoint and stop
 #include "src/tokenizer/byte_tokenizer.hpp"
 #include "src/train/adamw_optimizer.hpp"
+#include "src/train/block_subset.hpp"
 #include "src/train/gradient_sync.hpp"
 #include "src/train/lr_schedule.hpp"
 #include "src/train/pipeline_runner.hpp"
@@ -66,7 +67,8 @@ double evaluate_loss(GPT2<float>& model, const TokenDataset& data, const std::st
   return n > 0 ? sum / double(n) : NAN;
 }
 
-std::vector<std::string> load_model_weights(GPT2<float>& model, const std::string& file, MPI_Comm comm) {
+std::vector<std::string> load_model_weights(GPT2<float>& model, const std::string& file, MPI_Comm comm,
+                                            const std::vector<int>& kept_blocks) {
   std::set<std::string> present;
   {
     h5::File f = h5::File::open_read(file, comm);
@@ -75,7 +77,8 @@ std::vector<std::string> load_model_weights(GPT2<float>& model, const std::strin
   }
   std::vector<ParamInfo> infos;
   std::vector<std::string> missing;
-  for (const ParamInfo& info : model.params().infos()) {
+  for (ParamInfo info : model.params().infos()) {
+    if (!kept_blocks.empty()) info.name = checkpoint_name_of(info.name, kept_blocks);  // model.init_blocks
     if (present.count(info.name)) infos.push_back(info);
     else missing.push_back(info.name);
   }
@@ -170,6 +173,15 @@ void resolve_init_from(RunConfig& cfg, MPI_Comm comm) {
   const TrainingState st = read_checkpoint_state(cfg.model.init_from, comm);
   require(!st.config_toml.empty(), cfg.model.init_from + ": checkpoint has no stored config (/run/config)");
   adopt_init_from_architecture(cfg, st.config_toml, cfg.model.init_from);
+  if (!cfg.model.init_blocks.empty()) {  // layer dropping: fewer blocks, mapped onto the checkpoint's
+    const std::vector<int> kept = parse_block_subset(cfg.model.init_blocks, cfg.model.transformer.n_layer,
+                                                     cfg.source_path.empty() ? "config" : cfg.source_path);
+    cfg.model.transformer.n_layer = int(kept.size());
+    cfg.model.init_blocks = block_list(kept);
+    require(cfg.parallel.pp <= cfg.model.transformer.n_layer,
+            "parallel.pp = " + std::to_string(cfg.parallel.pp) + " exceeds the " + std::to_string(kept.size()) +
+                " blocks kept by model.init_blocks");
+  }
 }
 
 TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_at_step, const TrainingHooks& hooks) {
@@ -182,6 +194,7 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
   if (!cfg.model.init_from.empty()) {
     RunConfig self_contained = cfg;
     self_contained.model.init_from = "";
+    self_contained.model.init_blocks = "";
     stored_config = to_toml(self_contained);
   }
   const ParallelSection& par = cfg.parallel;

@@ -58,6 +58,8 @@ void resolve_init_from(RunConfig& cfg, MPI_Comm comm);
 
 // Parameters absent from the file (e.g. a new task head on a pre-trained backbone)
 // keep their current values and are returned; shapes must match.
-std::vector<std::string> load_model_weights(GPT2<float>& model, const std::string& checkpoint_file, MPI_Comm comm);
+// kept_blocks (model.init_blocks, resolved): block j of the model reads the file's block kept_blocks[j].
+std::vector<std::string> load_model_weights(GPT2<float>& model, const std::string& checkpoint_file, MPI_Comm comm,
+                                            const std::vector<int>& kept_blocks = {});
 
 }  // namespace tessera

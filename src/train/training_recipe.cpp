@@ -1,4 +1,5 @@
 #include "src/train/training_recipe.hpp"
+#include "src/train/block_subset.hpp"
 #include "src/train/trainer.hpp"
 
 namespace tessera {
@@ -41,7 +42,9 @@ TrainingRecipe::TrainingRecipe(const RunConfig& cfg, ProcessGrid& grid, const Tr
   model_ = std::make_unique<GPT2<float>>(cfg.model.transformer, mp);
   model_->init_weights(cfg.train.seed);
   model_->set_loss_options(data.class_weights, cfg.train.label_smoothing);
-  if (!cfg.model.init_from.empty()) fresh_ = load_model_weights(*model_, cfg.model.init_from, comm);
+  std::vector<int> kept;  // model.init_blocks, resolved to a list by resolve_init_from
+  if (!cfg.model.init_blocks.empty()) kept = parse_block_subset(cfg.model.init_blocks, 1 << 30, "model.init_blocks");
+  if (!cfg.model.init_from.empty()) fresh_ = load_model_weights(*model_, cfg.model.init_from, comm, kept);
   opt_ = std::make_unique<Optimizer>(*model_, grid, cfg.optim, par.zero1);
   sync_ = std::make_unique<GradientSynchronizer>(model_->params(), grid, par.zero1, size_t(par.bucket_mb * 1048576.0));
   runner_ = std::make_unique<PipelineRunner>(*model_, grid, cfg.train.micro_batch_size, data.seq_len,
