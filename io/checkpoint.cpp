@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cmath>
 #include <cstring>
+#include <optional>
 #include <filesystem>
 #include <map>
 #include <regex>
@@ -203,6 +205,39 @@ void check_format(const h5::File& f) {
   if (v < 1 || v > kCheckpointFormatVersion) f.fail("/@format_version", "unsupported version " + std::to_string(v));
 }
 
+// The scalars in range and consistent with each other; errors name the file and attribute.
+void validate_state(const h5::File& f, const TrainingState& st) {
+  auto at_least_zero = [&](const char* name, int64_t v) {
+    if (v < 0) f.fail(std::string("/@") + name, "is " + std::to_string(v) + ", must be >= 0 (corrupt checkpoint)");
+  };
+  at_least_zero("step", st.step);
+  at_least_zero("tokens_seen", st.tokens_seen);
+  at_least_zero("data_epoch", st.data_epoch);
+  at_least_zero("data_cursor", st.data_cursor);
+  if (st.step == 0 && st.tokens_seen != 0)
+    f.fail("/@tokens_seen", "is " + std::to_string(st.tokens_seen) + " at step 0 (inconsistent with /@step)");
+  if (st.step > 0 && st.tokens_seen < st.step)
+    f.fail("/@tokens_seen", "is " + std::to_string(st.tokens_seen) + ", fewer than one token per step at /@step " +
+                                std::to_string(st.step) + " (inconsistent)");
+  auto scalar = [&](const char* k) {
+    auto it = st.scalars.find(k);
+    return it == st.scalars.end() ? std::optional<double>() : std::optional<double>(it->second);
+  };
+  for (const auto& [k, v] : st.scalars)
+    if (std::isinf(v) || (std::isnan(v) && k != "best_value"))
+      f.fail("/run/scalars/@" + k, "is not a finite number (corrupt checkpoint)");
+  if (auto hb = scalar("has_best"); hb && *hb != 0.0 && *hb != 1.0)
+    f.fail("/run/scalars/@has_best", "must be 0 or 1");
+  if (auto hb = scalar("has_best"); hb && *hb == 1.0) {
+    auto bs = scalar("best_step");
+    if (bs && (*bs < 0 || *bs > double(st.step)))
+      f.fail("/run/scalars/@best_step", "is " + std::to_string(int64_t(*bs)) + ", outside [0, /@step = " +
+                                           std::to_string(st.step) + "]");
+    auto bv = scalar("best_value");
+    if (bv && std::isnan(*bv)) f.fail("/run/scalars/@best_value", "is NaN while has_best = 1");
+  }
+}
+
 TrainingState read_state(const h5::File& f) {
   check_format(f);
   TrainingState st;
@@ -215,6 +250,7 @@ TrainingState read_state(const h5::File& f) {
   st.config_toml = f.read_string_dataset("/run/config");
   if (f.is_group("/run/scalars"))
     for (const std::string& k : f.attr_names("/run/scalars")) st.scalars[k] = f.read_attr_f64("/run/scalars", k);
+  validate_state(f, st);
   return st;
 }
 
@@ -322,6 +358,7 @@ TrainingState read_checkpoint(const std::string& file, const std::vector<ParamIn
       if (shape != info.full_shape)
         throw Error(file + ": " + obj + " has shape " + shape_str(shape) + " but the model expects " +
                     shape_str(info.full_shape));
+      h5::note_if_unverified(f, d);
       h5::read_box(f, d, obj, native_type<S>(), info.local_start, info.local_shape, g.host_data + info.offset, true,
                    false, info.shard_groups);
     }

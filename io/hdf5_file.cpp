@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace tessera::h5 {
@@ -188,13 +190,16 @@ Handle File::create_dataset(const std::string& obj, hid_t type, const std::vecto
                          H5Sclose, path_, obj, "cannot create dataspace");
   Handle dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, path_, obj, "cannot create property list");
   bool nonempty = std::all_of(shape.begin(), shape.end(), [](int64_t d) { return d > 0; });
-  if (!chunk.empty() && nonempty && !shape.empty()) {
+  if (nonempty && !shape.empty()) {
+    const std::vector<int64_t> want = chunk.empty() ? default_chunk(shape) : chunk;
     std::vector<hsize_t> c(shape.size());
     for (size_t i = 0; i < shape.size(); ++i)
-      c[i] = static_cast<hsize_t>(std::max<int64_t>(1, std::min(chunk.at(i), shape[i])));
+      c[i] = static_cast<hsize_t>(std::max<int64_t>(1, std::min(want.at(i), shape[i])));
     check(H5Pset_chunk(dcpl, static_cast<int>(c.size()), c.data()), path_, obj, "cannot set chunking");
+    check(H5Pset_fletcher32(dcpl), path_, obj, "cannot add the Fletcher-32 checksum filter");
+  } else {
+    check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), path_, obj, "cannot set fill time");
   }
-  check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), path_, obj, "cannot set fill time");
   Handle lcpl = intermediate_lcpl(path_);
   return checked(H5Dcreate2(handle_, obj.c_str(), type, space, lcpl, dcpl, H5P_DEFAULT), H5Dclose, path_, obj,
                  "cannot create dataset");
@@ -427,8 +432,11 @@ static void transfer_box(const File& f, hid_t dset, const std::string& object, h
     check(H5Dwrite(dset, memtype, mspace, fspace, xfer, participate && npoints ? wbuf : dummy), path, object,
           "write failed");
   } else {
-    check(H5Dread(dset, memtype, mspace, fspace, xfer, participate && npoints ? rbuf : dummy), path, object,
-          "read failed (file truncated or corrupt?)");
+    if (H5Dread(dset, memtype, mspace, fspace, xfer, participate && npoints ? rbuf : dummy) < 0) {
+      const std::string bad = find_bad_chunk(f, dset, object);
+      throw Error(path + ": " + object + ": read failed" +
+                  (bad.empty() ? std::string(" (file truncated or corrupt?)") : ": " + bad));
+    }
   }
 }
 
@@ -440,6 +448,89 @@ void write_box(const File& f, hid_t dset, const std::string& object, hid_t memty
 void read_box(const File& f, hid_t dset, const std::string& object, hid_t memtype, const std::vector<int64_t>& start,
               const std::vector<int64_t>& count, void* buf, bool participate, bool collective, int groups) {
   transfer_box(f, dset, object, memtype, start, count, nullptr, buf, participate, collective, false, groups);
+}
+
+std::vector<int64_t> default_chunk(const std::vector<int64_t>& shape) {
+  constexpr int64_t kChunkElements = int64_t(1) << 20;
+  std::vector<int64_t> c(shape);
+  int64_t row = 1;
+  for (size_t i = 1; i < shape.size(); ++i) row *= std::max<int64_t>(1, shape[i]);
+  if (!c.empty()) c[0] = std::max<int64_t>(1, std::min<int64_t>(shape[0], kChunkElements / std::max<int64_t>(1, row)));
+  return c;
+}
+
+bool has_checksum(hid_t dset) {
+  hid_t dcpl = H5Dget_create_plist(dset);
+  if (dcpl < 0) return false;
+  unsigned flags = 0;
+  size_t nelmts = 0;
+  unsigned config = 0;
+  const bool yes = H5Pget_filter_by_id2(dcpl, H5Z_FILTER_FLETCHER32, &flags, &nelmts, nullptr, 0, nullptr, &config) >= 0;
+  H5Pclose(dcpl);
+  H5Eclear2(H5E_DEFAULT);
+  return yes;
+}
+
+void note_if_unverified(const File& f, hid_t dset) {
+  static std::set<std::string> noted;
+  if (has_checksum(dset) || !noted.insert(f.path()).second) return;
+  if (comm_rank(f.comm()) != 0) return;
+  int world = 0, init = 0, fin = 0;
+  MPI_Initialized(&init);
+  MPI_Finalized(&fin);
+  if (init && !fin) MPI_Comm_rank(MPI_COMM_WORLD, &world);
+  if (world != 0 && f.comm() == MPI_COMM_SELF) return;
+  std::fprintf(stderr, "tessera: note: %s: no checksums (written before Tessera checksummed its files); read unverified\n",
+               f.path().c_str());
+}
+
+static herr_t find_checksum_message(unsigned, const H5E_error2_t* e, void* data) {
+  if (e->desc && std::strstr(e->desc, "Fletcher32")) *static_cast<bool*>(data) = true;
+  return 0;
+}
+
+std::string find_bad_chunk(const File& f, hid_t dset, const std::string& object) {
+  bool checksum_error = false;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, find_checksum_message, &checksum_error);
+  Handle dcpl = checked(H5Dget_create_plist(dset), H5Pclose, f.path(), object, "cannot read creation properties");
+  if (H5Pget_layout(dcpl) != H5D_CHUNKED) return "";
+  Handle fspace = checked(H5Dget_space(dset), H5Sclose, f.path(), object, "cannot get dataspace");
+  const int nd = H5Sget_simple_extent_ndims(fspace);
+  if (nd <= 0) return "";
+  std::vector<hsize_t> dims(nd), cdims(nd);
+  H5Sget_simple_extent_dims(fspace, dims.data(), nullptr);
+  if (H5Pget_chunk(dcpl, nd, cdims.data()) < 0) return "";
+  std::vector<hsize_t> nchunks(nd);
+  hsize_t total = 1, celems = 1;
+  for (int i = 0; i < nd; ++i) {
+    nchunks[i] = (dims[i] + cdims[i] - 1) / std::max<hsize_t>(1, cdims[i]);
+    total *= nchunks[i];
+    celems *= cdims[i];
+  }
+  Handle type = checked(H5Dget_type(dset), H5Tclose, f.path(), object, "cannot read type");
+  std::vector<unsigned char> buf(celems * H5Tget_size(type));
+  for (hsize_t k = 0; k < total; ++k) {
+    std::vector<hsize_t> st(nd), ct(nd);
+    hsize_t rest = k;
+    for (int i = nd - 1; i >= 0; --i) {
+      st[i] = (rest % nchunks[i]) * cdims[i];
+      rest /= nchunks[i];
+      ct[i] = std::min(cdims[i], dims[i] - st[i]);
+    }
+    Handle fs = checked(H5Scopy(fspace), H5Sclose, f.path(), object, "cannot copy dataspace");
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, st.data(), nullptr, ct.data(), nullptr);
+    Handle ms = checked(H5Screate_simple(nd, ct.data(), nullptr), H5Sclose, f.path(), object, "cannot create dataspace");
+    bool chunk_checksum = false;
+    if (H5Dread(dset, type, ms, fs, H5P_DEFAULT, buf.data()) < 0) {
+      H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, find_checksum_message, &chunk_checksum);
+      std::string off = "[";
+      for (int i = 0; i < nd; ++i) off += (i ? ", " : "") + std::to_string(st[i]);
+      return "chunk " + std::to_string(k) + " of " + std::to_string(total) + " (offset " + off + "]): " +
+             (chunk_checksum || checksum_error ? "Fletcher-32 checksum mismatch, the data is corrupt"
+                                               : "unreadable (truncated or corrupt)");
+    }
+  }
+  return checksum_error ? "Fletcher-32 checksum mismatch" : "";
 }
 
 std::string type_name(hid_t type) {

@@ -111,7 +111,9 @@ class File {
   Handle create_group(const std::string& obj) const;  // creates missing parents
   Handle open_dataset(const std::string& obj) const;
   // Creates a 1-D or N-D dataset of the given type and shape, missing parents
-  // created. chunk empty = contiguous layout.
+  // created. Every non-empty array dataset is chunked (chunk, or default_chunk when
+  // empty) and carries HDF5's Fletcher-32 checksum filter per chunk, verified by
+  // HDF5 on every read (docs/formats.md "Checksums"). Scalars stay contiguous.
   Handle create_dataset(const std::string& obj, hid_t type, const std::vector<int64_t>& shape,
                         const std::vector<int64_t>& chunk = {}) const;
   std::vector<int64_t> dataset_shape(const std::string& obj) const;
@@ -153,6 +155,19 @@ void write_box(const File& f, hid_t dset, const std::string& object, hid_t memty
                const std::vector<int64_t>& count, const void* buf, bool participate, bool collective, int groups = 1);
 void read_box(const File& f, hid_t dset, const std::string& object, hid_t memtype, const std::vector<int64_t>& start,
               const std::vector<int64_t>& count, void* buf, bool participate, bool collective, int groups = 1);
+
+// Chunk shape for a checksummed dataset: whole trailing dimensions, rows of dim 0
+// up to about 1 MiB of elements (4 MiB of float32) per chunk.
+std::vector<int64_t> default_chunk(const std::vector<int64_t>& shape);
+// True when the open dataset carries the Fletcher-32 filter.
+bool has_checksum(hid_t dset);
+// Files written before checksums: prints once per file (on rank 0 of its comm)
+// "note: <file>: no checksums (written before Tessera checksummed its files); read unverified"
+// when the open dataset has no Fletcher-32 filter.
+void note_if_unverified(const File& f, hid_t dset);
+// Reads an open chunked dataset chunk by chunk and returns "" when every chunk
+// reads, else "chunk K of N (offset [..]): <why>" for the first that does not.
+std::string find_bad_chunk(const File& f, hid_t dset, const std::string& object);
 
 // Human-readable name of a dataset's element type ("float32", "int64", "string", ...).
 std::string type_name(hid_t type);

@@ -388,6 +388,7 @@ TaskFeatures TaskDataset::read_split(const std::string& s) const {
     for (auto x : shape) count *= x;
     std::vector<int64_t> start(shape.size(), 0);
     h5::Handle d = file_->open_dataset(obj);
+    h5::note_if_unverified(*file_, d);
     void* buf;
     if (c.i64) {
       auto* v = i64_col(out, c.name);

@@ -110,6 +110,7 @@ TokenDataset::TokenDataset(const std::string& path, MPI_Comm comm) : path_(path)
     if (!f.is_dataset(g + "/doc_offsets")) f.fail(g, "split group has no 'doc_offsets' dataset");
     for (const char* ds : {"/tokens", "/doc_offsets"}) {
       h5::Handle d = f.open_dataset(g + ds);
+      h5::note_if_unverified(f, d);
       h5::Handle t = h5::checked(H5Dget_type(d), H5Tclose, path, g + ds, "cannot read type");
       if (H5Tget_class(t) != H5T_INTEGER) f.fail(g + ds, "has type " + h5::type_name(t) + ", expected an integer");
     }

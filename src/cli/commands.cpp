@@ -9,6 +9,7 @@
 #include "io/task_dataset.hpp"
 #include "src/tasks/task_evaluator.hpp"
 #include "src/train/task_batch_loader.hpp"
+#include "io/checkpoint_verify.hpp"
 #include "io/inspect.hpp"
 #include "io/task_prepare.hpp"
 #include "io/text_dataset_builder.hpp"
@@ -100,6 +101,7 @@ void register_commands(CLI::App& app, CommandLine& cl) {
 
   auto* insp = app.add_subcommand("inspect", "Describe a Tessera HDF5 file (dataset or checkpoint)");
   insp->add_option("file", cl.file, "HDF5 file")->required();
+  insp->add_flag("--verify", cl.verify, "read every chunk and check its checksum; exit 1 on corruption");
   insp->callback([&] { cl.command = "inspect"; });
 
   auto* score = app.add_subcommand("score", "Score a hypothesis file against reference files (sacreBLEU BLEU)");
@@ -347,6 +349,7 @@ int run_command(const CommandLine& cl, MPI_Comm comm) {
   if (cl.command == "eval") return cmd_eval(cl, comm);
   if (cl.command == "generate") return cmd_generate(cl, comm);
   if (cl.command == "prepare") return cmd_prepare(cl, comm);
+  if (cl.command == "inspect" && cl.verify) return print_verification(cl.file, std::cout);
   if (cl.command == "inspect") return inspect_file(cl.file, std::cout);
   if (cl.command == "score") return cmd_score(cl, comm);
   throw Error("unknown command '" + cl.command + "'");

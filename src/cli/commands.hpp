@@ -12,6 +12,7 @@ struct CommandLine {
   std::string command;  // train | eval | generate | prepare | inspect | score
   std::string config;
   bool resume = false;
+  bool verify = false;  // inspect --verify: read every chunk, check its checksum
   int64_t stop_at_step = 0;
   std::string checkpoint;
   std::string split = "validation";

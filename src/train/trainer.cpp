@@ -24,6 +24,7 @@
 #include "src/runtime/error.hpp"
 #include "src/runtime/fault_injection.hpp"
 #include "src/runtime/progress_board.hpp"  // HPC ops: hang watchdog names stalled ranks
+#include "src/train/resume_state.hpp"        // --resume: verified checkpoint, fallback
 #include "src/runtime/stop_signal.hpp"     // HPC ops: SIGUSR1/SIGTERM → checkpoint and stop
 #include "src/tokenizer/byte_tokenizer.hpp"
 #include "src/train/adamw_optimizer.hpp"
@@ -237,13 +238,17 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
                         cfg.train.early_stopping_min_delta);
   const std::string best_dir = (run_dir / "best").string();
   if (cfg.checkpoint.resume) {
-    const std::string latest = find_latest_checkpoint(ckpt_dir);
+    const ResumeChoice choice = choose_resume_checkpoint(ckpt_dir, comm);  // verified, with fallback
+    for (const std::string& s : choice.skipped) log.message(s);
+    const std::string latest = choice.file;
     if (!latest.empty()) {
       TrainingState st = ckpt.load(latest, model, opt);
       step = st.step;
       tokens_seen = st.tokens_seen;
-      loader->set_position(st.data_epoch, st.data_cursor);
-      stopper.restore(st.scalars);
+      with_checkpoint_context(latest, [&] {
+        loader->set_position(st.data_epoch, st.data_cursor);
+        stopper.restore(st.scalars);
+      });
       log.message("resumed from " + latest + " at step " + std::to_string(step));
     } else {
       log.message("resume requested, no checkpoint in " + ckpt_dir + ": starting fresh");
