@@ -25,7 +25,7 @@ namespace {
 // ---------------------------------------------------------------------------
 // The key table: one row per TOML key, in the order to_toml emits them.
 
-using Ref = std::variant<int*, int64_t*, uint64_t*, double*, std::string*, bool*>;
+using Ref = std::variant<int*, int64_t*, uint64_t*, double*, std::string*, bool*, std::vector<std::string>*>;
 
 struct Field {
   const char* section;
@@ -87,6 +87,9 @@ const std::vector<Field>& fields() {
       TESSERA_FIELD("train", "label_smoothing", train.label_smoothing),
       TESSERA_FIELD("train", "class_weights", train.class_weights),
       TESSERA_FIELD("train", "resample", train.resample),
+      TESSERA_FIELD("train", "freeze", train.freeze),
+      TESSERA_FIELD("train", "freeze_embeddings", train.freeze_embeddings),
+      TESSERA_FIELD("train", "freeze_blocks", train.freeze_blocks),
 
       TESSERA_FIELD("optim", "lr", optim.lr),
       TESSERA_FIELD("optim", "min_lr_ratio", optim.min_lr_ratio),
@@ -206,6 +209,11 @@ std::string format_ref(const Ref& r) {
     std::string operator()(double* p) const { return format_double(*p); }
     std::string operator()(std::string* p) const { return quote(*p); }
     std::string operator()(bool* p) const { return *p ? "true" : "false"; }
+    std::string operator()(std::vector<std::string>* p) const {
+      std::string out = "[";
+      for (size_t i = 0; i < p->size(); ++i) out += (i ? ", " : "") + quote((*p)[i]);
+      return out + "]";
+    }
   };
   return std::visit(V{}, r);
 }
@@ -439,6 +447,13 @@ class Parser {
     } else if (auto p = std::get_if<bool*>(&r)) {
       if (!v.is_boolean()) type_error(dotted, v, "a boolean (true or false)");
       **p = v.as_boolean();
+    } else if (auto p = std::get_if<std::vector<std::string>*>(&r)) {
+      if (!v.is_array()) type_error(dotted, v, "an array of strings");
+      (*p)->clear();
+      for (const toml::value& item : v.as_array()) {
+        if (!item.is_string()) type_error(dotted, item, "an array of strings");
+        (*p)->push_back(item.as_string().str);
+      }
     }
   }
 
@@ -547,6 +562,9 @@ class Parser {
     check(c, t.early_stopping_min_delta >= 0, "train.early_stopping_min_delta", ">= 0");
     check(c, t.label_smoothing >= 0 && t.label_smoothing < 1, "train.label_smoothing", "in [0, 1)");
     one_of(c, t.resample, {"none", "oversample", "undersample"}, "train.resample");
+    check(c, t.freeze_blocks >= 0, "train.freeze_blocks", ">= 0 (≤ n_layer, checked against the model)");
+    for (const std::string& pattern : t.freeze)
+      check(c, !pattern.empty(), "train.freeze", "a list of non-empty glob patterns");
 
     const auto& o = c.optim;
     check(c, o.lr > 0, "optim.lr", "> 0");

@@ -41,8 +41,30 @@ int64_t labels_per_sample(HeadKind head, int T) {
 template <class S>
 Transformer<S>::Transformer(const TransformerConfig& cfg) : Transformer(cfg, ModelParallel{}) {}
 
+int parameter_block(const TransformerConfig& cfg, const std::string& name) {
+  const std::string& prefix = FamilyNames(cfg).layer_prefix;
+  if (name.compare(0, prefix.size(), prefix) != 0) return -1;
+  const size_t dot = name.find('.', prefix.size());
+  if (dot == std::string::npos || dot == prefix.size()) return -1;
+  const std::string digits = name.substr(prefix.size(), dot - prefix.size());
+  if (digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stoi(digits);
+}
+
+bool is_embedding_parameter(const TransformerConfig& cfg, const std::string& name) {
+  const FamilyNames nm(cfg);
+  for (const std::string* base : {&nm.tok, &nm.pos, &nm.type, &nm.emb_norm})
+    if (!base->empty() && name.compare(0, base->size() + 1, *base + ".") == 0) return true;
+  return false;
+}
+
 template <class S>
-Transformer<S>::Transformer(const TransformerConfig& cfg, const ModelParallel& mp) : cfg_(cfg), mp_(mp) {
+Transformer<S>::Transformer(const TransformerConfig& cfg, const ModelParallel& mp)
+    : Transformer(cfg, mp, FrozenFilter()) {}
+
+template <class S>
+Transformer<S>::Transformer(const TransformerConfig& cfg, const ModelParallel& mp, const FrozenFilter& frozen)
+    : cfg_(cfg), mp_(mp) {
   validate_transformer_config(cfg, "model");
   require(mp.tp_size >= 1 && mp.pp_size >= 1 && mp.dp_size >= 1, "model: parallel sizes must be >= 1");
   require(cfg.n_head % mp.tp_size == 0, "model: n_head (" + std::to_string(cfg.n_head) +
@@ -164,7 +186,7 @@ Transformer<S>::Transformer(const TransformerConfig& cfg, const ModelParallel& m
         break;
     }
   }
-  params_.allocate(size_t(mp.dp_size));
+  params_.allocate(size_t(mp.dp_size), frozen);
   set_num_slots(1);
 }
 

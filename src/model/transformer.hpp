@@ -58,6 +58,12 @@ struct ModelInputs {
   const int32_t* labels = nullptr;
 };
 
+// Block index of a parameter name ("h.3.attn.c_attn.weight" → 3), -1 outside the blocks.
+int parameter_block(const TransformerConfig& cfg, const std::string& name);
+// True for the embedding tables and the embedding LayerNorm (HF's model.embeddings /
+// wte, wpe / embed_tokens).
+bool is_embedding_parameter(const TransformerConfig& cfg, const std::string& name);
+
 // Elements of ModelInputs::labels per sample for a head.
 int64_t labels_per_sample(HeadKind head, int T);
 
@@ -66,6 +72,9 @@ class Transformer {
  public:
   explicit Transformer(const TransformerConfig& cfg);
   Transformer(const TransformerConfig& cfg, const ModelParallel& mp);
+  // frozen(name) true = that parameter is frozen: no gradient buffer, no optimizer
+  // state, its weight gradient is never computed (see ParameterSet).
+  Transformer(const TransformerConfig& cfg, const ModelParallel& mp, const FrozenFilter& frozen);
   ~Transformer();
 
   const TransformerConfig& config() const { return cfg_; }

@@ -78,7 +78,8 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
           cross_entropy_backward_inplace_shard<S>(a.logits, a.lse, a.labels, N, Vl, d.v0, dloss, kIgnoreIndex);
         const std::string wname = cfg_.tie_word_embeddings ? nm.tok + ".weight" : nm.lm_head + ".weight";
         const View1<S> wte = params_.value(wname), dwte = params_.grad(wname);
-        gemm<S>(Trans::Yes, Trans::No, Vl, C, N, S(1), a.logits.data(), Vl, h.data(), C, S(1), dwte.data(), C);
+        if (dwte.extent(0) > 0)  // empty = frozen
+          gemm<S>(Trans::Yes, Trans::No, Vl, C, N, S(1), a.logits.data(), Vl, h.data(), C, S(1), dwte.data(), C);
         gemm<S>(Trans::No, Trans::No, N, C, Vl, S(1), a.logits.data(), Vl, wte.data(), C, S(0), a.dh.data(), C);
         tp_sum(mp_, a.dh, N * C);
         if (!cfg_.tie_word_embeddings || !first) ready(wname);  // no other contribution on this stage
@@ -272,7 +273,7 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
       ready_prefix(nm.emb_norm);
     }
     View1<S> dpos;
-    if (cfg_.positions == PositionKind::Learned)
+    if (cfg_.positions == PositionKind::Learned && params_.grad(nm.pos + ".weight").extent(0) > 0)
       dpos = sub(params_.grad(nm.pos + ".weight"), int64_t(cfg_.position_offset) * C, T * C);
     embedding_backward<S>(params_.grad(nm.tok + ".weight"), dpos, demb, a.tokens, B, T, int(C), d.v0, Vl);
     if (cfg_.type_vocab_size > 0) {

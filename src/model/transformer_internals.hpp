@@ -44,13 +44,14 @@ void linear_fwd(View1<S> out, int64_t ldo, const View1<S>& inp, int64_t ldi, con
   gemm<S>(Trans::No, Trans::Yes, N, OC, IC, S(1), inp.data(), ldi, w.data(), IC, S(0), out.data(), ldo);
   if (b.extent(0) > 0) bias_add_forward<S>(out, b, N, OC, ldo);
 }
-// dinp += dout·W;  dW += doutᵀ·inp;  db += Σ_n dout  (dinp empty = not needed)
+// dinp += dout·W;  dW += doutᵀ·inp;  db += Σ_n dout  (an empty dinp/dW/db = not needed, e.g. frozen)
 template <class S>
 void linear_bwd(View1<S> dinp, int64_t lddi, View1<S> dw, View1<S> db, const View1<S>& dout, int64_t lddo,
                 const View1<S>& inp, int64_t ldi, const View1<S>& w, int64_t N, int64_t IC, int64_t OC) {
   if (dinp.extent(0) > 0)
     gemm<S>(Trans::No, Trans::No, N, IC, OC, S(1), dout.data(), lddo, w.data(), IC, S(1), dinp.data(), lddi);
-  gemm<S>(Trans::Yes, Trans::No, OC, IC, N, S(1), dout.data(), lddo, inp.data(), ldi, S(1), dw.data(), IC);
+  if (dw.extent(0) > 0)
+    gemm<S>(Trans::Yes, Trans::No, OC, IC, N, S(1), dout.data(), lddo, inp.data(), ldi, S(1), dw.data(), IC);
   if (db.extent(0) > 0) bias_backward<S>(db, dout, N, OC, lddo);
 }
 template <class S>

@@ -15,6 +15,7 @@
 #include "src/tasks/task_evaluator.hpp"
 #include "src/train/class_balance.hpp"
 #include "src/train/early_stopping.hpp"
+#include "src/train/freezing.hpp"
 #include "src/train/resampling_sampler.hpp"
 #include "src/train/task_batch_loader.hpp"
 #include "kernels/device_runtime.hpp"
@@ -116,7 +117,7 @@ void add_l1_gradient(GPT2<float>& model, float lambda) {
   auto& ps = model.params();
   for (size_t i = 0; i < ps.infos().size(); ++i) {
     const ParamInfo& info = ps.info(i);
-    if (!info.weight_decay) continue;
+    if (!info.weight_decay || !info.trainable) continue;
     if (model.has_tied_copy() && info.name == model.token_embedding_name()) continue;
     l1_penalty_add_grad<float>(ps.grad(i), ps.value(i), int64_t(info.numel), lambda);
   }
@@ -142,10 +143,10 @@ class Optimizer {
   void step(double lr, double scale) { zero_ ? zero_->step(lr, scale) : plain_->step(model_.params(), lr, scale); }
   void set_steps_taken(int64_t t) { zero_ ? zero_->set_steps_taken(t) : plain_->set_steps_taken(t); }
   size_t state_bytes() const { return zero_ ? zero_->state_bytes() : plain_->state_bytes(); }
-  // Full-slab moments (collective over dp with ZeRO-1).
+  // Moments of the trainable part of the slab (collective over dp with ZeRO-1).
   std::pair<View1<float>, View1<float>> moments() {
     if (!zero_) return {plain_->exp_avg(), plain_->exp_avg_sq()};
-    const size_t n = model_.params().capacity();
+    const size_t n = model_.params().trainable_capacity();
     View1<float> m("ckpt_m", n), v("ckpt_v", n);
     zero_->gather_moments(m, v);
     return {m, v};
@@ -154,8 +155,8 @@ class Optimizer {
     if (zero_) {
       zero_->scatter_moments(m, v);
     } else {
-      Kokkos::deep_copy(plain_->exp_avg(), m);
-      Kokkos::deep_copy(plain_->exp_avg_sq(), v);
+      Kokkos::deep_copy(plain_->exp_avg(), slice(m, 0, plain_->exp_avg().extent(0)));
+      Kokkos::deep_copy(plain_->exp_avg_sq(), slice(v, 0, plain_->exp_avg_sq().extent(0)));
     }
   }
 
@@ -173,8 +174,11 @@ struct Checkpointer {
   std::string save(GPT2<float>& model, Optimizer& opt, const TrainingState& st) {
     auto [m_dev, v_dev] = opt.moments();
     auto p = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.params().values());
-    auto m = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_dev);
-    auto v = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v_dev);
+    // Checkpoints hold moments for every tensor: frozen ones (after the trainable part) are 0.
+    const size_t n = model.params().capacity();
+    Kokkos::View<float*, Kokkos::HostSpace> m("ckpt_m", n), v("ckpt_v", n);
+    Kokkos::deep_copy(slice(m, 0, m_dev.extent(0)), m_dev);
+    Kokkos::deep_copy(slice(v, 0, v_dev.extent(0)), v_dev);
     return write_checkpoint<float>(dir, model.params().infos(),
                                    {{"params", p.data()}, {"optimizer/exp_avg", m.data()}, {"optimizer/exp_avg_sq", v.data()}},
                                    st, keep_last, comm);
@@ -187,9 +191,10 @@ struct Checkpointer {
         file, model.params().infos(),
         {{"params", p.data()}, {"optimizer/exp_avg", m.data()}, {"optimizer/exp_avg_sq", v.data()}}, comm);
     Kokkos::deep_copy(model.params().values(), p);
-    View1<float> md("m", n), vd("v", n);
-    Kokkos::deep_copy(md, m);
-    Kokkos::deep_copy(vd, v);
+    const size_t nt = model.params().trainable_capacity();
+    View1<float> md("m", nt), vd("v", nt);
+    Kokkos::deep_copy(md, slice(m, 0, nt));
+    Kokkos::deep_copy(vd, slice(v, 0, nt));
     opt.set_moments(md, vd);
     opt.set_steps_taken(st.step);
     return st;
@@ -300,7 +305,10 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
   // ---- model (this rank's slice and stage), optimizer, gradient reduction
   ModelParallel mp{grid.tp_rank(), grid.tp_size(), grid.pp_rank(), grid.pp_size(), grid.dp_rank(), grid.dp_size(),
                    grid.tp_size() > 1 ? &grid.tp() : nullptr};
-  GPT2<float> model(mc, mp);
+  GPT2<float> model(mc, mp, frozen_filter(cfg.train, mc));
+  check_freeze_patterns(cfg.train, model.params(), grid);
+  const ParameterCount counted = count_parameters(model.params(), grid, model.has_tied_copy(),
+                                                  model.token_embedding_name());
   model.init_weights(cfg.train.seed);
   model.set_loss_options(class_weights, cfg.train.label_smoothing);
   std::vector<std::string> fresh;  // parameters not in init_from (new task heads)
@@ -334,6 +342,9 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
   if (!fresh.empty())
     log.message(std::to_string(fresh.size()) + " parameters not in " + cfg.model.init_from + " start from init (" +
                 fresh.front() + (fresh.size() > 1 ? ", …" : "") + ")");
+  if (counted.trainable != counted.total)
+    log.message(std::to_string(counted.trainable) + " of " + std::to_string(counted.total) +
+                " parameters trainable (the rest frozen: no gradients, no optimizer state)");
   if (!class_weights.empty()) {
     std::string w;
     for (double x : class_weights) w += (w.empty() ? "" : ", ") + fmt_double(x);
@@ -347,6 +358,7 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
               std::to_string(total_steps) + " steps of " + std::to_string(global_tokens) + " tokens");
   log.record("config", {{"config", cfg.source_text},
                         {"parameters", mc.num_parameters()},
+                        {"trainable_parameters", counted.trainable},
                         {"dp", grid.dp_size()},
                         {"tp", grid.tp_size()},
                         {"pp", grid.pp_size()},
