@@ -101,6 +101,11 @@ const std::vector<Field>& fields() {
       TESSERA_FIELD("optim", "weight_decay", optim.weight_decay),
       TESSERA_FIELD("optim", "l1", optim.l1),
 
+      TESSERA_FIELD("lora", "r", model.transformer.lora.r),
+      TESSERA_FIELD("lora", "alpha", model.transformer.lora.alpha),
+      TESSERA_FIELD("lora", "dropout", model.transformer.lora.dropout),
+      TESSERA_FIELD("lora", "targets", model.transformer.lora.targets),
+
       TESSERA_FIELD("checkpoint", "dir", checkpoint.dir),
       TESSERA_FIELD("checkpoint", "interval", checkpoint.interval),
       TESSERA_FIELD("checkpoint", "keep_last", checkpoint.keep_last),
@@ -126,7 +131,7 @@ const std::vector<Field>& fields() {
 #undef TESSERA_FIELD
 
 const std::vector<std::string>& sections() {
-  static const std::vector<std::string> s = {"model", "data", "train", "optim", "checkpoint", "run", "generate", "parallel"};
+  static const std::vector<std::string> s = {"model", "data", "train", "optim", "lora", "checkpoint", "run", "generate", "parallel"};
   return s;
 }
 
@@ -403,7 +408,7 @@ class Parser {
         std::string k = suggest_key("", name);
         if (!k.empty()) msg += "; did you mean '" + k + "'?";
       }
-      msg += " (known sections: [model], [data], [train], [optim], [checkpoint], [run], [generate])";
+      msg += " (known sections: [model], [data], [train], [optim], [lora], [checkpoint], [run], [generate], [parallel])";
       fail(name, v, msg);
     }
     std::string msg = "unknown key '" + name + "' (keys belong in a section)";
@@ -562,6 +567,12 @@ class Parser {
     check(c, t.early_stopping_min_delta >= 0, "train.early_stopping_min_delta", ">= 0");
     check(c, t.label_smoothing >= 0 && t.label_smoothing < 1, "train.label_smoothing", "in [0, 1)");
     one_of(c, t.resample, {"none", "oversample", "undersample"}, "train.resample");
+    const LoraConfig& lo = c.model.transformer.lora;
+    check(c, lo.r >= 0, "lora.r", ">= 0 (0 = no LoRA)");
+    check(c, lo.alpha > 0, "lora.alpha", "> 0");
+    check(c, lo.dropout >= 0 && lo.dropout < 1, "lora.dropout", "in [0, 1)");
+    check(c, lo.r == 0 || !lo.targets.empty(), "lora.targets", "a non-empty list of module names when lora.r > 0",
+          "lora.r");
     check(c, t.freeze_blocks >= 0, "train.freeze_blocks", ">= 0 (≤ n_layer, checked against the model)");
     for (const std::string& pattern : t.freeze)
       check(c, !pattern.empty(), "train.freeze", "a list of non-empty glob patterns");
@@ -641,6 +652,7 @@ void adopt_init_from_architecture(RunConfig& cfg, const std::string& stored_toml
   const TransformerConfig& mine = cfg.model.transformer;
   t.head = mine.head;
   t.num_labels = mine.num_labels;
+  t.lora = mine.lora;
   t.embd_pdrop = mine.embd_pdrop;
   t.attn_pdrop = mine.attn_pdrop;
   t.resid_pdrop = mine.resid_pdrop;

@@ -10,6 +10,7 @@
 #include "kernels/gemm.hpp"
 #include "kernels/layernorm.hpp"
 #include "kernels/rmsnorm.hpp"
+#include "src/model/lora_layer.hpp"
 #include "src/model/transformer.hpp"
 #include "src/parallel/communicator.hpp"
 #include "src/runtime/error.hpp"
@@ -257,6 +258,7 @@ struct Transformer<S>::Activations {
   View1<S> dres, dbranch, dln, dtmp, dh;                    // [N,C]
   View1<S> datty, dqkv, dfch, dfact, datt_scratch, dx0;
   View1<S> dpooled, ddense, dhead_logits, dqa_start, dqa_end;
+  View1<S> lora_u, lora_xd, lora_du, lora_dxd;             // [Ls,sites,N,r], [N,in], [N,r], [N,in]
 
   void ensure(const Dims& d, const TransformerConfig& c, bool first, bool last, int B_, int T_, bool need_dropout) {
     const int64_t N = int64_t(B_) * T_;
@@ -353,6 +355,15 @@ struct Transformer<S>::Activations {
     dfact = f("dfact", N * d.Fl);
     datt_scratch = f("datt_scratch", att_rows);
     if (!first) dx0 = f("dx0", N * C);
+    if (c.lora.enabled()) {
+      const int64_t r = c.lora.r, max_in = std::max({C, d.Ql, d.Fl});
+      lora_u = f("lora_u", L * kLoraSites * N * r);
+      lora_du = f("lora_du", N * r);
+      if (c.lora.dropout > 0) {
+        lora_xd = f("lora_xd", N * max_in);
+        lora_dxd = f("lora_dxd", N * max_in);
+      }
+    }
   }
 
   size_t bytes() const {
@@ -362,7 +373,8 @@ struct Transformer<S>::Activations {
           &n2_mean, &n2_rstd, &fch, &fact, &res3, &lnf, &lnf_mean, &lnf_rstd, &logits, &losses, &lse, &row_max,
           &row_sumexp, &target_logit, &pooled, &pooled_d, &dense, &dense_t, &dense_d, &head_in, &head_logits,
           &head_lse, &qa_start, &qa_end, &qa_lse_end, &branch, &branch_drop, &dres, &dbranch, &dln, &dtmp, &dh,
-          &datty, &dqkv, &dfch, &dfact, &datt_scratch, &dx0, &dpooled, &ddense, &dhead_logits, &dqa_start, &dqa_end})
+          &datty, &dqkv, &dfch, &dfact, &datt_scratch, &dx0, &dpooled, &ddense, &dhead_logits, &dqa_start, &dqa_end,
+          &lora_u, &lora_xd, &lora_du, &lora_dxd})
       total += v->span() * sizeof(S);
     return total;
   }

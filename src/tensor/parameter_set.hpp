@@ -30,6 +30,7 @@ struct ParamInfo {
                                      // rows [local_start[0], +local_shape[0]/shard_groups) of each block
   bool weight_decay = true;          // false for biases and norm weights
   bool trainable = true;             // false = frozen: no gradient, no optimizer state
+  bool tp_partial_grad = false;      // replicated, but each tp rank computes a partial gradient (LoRA)
   size_t offset = 0;                 // first element in the slab
   size_t numel = 0;                  // elements of the local slice
 };

@@ -63,6 +63,14 @@ void GradientSynchronizer::finish() {
     if (b.op) b.op->wait();
   if (!zero1_ && grid_.dp_size() > 1)
     scale_inplace<float>(params_.grads(), int64_t(params_.trainable_numel()), 1.0f / float(grid_.dp_size()));
+  if (grid_.tp_size() > 1) {  // LoRA's replicated factors: each tp rank holds a partial gradient
+    Kokkos::fence();
+    for (size_t i = 0; i < params_.infos().size(); ++i)
+      if (params_.info(i).tp_partial_grad && params_.trainable(i)) {
+        View1<float> g = params_.grad(i);
+        grid_.tp().all_reduce(g.data(), g.extent(0), DType::F32, ReduceOp::Sum);
+      }
+  }
   if (grid_.in_embedding_group() && params_.contains("wte.weight") &&
       params_.trainable(params_.index_of("wte.weight"))) {
     Kokkos::fence();

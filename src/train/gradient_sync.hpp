@@ -27,7 +27,9 @@ class GradientSynchronizer {
   // Parameters [first, last) have final gradients on this rank.
   void on_grads_ready(size_t first, size_t last);
   // Waits for every bucket (launching any not yet launched), averages over dp,
-  // and all-reduces the tied embedding gradient across first/last stage.
+  // sums the tp-partial gradients of LoRA's replicated factors over tp (one small
+  // all-reduce per tensor and step) and all-reduces the tied embedding gradient
+  // across first/last stage.
   void finish();
 
   // Σ g² over the whole model, counting every logical element exactly once:
