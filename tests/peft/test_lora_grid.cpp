@@ -75,3 +75,66 @@ INSTANTIATE_TEST_SUITE_P(Grids, LoraGrid,
                          case_name);
 
 }  // namespace
+
+// Export of a LoRA checkpoint is the merged model: read_model_checkpoint folds
+// alpha/r·B·A into the base weights, and that plain model's logits equal the
+// adapter model's (float, ≤ 1e-5 of max|logit|); `tessera export` succeeds on it.
+#include "io/model_checkpoint.hpp"
+#include "src/config/run_config.hpp"
+#include "src/model/transformer.hpp"
+
+namespace {
+
+void load_by_name(tessera::Transformer<float>& m, const std::map<std::string, std::vector<float>>& tensors) {
+  for (size_t i = 0; i < m.params().infos().size(); ++i) {
+    const std::string& name = m.params().info(i).name;
+    ASSERT_TRUE(tensors.count(name)) << name;
+    auto h = Kokkos::create_mirror(m.params().value(i));
+    ASSERT_EQ(h.extent(0), tensors.at(name).size()) << name;
+    for (size_t k = 0; k < h.extent(0); ++k) h(k) = tensors.at(name)[k];
+    Kokkos::deep_copy(m.params().value(i), h);
+  }
+}
+
+TEST(LoraExport, MergedCheckpointGivesTheAdapterModelsLogits) {
+  const fs::path dir = fresh_dir("peft_lora_export_" + std::to_string(getpid()));
+  const std::string data = prepare_ruth(dir);
+  const std::string cfg_path = write_grid_config(dir, "run", data, lora_run(Grid{}, false, false));
+  auto t = train_on(Grid{}, cfg_path);
+  ASSERT_EQ(t.result.exit_code, 0) << t.result.output;
+  const std::string ckpt = tessera::find_latest_checkpoint((dir / "run/checkpoints").string());
+  const tessera::RunConfig cfg = tessera::load_run_config(cfg_path);
+  const tessera::ImportedModel merged = tessera::read_model_checkpoint(ckpt, MPI_COMM_NULL);
+  EXPECT_FALSE(merged.config.lora.enabled());
+  std::map<std::string, std::vector<float>> with_adapters, plain;
+  for (auto& [name, tensor] : read_tensors(ckpt, "params")) with_adapters[name] = tensor.data;
+  for (auto& [name, tensor] : merged.tensors) plain[name] = tensor.data;
+  tessera::Transformer<float> u(cfg.model.transformer), m(merged.config);
+  load_by_name(u, with_adapters);
+  load_by_name(m, plain);
+  std::vector<int32_t> tokens(2 * 16);
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = int32_t((i * 37 + 11) % 256);
+  tessera::ModelInputs in;
+  in.tokens = tokens.data();
+  u.forward(in, 2, 16, tessera::ForwardOptions{});
+  m.forward(in, 2, 16, tessera::ForwardOptions{});
+  auto lu = Kokkos::create_mirror(u.logits());
+  auto lm = Kokkos::create_mirror(m.logits());
+  Kokkos::deep_copy(lu, u.logits());
+  Kokkos::deep_copy(lm, m.logits());
+  double diff = 0, scale = 0, base_diff = 0;
+  for (size_t i = 0; i < lu.extent(0); ++i) {
+    diff = std::max(diff, double(std::abs(lu(i) - lm(i))));
+    scale = std::max(scale, double(std::abs(lu(i))));
+  }
+  EXPECT_LE(diff, 1e-5 * scale);
+  // The adapters did something: the merged weights differ from the stored base weights.
+  for (const auto& [name, w] : plain)
+    for (size_t k = 0; k < w.size(); ++k) base_diff = std::max(base_diff, double(std::abs(w[k] - with_adapters.at(name)[k])));
+  EXPECT_GT(base_diff, 1e-4);
+  auto e = run_tessera("export --checkpoint " + ckpt + " --out " + (dir / "hf").string());
+  EXPECT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_TRUE(fs::exists(dir / "hf/model.safetensors"));
+}
+
+}  // namespace
