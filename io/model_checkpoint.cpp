@@ -94,6 +94,49 @@ void write_model_checkpoint(const std::string& path, const ImportedModel& m, MPI
   MPI_Barrier(comm);
 }
 
+namespace {
+
+// A checkpoint trained with LoRA: W ← W + (alpha/r)·B·A for every adapted layer, so
+// the returned model is the merged base model (export, HF parity) and has no [lora].
+void merge_lora_adapters(ImportedModel& m, const std::string& path, MPI_Comm comm) {
+  const std::string suffix = ".lora_A.weight";
+  std::vector<ParamShape> shapes;
+  {
+    h5::File f = h5::File::open_read(path, comm);
+    for (const std::string& n : f.list("/params")) {
+      if (n.size() <= suffix.size() || n.compare(n.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+      const std::string module = n.substr(0, n.size() - suffix.size());
+      shapes.push_back({n, f.dataset_shape("/params/" + n), false});
+      shapes.push_back({module + ".lora_B.weight", f.dataset_shape("/params/" + module + ".lora_B.weight"), false});
+    }
+  }
+  require(!shapes.empty(), path + ": /run/config has lora.r > 0 but /params holds no lora_A/lora_B tensors");
+  const std::vector<ParamInfo> infos = param_infos(shapes);
+  std::vector<float> slab(total_numel(infos));
+  read_checkpoint<float>(path, infos, {{"params", slab.data()}}, comm);
+  const double s = m.config.lora.scale();
+  for (size_t k = 0; k + 1 < infos.size(); k += 2) {
+    const ParamInfo &a = infos[k], &b = infos[k + 1];
+    const std::string module = a.name.substr(0, a.name.size() - suffix.size());
+    auto it = m.tensors.find(module + ".weight");
+    require(it != m.tensors.end(), path + ": LoRA tensor " + a.name + " has no base weight " + module + ".weight");
+    const int64_t R = a.full_shape[0], in = a.full_shape[1], out = b.full_shape[0];
+    require(b.full_shape[1] == R && it->second.shape == std::vector<int64_t>{out, in},
+            path + ": LoRA tensors of " + module + " do not fit its weight " + shape_string(it->second.shape));
+    const float* A = slab.data() + a.offset;
+    const float* B = slab.data() + b.offset;
+    for (int64_t o = 0; o < out; ++o)
+      for (int64_t i = 0; i < in; ++i) {
+        double acc = 0;
+        for (int64_t q = 0; q < R; ++q) acc += double(B[o * R + q]) * double(A[q * in + i]);
+        it->second.data[size_t(o * in + i)] += float(s * acc);
+      }
+  }
+  m.config.lora = LoraConfig{};
+}
+
+}  // namespace
+
 ImportedModel read_model_checkpoint(const std::string& path, MPI_Comm comm) {
   const TrainingState st = read_checkpoint_state(path, comm);
   ImportedModel m;
@@ -115,6 +158,7 @@ ImportedModel read_model_checkpoint(const std::string& path, MPI_Comm comm) {
     t.data.assign(slab.begin() + info.offset, slab.begin() + info.offset + info.numel);
     m.tensors.emplace(info.name, std::move(t));
   }
+  if (m.config.lora.enabled()) merge_lora_adapters(m, path, comm);
   return m;
 }
 

@@ -17,6 +17,8 @@ void write_model_checkpoint(const std::string& path, const ImportedModel& m, MPI
 // Reads the [model] section of /run/config and every parameter it implies (collective;
 // every rank gets the whole model). BERT/RoBERTa: the pooler is present when
 // /params/pooler.dense.weight is.
+// A checkpoint trained with LoRA ([lora] in /run/config) comes back merged
+// (W + alpha/r·B·A) and without adapters: export writes the fine-tuned base model.
 ImportedModel read_model_checkpoint(const std::string& path, MPI_Comm comm);
 
 // The [model] TOML section of cfg (family, sizes, epsilon, rope_theta, tying, dropout,

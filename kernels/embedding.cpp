@@ -25,6 +25,7 @@ void embedding_backward(View1<S> dwte, View1<S> dwpe, ConstView1<S> dout, ConstV
   const int64_t BT = int64_t(B) * T;
   // One thread per block of 16 channels (one cache line of a row): disjoint outputs, rows read whole lines.
   const int64_t nblk = (int64_t(C) + 15) / 16;
+  if (dwte.extent(0) > 0)  // empty = frozen table
   Kokkos::parallel_for(
       "embedding_backward_wte", RangePolicy(0, nblk), KOKKOS_LAMBDA(const int64_t blk) {
         const int64_t c0 = blk * 16, c1 = c0 + 16 < C ? c0 + 16 : C;

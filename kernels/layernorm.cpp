@@ -39,6 +39,9 @@ void layernorm_backward(View1<S> dinp, View1<S> dweight, View1<S> dbias, ConstVi
       });
   // dw += Σ_n dout·x̂, db += Σ_n dout: one thread per block of 16 channels (disjoint outputs, whole cache
   // lines per row, vectorisable fixed-width inner loop), rows in order.
+  // Frozen weight/bias (empty views): skipped.
+  const bool want_w = dweight.extent(0) > 0, want_b = dbias.extent(0) > 0;
+  if (!want_w && !want_b) return;
   const int64_t nblk = (int64_t(C) + 15) / 16;
   Kokkos::parallel_for(
       "layernorm_backward_params", RangePolicy(0, nblk), KOKKOS_LAMBDA(const int64_t blk) {
@@ -65,8 +68,8 @@ void layernorm_backward(View1<S> dinp, View1<S> dweight, View1<S> dbias, ConstVi
           }
         }
         for (int64_t c = c0; c < (c0 + 16 < C ? c0 + 16 : int64_t(C)); ++c) {
-          dweight(c) += dw[c - c0];
-          dbias(c) += db[c - c0];
+          if (want_w) dweight(c) += dw[c - c0];
+          if (want_b) dbias(c) += db[c - c0];
         }
       });
 }

@@ -1,6 +1,6 @@
 // LayerNorm over the last dim C of N rows.
 // forward : mean = Σx/C, rstd = 1/sqrt(Σ(x-mean)²/C + eps), out = (x-mean)·rstd·w + b
-// backward: dinp += rstd·(w·dout - mean(w·dout) - x̂·mean(w·dout·x̂)); dw += Σ_n dout·x̂; db += Σ_n dout
+// backward: dinp += rstd·(w·dout - mean(w·dout) - x̂·mean(w·dout·x̂)); dw += Σ_n dout·x̂; db += Σ_n dout (empty dw/db: skipped)
 #pragma once
 #include "kernels/views.hpp"
 

@@ -33,6 +33,7 @@ void rmsnorm_backward(View1<S> dinp, View1<S> dweight, ConstView1<S> dout, Const
         for (int c = 0; c < C; ++c) dx[c] += r * (w[c] * d[c] - x[c] * r * mean_gx);
       });
   // dw += Σ_n dout·x̂: one thread per block of 16 channels (disjoint outputs), rows in order.
+  if (dweight.extent(0) == 0) return;  // frozen weight
   const int64_t nblk = (int64_t(C) + 15) / 16;
   Kokkos::parallel_for(
       "rmsnorm_backward_weight", RangePolicy(0, nblk), KOKKOS_LAMBDA(const int64_t blk) {

@@ -1,6 +1,6 @@
 // RMSNorm (Llama) over the last dim C of N rows.
 // forward : rstd = 1/sqrt(Σx²/C + eps), out = x·rstd·w
-// backward: dinp += rstd·(w·dout - x̂·mean(w·dout·x̂)), x̂ = x·rstd;  dw += Σ_n dout·x̂
+// backward: dinp += rstd·(w·dout - x̂·mean(w·dout·x̂)), x̂ = x·rstd;  dw += Σ_n dout·x̂ (empty dw: skipped)
 #pragma once
 #include "kernels/views.hpp"
 

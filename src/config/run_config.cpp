@@ -25,7 +25,7 @@ namespace {
 // ---------------------------------------------------------------------------
 // The key table: one row per TOML key, in the order to_toml emits them.
 
-using Ref = std::variant<int*, int64_t*, uint64_t*, double*, std::string*, bool*>;
+using Ref = std::variant<int*, int64_t*, uint64_t*, double*, std::string*, bool*, std::vector<std::string>*>;
 
 struct Field {
   const char* section;
@@ -88,6 +88,9 @@ const std::vector<Field>& fields() {
       TESSERA_FIELD("train", "label_smoothing", train.label_smoothing),
       TESSERA_FIELD("train", "class_weights", train.class_weights),
       TESSERA_FIELD("train", "resample", train.resample),
+      TESSERA_FIELD("train", "freeze", train.freeze),
+      TESSERA_FIELD("train", "freeze_embeddings", train.freeze_embeddings),
+      TESSERA_FIELD("train", "freeze_blocks", train.freeze_blocks),
 
       TESSERA_FIELD("optim", "lr", optim.lr),
       TESSERA_FIELD("optim", "min_lr_ratio", optim.min_lr_ratio),
@@ -98,6 +101,11 @@ const std::vector<Field>& fields() {
       TESSERA_FIELD("optim", "eps", optim.eps),
       TESSERA_FIELD("optim", "weight_decay", optim.weight_decay),
       TESSERA_FIELD("optim", "l1", optim.l1),
+
+      TESSERA_FIELD("lora", "r", model.transformer.lora.r),
+      TESSERA_FIELD("lora", "alpha", model.transformer.lora.alpha),
+      TESSERA_FIELD("lora", "dropout", model.transformer.lora.dropout),
+      TESSERA_FIELD("lora", "targets", model.transformer.lora.targets),
 
       TESSERA_FIELD("checkpoint", "dir", checkpoint.dir),
       TESSERA_FIELD("checkpoint", "interval", checkpoint.interval),
@@ -124,7 +132,7 @@ const std::vector<Field>& fields() {
 #undef TESSERA_FIELD
 
 const std::vector<std::string>& sections() {
-  static const std::vector<std::string> s = {"model", "data", "train", "optim", "checkpoint", "run", "generate", "parallel"};
+  static const std::vector<std::string> s = {"model", "data", "train", "optim", "lora", "checkpoint", "run", "generate", "parallel"};
   return s;
 }
 
@@ -207,6 +215,11 @@ std::string format_ref(const Ref& r) {
     std::string operator()(double* p) const { return format_double(*p); }
     std::string operator()(std::string* p) const { return quote(*p); }
     std::string operator()(bool* p) const { return *p ? "true" : "false"; }
+    std::string operator()(std::vector<std::string>* p) const {
+      std::string out = "[";
+      for (size_t i = 0; i < p->size(); ++i) out += (i ? ", " : "") + quote((*p)[i]);
+      return out + "]";
+    }
   };
   return std::visit(V{}, r);
 }
@@ -396,7 +409,7 @@ class Parser {
         std::string k = suggest_key("", name);
         if (!k.empty()) msg += "; did you mean '" + k + "'?";
       }
-      msg += " (known sections: [model], [data], [train], [optim], [checkpoint], [run], [generate])";
+      msg += " (known sections: [model], [data], [train], [optim], [lora], [checkpoint], [run], [generate], [parallel])";
       fail(name, v, msg);
     }
     std::string msg = "unknown key '" + name + "' (keys belong in a section)";
@@ -440,6 +453,13 @@ class Parser {
     } else if (auto p = std::get_if<bool*>(&r)) {
       if (!v.is_boolean()) type_error(dotted, v, "a boolean (true or false)");
       **p = v.as_boolean();
+    } else if (auto p = std::get_if<std::vector<std::string>*>(&r)) {
+      if (!v.is_array()) type_error(dotted, v, "an array of strings");
+      (*p)->clear();
+      for (const toml::value& item : v.as_array()) {
+        if (!item.is_string()) type_error(dotted, item, "an array of strings");
+        (*p)->push_back(item.as_string().str);
+      }
     }
   }
 
@@ -551,6 +571,15 @@ class Parser {
     check(c, t.early_stopping_min_delta >= 0, "train.early_stopping_min_delta", ">= 0");
     check(c, t.label_smoothing >= 0 && t.label_smoothing < 1, "train.label_smoothing", "in [0, 1)");
     one_of(c, t.resample, {"none", "oversample", "undersample"}, "train.resample");
+    const LoraConfig& lo = c.model.transformer.lora;
+    check(c, lo.r >= 0, "lora.r", ">= 0 (0 = no LoRA)");
+    check(c, lo.alpha > 0, "lora.alpha", "> 0");
+    check(c, lo.dropout >= 0 && lo.dropout < 1, "lora.dropout", "in [0, 1)");
+    check(c, lo.r == 0 || !lo.targets.empty(), "lora.targets", "a non-empty list of module names when lora.r > 0",
+          "lora.r");
+    check(c, t.freeze_blocks >= 0, "train.freeze_blocks", ">= 0 (≤ n_layer, checked against the model)");
+    for (const std::string& pattern : t.freeze)
+      check(c, !pattern.empty(), "train.freeze", "a list of non-empty glob patterns");
 
     const auto& o = c.optim;
     check(c, o.lr > 0, "optim.lr", "> 0");
@@ -627,6 +656,7 @@ void adopt_init_from_architecture(RunConfig& cfg, const std::string& stored_toml
   const TransformerConfig& mine = cfg.model.transformer;
   t.head = mine.head;
   t.num_labels = mine.num_labels;
+  t.lora = mine.lora;
   t.embd_pdrop = mine.embd_pdrop;
   t.attn_pdrop = mine.attn_pdrop;
   t.resid_pdrop = mine.resid_pdrop;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <vector>
 #include "src/model/transformer_config.hpp"
 
 namespace tessera {
@@ -48,6 +49,10 @@ struct TrainSection {  // [train]
   double label_smoothing = 0;        // classification heads
   std::string class_weights = "";    // "" | "balanced" | "1.0,2.5" | "neg=1,pos=2.5"
   std::string resample = "none";     // none | oversample | undersample (sequence classification)
+  // Freezing (docs/peft.md): frozen parameters get no gradient and no optimizer state.
+  std::vector<std::string> freeze;   // glob patterns (* ?) on parameter names, e.g. "h.*.attn.*"
+  bool freeze_embeddings = false;    // token/position/type tables and the embedding norm
+  int freeze_blocks = 0;             // the bottom k transformer blocks
 };
 
 struct OptimSection {  // [optim]

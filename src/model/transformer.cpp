@@ -41,9 +41,32 @@ int64_t labels_per_sample(HeadKind head, int T) {
 template <class S>
 Transformer<S>::Transformer(const TransformerConfig& cfg) : Transformer(cfg, ModelParallel{}) {}
 
+int parameter_block(const TransformerConfig& cfg, const std::string& name) {
+  const std::string& prefix = FamilyNames(cfg).layer_prefix;
+  if (name.compare(0, prefix.size(), prefix) != 0) return -1;
+  const size_t dot = name.find('.', prefix.size());
+  if (dot == std::string::npos || dot == prefix.size()) return -1;
+  const std::string digits = name.substr(prefix.size(), dot - prefix.size());
+  if (digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stoi(digits);
+}
+
+bool is_embedding_parameter(const TransformerConfig& cfg, const std::string& name) {
+  const FamilyNames nm(cfg);
+  for (const std::string* base : {&nm.tok, &nm.pos, &nm.type, &nm.emb_norm})
+    if (!base->empty() && name.compare(0, base->size() + 1, *base + ".") == 0) return true;
+  return false;
+}
+
 template <class S>
-Transformer<S>::Transformer(const TransformerConfig& cfg, const ModelParallel& mp) : cfg_(cfg), mp_(mp) {
+Transformer<S>::Transformer(const TransformerConfig& cfg, const ModelParallel& mp)
+    : Transformer(cfg, mp, FrozenFilter()) {}
+
+template <class S>
+Transformer<S>::Transformer(const TransformerConfig& cfg, const ModelParallel& mp, const FrozenFilter& frozen)
+    : cfg_(cfg), mp_(mp) {
   validate_transformer_config(cfg, "model");
+  validate_lora_targets(cfg);
   require(mp.tp_size >= 1 && mp.pp_size >= 1 && mp.dp_size >= 1, "model: parallel sizes must be >= 1");
   require(cfg.n_head % mp.tp_size == 0, "model: n_head (" + std::to_string(cfg.n_head) +
                                             ") must be divisible by the tensor-parallel size (" +
@@ -92,6 +115,40 @@ Transformer<S>::Transformer(const TransformerConfig& cfg, const ModelParallel& m
     shard(base + ".weight", {out, in}, {out, il}, {0, r * il}, 1, 1);
     if (with_bias) replicated(base + ".bias", {out});
   };
+  // LoRA factors of one linear layer, split like it (see lora_layer.hpp).
+  const LoraConfig& lo = cfg.lora;
+  auto adapter = [&](int64_t li, int site, const std::string& module, int64_t out, int64_t in, bool column_parallel,
+                     int groups) {
+    if (!lo.enabled()) return;
+    bool hit = false;
+    for (const std::string& t : lo.targets) hit = hit || lora_target_matches(t, module);
+    if (!hit) return;
+    require(lo.r <= std::min(out, in), "lora.r = " + std::to_string(lo.r) + " is larger than layer " + module +
+                                           " [" + std::to_string(out) + " × " + std::to_string(in) +
+                                           "] allows (r ≤ min(out, in))");
+    const int64_t R = lo.r;
+    if (column_parallel) {
+      ParamInfo a;
+      a.name = lora_a_name(module);
+      a.full_shape = a.local_shape = {R, in};
+      a.local_start = {0, 0};
+      a.tp_partial_grad = tp > 1;
+      params_.add_slice(std::move(a));
+      const int64_t ol = out / tp;
+      shard(lora_b_name(module), {out, R}, {ol, R}, {r * (ol / groups), 0}, 0, groups);
+    } else {
+      const int64_t il = in / tp;
+      shard(lora_a_name(module), {R, in}, {R, il}, {0, r * il}, 1, 1);
+      ParamInfo b;
+      b.name = lora_b_name(module);
+      b.full_shape = b.local_shape = {out, R};
+      b.local_start = {0, 0};
+      b.tp_partial_grad = tp > 1;
+      params_.add_slice(std::move(b));
+    }
+    lora_modules_[size_t(li)][size_t(site)] = module;
+  };
+  lora_modules_.assign(size_t(layer_end_ - layer_begin_), {});
   auto norm = [&](const std::string& base) {
     replicated(base + ".weight", {C});
     if (cfg.norm == NormKind::LayerNorm) replicated(base + ".bias", {C});
@@ -109,24 +166,35 @@ Transformer<S>::Transformer(const TransformerConfig& cfg, const ModelParallel& m
     const std::string h = nm.layer_prefix + std::to_string(l) + ".";
     const size_t first_index = params_.infos().size();
     if (cfg.pre_norm) norm(h + nm.norm1);
+    const int64_t li = l - layer_begin_;
+    const std::string& hb = h;
     if (!nm.qkv.empty()) {  // GPT-2: fused q|k|v, column-parallel by heads
       shard(h + nm.qkv + ".weight", {3 * C, C}, {3 * d.Ql, C}, {r * d.Ql, 0}, 0, 3);
       shard(h + nm.qkv + ".bias", {3 * C}, {3 * d.Ql}, {r * d.Ql}, 0, 3);
+      adapter(li, kLoraQKV, hb + nm.qkv, 3 * C, C, true, 3);
     } else {
       column(h + nm.q, d.NH * hd, C, b);
+      adapter(li, kLoraQ, hb + nm.q, d.NH * hd, C, true, 1);
       column(h + nm.k, d.NKV * hd, C, b);
+      adapter(li, kLoraK, hb + nm.k, d.NKV * hd, C, true, 1);
       column(h + nm.v, d.NKV * hd, C, b);
+      adapter(li, kLoraV, hb + nm.v, d.NKV * hd, C, true, 1);
     }
     row(h + nm.o, C, d.NH * hd, b);
+    adapter(li, kLoraO, hb + nm.o, C, d.NH * hd, false, 1);
     if (!cfg.pre_norm) norm(h + nm.norm1);
     if (cfg.pre_norm) norm(h + nm.norm2);
     if (cfg.activation == Activation::SwiGLU) {
       column(h + nm.gate, d.F, C, b);
+      adapter(li, kLoraGate, hb + nm.gate, d.F, C, true, 1);
       column(h + nm.up, d.F, C, b);
+      adapter(li, kLoraUp, hb + nm.up, d.F, C, true, 1);
     } else {
       column(h + nm.fc, d.F, C, b);
+      adapter(li, kLoraFC, hb + nm.fc, d.F, C, true, 1);
     }
     row(h + nm.proj, C, d.F, b);
+    adapter(li, kLoraProj, hb + nm.proj, C, d.F, false, 1);
     if (!cfg.pre_norm) norm(h + nm.norm2);
     (void)first_index;
   }
@@ -164,7 +232,14 @@ Transformer<S>::Transformer(const TransformerConfig& cfg, const ModelParallel& m
         break;
     }
   }
-  params_.allocate(size_t(mp.dp_size));
+  // With LoRA the base model is frozen: only the adapters and the task head train.
+  FrozenFilter all_frozen = frozen;
+  if (lo.enabled())
+    all_frozen = [frozen](const std::string& name) {
+      if (frozen && frozen(name)) return true;
+      return !is_lora_parameter(name) && !is_task_head_parameter(name);
+    };
+  params_.allocate(size_t(mp.dp_size), all_frozen);
   set_num_slots(1);
 }
 
@@ -238,7 +313,12 @@ void Transformer<S>::init_weights(uint64_t seed) {
   for (size_t p = 0; p < params_.infos().size(); ++p) {
     const ParamInfo& info = params_.info(p);
     View1<S> v = params_.value(p);
-    if (ends_with(info.name, ".bias")) {
+    if (ends_with(info.name, ".lora_B.weight")) {  // LoRA paper: B = 0, so training starts at the base model
+      Kokkos::deep_copy(v, S(0));
+    } else if (ends_with(info.name, ".lora_A.weight")) {  // PEFT's Kaiming-uniform variance 1/(3·in), Gaussian
+      fill_normal<S>(v, info, RngKey{seed, 0, 0, param_rng_site(info.name)},
+                     1.0 / std::sqrt(3.0 * double(info.full_shape[1])));
+    } else if (ends_with(info.name, ".bias")) {
       Kokkos::deep_copy(v, S(0));
     } else if (is_norm(info.name)) {
       Kokkos::deep_copy(v, S(1));

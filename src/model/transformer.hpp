@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <array>
 #include <string>
 #include <vector>
 #include "kernels/counter_rng.hpp"
@@ -34,6 +35,9 @@
 #include "src/tensor/parameter_set.hpp"
 
 namespace tessera {
+
+template <class S>
+struct LoraCall;
 
 // RNG site of a parameter's initialisation stream: a hash of its name, so every
 // shard and every pipeline stage draws the same values as the one-rank model.
@@ -58,6 +62,19 @@ struct ModelInputs {
   const int32_t* labels = nullptr;
 };
 
+// Block index of a parameter name ("h.3.attn.c_attn.weight" → 3), -1 outside the blocks.
+int parameter_block(const TransformerConfig& cfg, const std::string& name);
+// True for the embedding tables and the embedding LayerNorm (HF's model.embeddings /
+// wte, wpe / embed_tokens).
+bool is_embedding_parameter(const TransformerConfig& cfg, const std::string& name);
+
+// Task-head parameters (classifier, score, qa_outputs, RoBERTa's classifier.dense):
+// trained in full next to LoRA adapters (PEFT's modules_to_save).
+bool is_task_head_parameter(const std::string& name);
+// Every lora.target selects at least one block linear layer of the model, else an
+// error naming the target (checked on the whole model, independent of the stage).
+void validate_lora_targets(const TransformerConfig& cfg);
+
 // Elements of ModelInputs::labels per sample for a head.
 int64_t labels_per_sample(HeadKind head, int T);
 
@@ -66,6 +83,9 @@ class Transformer {
  public:
   explicit Transformer(const TransformerConfig& cfg);
   Transformer(const TransformerConfig& cfg, const ModelParallel& mp);
+  // frozen(name) true = that parameter is frozen: no gradient buffer, no optimizer
+  // state, its weight gradient is never computed (see ParameterSet).
+  Transformer(const TransformerConfig& cfg, const ModelParallel& mp, const FrozenFilter& frozen);
   ~Transformer();
 
   const TransformerConfig& config() const { return cfg_; }
@@ -136,6 +156,12 @@ class Transformer {
 
   size_t activation_bytes() const;
 
+  // ---- LoRA (cfg.lora): W ← W + s·B·A for inference, and back. While merged, the
+  // forward uses the merged weights only (training a merged model is refused).
+  void merge_lora();
+  void unmerge_lora();
+  bool lora_merged() const { return lora_merged_; }
+
  private:
   struct Activations;
   struct DecodeCache;
@@ -148,6 +174,12 @@ class Transformer {
   std::function<void(size_t, size_t)> grads_ready_;
   std::vector<double> class_weights_;
   double label_smoothing_ = 0;
+  // LoRA module name per (local layer, site), "" = no adapter there.
+  std::vector<std::array<std::string, 9>> lora_modules_;
+  bool lora_merged_ = false;
+  LoraCall<S> lora_call(const Activations& a, int64_t li, int site, int64_t in, int64_t out, int64_t in_full,
+                        int64_t col0) const;
+  void lora_apply_merge(double sign);
 };
 
 }  // namespace tessera

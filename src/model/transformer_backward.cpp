@@ -36,6 +36,7 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
   const bool first = is_first_stage(), last = is_last_stage();
   require(!last || a.has_targets, "model backward: needs a forward with labels first (and one backward per forward)");
   a.backward_ready = false;
+  require(!lora_merged_, "model backward: the LoRA adapters are merged into the base weights (unmerge to train)");
   const FamilyNames nm(cfg_);
   const Dims d = dims_of(cfg_, mp_, layer_begin_, layer_end_);
   const int64_t L = d.L, C = d.C, Fl = d.Fl, Vl = d.Vl, K = d.K, W = d.W, Ql = d.Ql, KVl = d.KVl, Fh = d.Fh;
@@ -78,7 +79,8 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
           cross_entropy_backward_inplace_shard<S>(a.logits, a.lse, a.labels, N, Vl, d.v0, dloss, kIgnoreIndex);
         const std::string wname = cfg_.tie_word_embeddings ? nm.tok + ".weight" : nm.lm_head + ".weight";
         const View1<S> wte = params_.value(wname), dwte = params_.grad(wname);
-        gemm<S>(Trans::Yes, Trans::No, Vl, C, N, S(1), a.logits.data(), Vl, h.data(), C, S(1), dwte.data(), C);
+        if (dwte.extent(0) > 0)  // empty = frozen
+          gemm<S>(Trans::Yes, Trans::No, Vl, C, N, S(1), a.logits.data(), Vl, h.data(), C, S(1), dwte.data(), C);
         gemm<S>(Trans::No, Trans::No, N, C, Vl, S(1), a.logits.data(), Vl, wte.data(), C, S(0), a.dh.data(), C);
         tp_sum(mp_, a.dh, N * C);
         if (!cfg_.tie_word_embeddings || !first) ready(wname);  // no other contribution on this stage
@@ -198,6 +200,15 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
                    n2_mean = sub(a.n2_mean, li * N, N), n2_rstd = sub(a.n2_rstd, li * N, N),
                    fch = sub(a.fch, li * N * Fh, N * Fh), fact = sub(a.fact, li * N * Fl, N * Fl),
                    res3 = sub(a.res3, li * N * C, N * C);
+    // LoRA backward after a base layer's: (site, dy, lddy, out, x, ldx, in, dx, lddx, in_full, col0).
+    auto lora = [&](int site, const View1<S>& dy, int64_t lddy, int64_t out, const View1<S>& xin, int64_t ldx,
+                    int64_t in, View1<S> dx, int64_t lddx, int64_t in_full, int64_t col0) {
+      const LoraCall<S> lc = lora_call(a, li, site, in, out, in_full, col0);
+      if (lc.a.extent(0) == 0) return;
+      LoraCall<S> c = lc;
+      c.drop_shape.ld = ldx;
+      lora_backward<S>(c, dy, lddy, xin, ldx, dx, lddx);
+    };
     if (!cfg_.pre_norm) {  // out = norm2(res3): dres ← d(res3)
       zero(a.dtmp, N * C);
       norm_backward<S>(cfg_, a.dtmp, g.n2w, g.n2b, a.dres, res3, w.n2w, n2_mean, n2_rstd, N, C);
@@ -209,6 +220,7 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
     if (g.proj_b.extent(0) > 0) bias_backward<S>(g.proj_b, dmlp, N, C);  // replicated bias, after the all-reduce
     zero(a.dfact, N * Fl);
     linear_bwd<S>(a.dfact, g.proj_w, none, dmlp, fact, w.proj_w, N, Fl, C);
+    lora(kLoraProj, dmlp, C, C, fact, Fl, Fl, a.dfact, Fl, d.F, mp_.tp_rank * Fl);
     zero(a.dfch, N * Fh);
     if (cfg_.activation == Activation::SwiGLU) swiglu_backward<S>(a.dfch, fch, a.dfact, N, Fl);
     else if (cfg_.activation == Activation::GeluErf) gelu_erf_backward<S>(a.dfch, fch, a.dfact, N * Fl);
@@ -217,8 +229,11 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
     if (cfg_.activation == Activation::SwiGLU) {
       linear_bwd<S>(a.dln, C, g.gate_w, none, a.dfch, Fh, m_in, C, w.gate_w, N, C, Fl);
       linear_bwd<S>(a.dln, C, g.up_w, none, sub(a.dfch, Fl, N * Fh - Fl), Fh, m_in, C, w.up_w, N, C, Fl);
+      lora(kLoraGate, a.dfch, Fh, Fl, m_in, C, C, a.dln, C, C, 0);
+      lora(kLoraUp, sub(a.dfch, Fl, N * Fh - Fl), Fh, Fl, m_in, C, C, a.dln, C, C, 0);
     } else {
       linear_bwd<S>(a.dln, g.fc_w, g.fc_b, a.dfch, m_in, w.fc_w, N, C, Fl);
+      lora(kLoraFC, a.dfch, Fl, Fl, m_in, C, C, a.dln, C, C, 0);
     }
     tp_sum(mp_, a.dln, N * C);  // f backward: sum the input gradient over tp
     if (cfg_.pre_norm) {
@@ -233,6 +248,7 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
     if (g.o_b.extent(0) > 0) bias_backward<S>(g.o_b, dattn, N, C);
     zero(a.datty, N * Ql);
     linear_bwd<S>(a.datty, g.o_w, none, dattn, atty, w.o_w, N, Ql, C);
+    lora(kLoraO, dattn, C, C, atty, Ql, Ql, a.datty, Ql, d.NH * d.hd, mp_.tp_rank * Ql);
     zero(a.dqkv, N * W);
     attention_backward<S>(a.dqkv, a.datt_scratch, a.datty, qkv, att, attd, shape, S(drop.attn),
                           key(uint32_t(l + 1), 1));
@@ -242,10 +258,14 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
     zero(a.dln, N * C);
     if (w.qkv_w.extent(0) > 0) {
       linear_bwd<S>(a.dln, g.qkv_w, g.qkv_b, a.dqkv, a_in, w.qkv_w, N, C, W);
+      lora(kLoraQKV, a.dqkv, W, W, a_in, C, C, a.dln, C, C, 0);
     } else {
       linear_bwd<S>(a.dln, C, g.q_w, g.q_b, a.dqkv, W, a_in, C, w.q_w, N, C, Ql);
       linear_bwd<S>(a.dln, C, g.k_w, g.k_b, sub(a.dqkv, Ql, N * W - Ql), W, a_in, C, w.k_w, N, C, KVl);
       linear_bwd<S>(a.dln, C, g.v_w, g.v_b, sub(a.dqkv, Ql + KVl, N * W - Ql - KVl), W, a_in, C, w.v_w, N, C, KVl);
+      lora(kLoraQ, a.dqkv, W, Ql, a_in, C, C, a.dln, C, C, 0);
+      lora(kLoraK, sub(a.dqkv, Ql, N * W - Ql), W, KVl, a_in, C, C, a.dln, C, C, 0);
+      lora(kLoraV, sub(a.dqkv, Ql + KVl, N * W - Ql - KVl), W, KVl, a_in, C, C, a.dln, C, C, 0);
     }
     tp_sum(mp_, a.dln, N * C);
     if (cfg_.pre_norm) norm_backward<S>(cfg_, a.dres, g.n1w, g.n1b, a.dln, x, w.n1w, n1_mean, n1_rstd, N, C);
@@ -272,7 +292,7 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
       ready_prefix(nm.emb_norm);
     }
     View1<S> dpos;
-    if (cfg_.positions == PositionKind::Learned)
+    if (cfg_.positions == PositionKind::Learned && params_.grad(nm.pos + ".weight").extent(0) > 0)
       dpos = sub(params_.grad(nm.pos + ".weight"), int64_t(cfg_.position_offset) * C, T * C);
     embedding_backward<S>(params_.grad(nm.tok + ".weight"), dpos, demb, a.tokens, B, T, int(C), d.v0, Vl);
     if (cfg_.type_vocab_size > 0) {

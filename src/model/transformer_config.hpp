@@ -17,6 +17,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace tessera {
 
@@ -32,6 +33,18 @@ const char* head_name(HeadKind h);
 Family parse_family(const std::string& s, const std::string& what);
 // Parse "causal_lm" | "sequence_classification" | "token_classification" | "question_answering" | "none".
 HeadKind parse_head(const std::string& s, const std::string& what);
+
+// LoRA (docs/peft.md): W x + (alpha/r)·B·A·dropout(x) on the block's linear layers
+// named by targets (PEFT target_modules: a module-name suffix such as "q_proj",
+// "attn.c_attn", or a glob on the whole module name such as "h.*.mlp.c_fc").
+struct LoraConfig {
+  int r = 0;                         // rank; 0 = no LoRA
+  double alpha = 8;                  // scaling alpha / r
+  double dropout = 0;                // on the LoRA branch's input
+  std::vector<std::string> targets;  // required when r > 0
+  bool enabled() const { return r > 0; }
+  double scale() const { return alpha / double(r); }
+};
 
 struct TransformerConfig {
   Family family = Family::GPT2;
@@ -68,6 +81,8 @@ struct TransformerConfig {
   // Task head.
   HeadKind head = HeadKind::CausalLM;
   int num_labels = 0;            // classes (sequence/token classification)
+
+  LoraConfig lora;               // adapters on the block's linear layers (base frozen)
 
   int kv_heads() const { return n_kv_head > 0 ? n_kv_head : n_head; }
   int head_dim() const { return n_embd / n_head; }

@@ -21,6 +21,7 @@ void Transformer<S>::begin_decode(int B, int T_max) {
   require(cfg_.head == HeadKind::CausalLM, "incremental decoding needs the causal_lm head");
   require(mp_.pp_size == 1, "incremental decoding runs on one pipeline stage (pp = 1)");
   require(B > 0 && T_max > 0, "begin_decode: B and T_max must be positive");
+  if (cfg_.lora.enabled() && !lora_merged_) merge_lora();  // generation is inference: fold the adapters in
   require(cfg_.positions != PositionKind::Learned || T_max + cfg_.position_offset <= cfg_.n_positions,
           "begin_decode: " + std::to_string(T_max) + " positions exceed n_positions=" +
               std::to_string(cfg_.n_positions));

@@ -10,6 +10,7 @@
 #include "kernels/gemm.hpp"
 #include "kernels/layernorm.hpp"
 #include "kernels/rmsnorm.hpp"
+#include "src/model/lora_layer.hpp"
 #include "src/model/transformer.hpp"
 #include "src/parallel/communicator.hpp"
 #include "src/runtime/error.hpp"
@@ -44,13 +45,14 @@ void linear_fwd(View1<S> out, int64_t ldo, const View1<S>& inp, int64_t ldi, con
   gemm<S>(Trans::No, Trans::Yes, N, OC, IC, S(1), inp.data(), ldi, w.data(), IC, S(0), out.data(), ldo);
   if (b.extent(0) > 0) bias_add_forward<S>(out, b, N, OC, ldo);
 }
-// dinp += dout·W;  dW += doutᵀ·inp;  db += Σ_n dout  (dinp empty = not needed)
+// dinp += dout·W;  dW += doutᵀ·inp;  db += Σ_n dout  (an empty dinp/dW/db = not needed, e.g. frozen)
 template <class S>
 void linear_bwd(View1<S> dinp, int64_t lddi, View1<S> dw, View1<S> db, const View1<S>& dout, int64_t lddo,
                 const View1<S>& inp, int64_t ldi, const View1<S>& w, int64_t N, int64_t IC, int64_t OC) {
   if (dinp.extent(0) > 0)
     gemm<S>(Trans::No, Trans::No, N, IC, OC, S(1), dout.data(), lddo, w.data(), IC, S(1), dinp.data(), lddi);
-  gemm<S>(Trans::Yes, Trans::No, OC, IC, N, S(1), dout.data(), lddo, inp.data(), ldi, S(1), dw.data(), IC);
+  if (dw.extent(0) > 0)
+    gemm<S>(Trans::Yes, Trans::No, OC, IC, N, S(1), dout.data(), lddo, inp.data(), ldi, S(1), dw.data(), IC);
   if (db.extent(0) > 0) bias_backward<S>(db, dout, N, OC, lddo);
 }
 template <class S>
@@ -256,6 +258,7 @@ struct Transformer<S>::Activations {
   View1<S> dres, dbranch, dln, dtmp, dh;                    // [N,C]
   View1<S> datty, dqkv, dfch, dfact, datt_scratch, dx0;
   View1<S> dpooled, ddense, dhead_logits, dqa_start, dqa_end;
+  View1<S> lora_u, lora_xd, lora_du, lora_dxd;             // [Ls,sites,N,r], [N,in], [N,r], [N,in]
 
   void ensure(const Dims& d, const TransformerConfig& c, bool first, bool last, int B_, int T_, bool need_dropout) {
     const int64_t N = int64_t(B_) * T_;
@@ -352,6 +355,15 @@ struct Transformer<S>::Activations {
     dfact = f("dfact", N * d.Fl);
     datt_scratch = f("datt_scratch", att_rows);
     if (!first) dx0 = f("dx0", N * C);
+    if (c.lora.enabled()) {
+      const int64_t r = c.lora.r, max_in = std::max({C, d.Ql, d.Fl});
+      lora_u = f("lora_u", L * kLoraSites * N * r);
+      lora_du = f("lora_du", N * r);
+      if (c.lora.dropout > 0) {
+        lora_xd = f("lora_xd", N * max_in);
+        lora_dxd = f("lora_dxd", N * max_in);
+      }
+    }
   }
 
   size_t bytes() const {
@@ -361,7 +373,8 @@ struct Transformer<S>::Activations {
           &n2_mean, &n2_rstd, &fch, &fact, &res3, &lnf, &lnf_mean, &lnf_rstd, &logits, &losses, &lse, &row_max,
           &row_sumexp, &target_logit, &pooled, &pooled_d, &dense, &dense_t, &dense_d, &head_in, &head_logits,
           &head_lse, &qa_start, &qa_end, &qa_lse_end, &branch, &branch_drop, &dres, &dbranch, &dln, &dtmp, &dh,
-          &datty, &dqkv, &dfch, &dfact, &datt_scratch, &dx0, &dpooled, &ddense, &dhead_logits, &dqa_start, &dqa_end})
+          &datty, &dqkv, &dfch, &dfact, &datt_scratch, &dx0, &dpooled, &ddense, &dhead_logits, &dqa_start, &dqa_end,
+          &lora_u, &lora_xd, &lora_du, &lora_dxd})
       total += v->span() * sizeof(S);
     return total;
   }

@@ -2,8 +2,16 @@
 // gradients. Each parameter knows its full logical shape and which slice of it
 // this rank holds, so checkpoints store full shapes and tensor-parallel shards
 // are just slices (tp = 1 today: the slice is the whole tensor).
+//
+// Frozen parameters (fine-tuning: train.freeze*, LoRA's base weights) have values
+// but no gradient: the slab holds the trainable tensors first, in registration
+// order, padded to the alignment ([0, trainable_capacity()): the gradient slab,
+// the optimizer state and ZeRO-1 shards cover only this), then the frozen ones.
+// grad(i) of a frozen tensor is an empty View, which the backward reads as
+// "skip this weight gradient".
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -21,9 +29,14 @@ struct ParamInfo {
   int shard_groups = 1;              // >1: dim 0 is that many equal blocks (q|k|v) and the slice takes
                                      // rows [local_start[0], +local_shape[0]/shard_groups) of each block
   bool weight_decay = true;          // false for biases and norm weights
+  bool trainable = true;             // false = frozen: no gradient, no optimizer state
+  bool tp_partial_grad = false;      // replicated, but each tp rank computes a partial gradient (LoRA)
   size_t offset = 0;                 // first element in the slab
   size_t numel = 0;                  // elements of the local slice
 };
+
+// Decides at allocation which parameters are frozen (by name); empty = all trainable.
+using FrozenFilter = std::function<bool(const std::string& name)>;
 
 inline int64_t product(const std::vector<int64_t>& shape) {
   int64_t n = 1;
@@ -57,16 +70,34 @@ class ParameterSet {
     return infos_.size() - 1;
   }
 
-  // Allocates the value and gradient slabs (zero-filled), padded to a multiple of
-  // align elements (ZeRO-1 splits the slabs into dp equal chunks).
-  void allocate(size_t align = 1) {
-    capacity_ = align > 1 ? (total_ + align - 1) / align * align : total_;
+  // Allocates the value and gradient slabs (zero-filled). The trainable part is
+  // padded to a multiple of align elements (ZeRO-1 splits it into dp equal chunks);
+  // parameters for which frozen(name) is true go after it and get no gradient.
+  void allocate(size_t align = 1, const FrozenFilter& frozen = {}) {
+    size_t trainable = 0, fixed = 0;
+    for (ParamInfo& info : infos_) {
+      info.trainable = !(frozen && frozen(info.name));
+      (info.trainable ? trainable : fixed) += info.numel;
+    }
+    trainable_total_ = trainable;
+    trainable_capacity_ = align > 1 ? (trainable + align - 1) / align * align : trainable;
+    size_t t = 0, f = trainable_capacity_;
+    for (ParamInfo& info : infos_) {
+      size_t& next = info.trainable ? t : f;
+      info.offset = next;
+      next += info.numel;
+    }
+    capacity_ = trainable_capacity_ + fixed;
     values_ = View1<S>("params", capacity_);
-    grads_ = View1<S>("grads", capacity_);
+    grads_ = View1<S>("grads", trainable_capacity_);
     allocated_ = true;
   }
-  // Slab length including padding (≥ numel()).
+  // Value-slab length including padding (≥ numel()).
   size_t capacity() const { return capacity_; }
+  // Elements of the trainable tensors, and the gradient-slab length (padded).
+  size_t trainable_numel() const { return trainable_total_; }
+  size_t trainable_capacity() const { return trainable_capacity_; }
+  bool trainable(size_t i) const { return infos_.at(i).trainable; }
 
   bool allocated() const { return allocated_; }
   size_t numel() const { return total_; }
@@ -83,7 +114,11 @@ class ParameterSet {
   View1<S> values() const { return values_; }
   View1<S> grads() const { return grads_; }
   View1<S> value(size_t i) const { return slice(values_, infos_[i].offset, infos_[i].numel); }
-  View1<S> grad(size_t i) const { return slice(grads_, infos_[i].offset, infos_[i].numel); }
+  // Empty for a frozen parameter.
+  View1<S> grad(size_t i) const {
+    if (!infos_[i].trainable) return View1<S>();
+    return slice(grads_, infos_[i].offset, infos_[i].numel);
+  }
   View1<S> value(const std::string& name) const { return value(index_of(name)); }
   View1<S> grad(const std::string& name) const { return grad(index_of(name)); }
 
@@ -94,6 +129,7 @@ class ParameterSet {
   std::map<std::string, size_t> index_;
   size_t total_ = 0;
   size_t capacity_ = 0;
+  size_t trainable_total_ = 0, trainable_capacity_ = 0;
   bool allocated_ = false;
   View1<S> values_;
   View1<S> grads_;

@@ -1,7 +1,8 @@
 // AdamW over a ParameterSet: first/second moments in slabs laid out like the
 // parameters. Neighbouring tensors with the same weight-decay flag are merged into
 // one contiguous run (computed once), so a step is one streaming pass over the
-// slabs in a few dozen kernel calls instead of one call per tensor.
+// slabs in a few dozen kernel calls instead of one call per tensor. Frozen tensors
+// have no moments: the state covers the trainable part of the slab only.
 #pragma once
 #include <vector>
 #include "kernels/adamw.hpp"
@@ -30,7 +31,7 @@ template <class S>
 class AdamWOptimizer {
  public:
   AdamWOptimizer(const ParameterSet<S>& params, const AdamWSettings& s)
-      : settings_(s), m_("adamw_m", params.numel()), v_("adamw_v", params.numel()) {}
+      : settings_(s), m_("adamw_m", params.trainable_numel()), v_("adamw_v", params.trainable_numel()) {}
 
   // One update with learning rate lr; grad_scale multiplies the gradients (clipping).
   void step(ParameterSet<S>& params, double lr, double grad_scale) {
@@ -58,7 +59,7 @@ class AdamWOptimizer {
   void build_runs(const ParameterSet<S>& params) {
     runs_.clear();
     for (const ParamInfo& info : params.infos()) {
-      if (info.numel == 0) continue;
+      if (info.numel == 0 || !info.trainable) continue;
       if (!runs_.empty() && runs_.back().decay == info.weight_decay &&
           runs_.back().offset + runs_.back().numel == info.offset)
         runs_.back().numel += info.numel;

@@ -9,17 +9,24 @@ GradientSynchronizer::GradientSynchronizer(ParameterSet<float>& params, ProcessG
                                            size_t bucket_bytes)
     : params_(params), grid_(grid), zero1_(zero1) {
   const auto& infos = params_.infos();
-  bucket_of_param_.assign(infos.size(), 0);
+  bucket_of_param_.assign(infos.size(), kNoBucket);
   size_t i = 0;
+  auto skip_frozen = [&] {
+    while (i < infos.size() && !infos[i].trainable) ++i;
+  };
+  skip_frozen();
   while (i < infos.size()) {
     Bucket b{i, i, infos[i].offset, 0};
-    size_t bytes = 0;
+    size_t bytes = 0, members = 0;
     while (i < infos.size() && (bytes == 0 || bytes + infos[i].numel * sizeof(float) <= bucket_bytes)) {
       bytes += infos[i].numel * sizeof(float);
       bucket_of_param_[i] = buckets_.size();
+      ++members;
       ++i;
+      skip_frozen();
     }
     b.last_param = i;
+    b.members = members;
     b.count = bytes / sizeof(float);
     buckets_.push_back(std::move(b));
   }
@@ -43,8 +50,9 @@ void GradientSynchronizer::launch(Bucket& b) {
 
 void GradientSynchronizer::on_grads_ready(size_t first, size_t last) {
   for (size_t p = first; p < last; ++p) {
+    if (bucket_of_param_[p] == kNoBucket) continue;  // frozen: no gradient
     Bucket& b = buckets_[bucket_of_param_[p]];
-    if (++b.ready == b.last_param - b.first_param && !b.launched) launch(b);
+    if (++b.ready == b.members && !b.launched) launch(b);
   }
 }
 
@@ -54,8 +62,17 @@ void GradientSynchronizer::finish() {
   for (auto& b : buckets_)
     if (b.op) b.op->wait();
   if (!zero1_ && grid_.dp_size() > 1)
-    scale_inplace<float>(params_.grads(), int64_t(params_.numel()), 1.0f / float(grid_.dp_size()));
-  if (grid_.in_embedding_group() && params_.contains("wte.weight")) {
+    scale_inplace<float>(params_.grads(), int64_t(params_.trainable_numel()), 1.0f / float(grid_.dp_size()));
+  if (grid_.tp_size() > 1) {  // LoRA's replicated factors: each tp rank holds a partial gradient
+    Kokkos::fence();
+    for (size_t i = 0; i < params_.infos().size(); ++i)
+      if (params_.info(i).tp_partial_grad && params_.trainable(i)) {
+        View1<float> g = params_.grad(i);
+        grid_.tp().all_reduce(g.data(), g.extent(0), DType::F32, ReduceOp::Sum);
+      }
+  }
+  if (grid_.in_embedding_group() && params_.contains("wte.weight") &&
+      params_.trainable(params_.index_of("wte.weight"))) {
     Kokkos::fence();
     View1<float> g = params_.grad("wte.weight");
     grid_.embedding().all_reduce(g.data(), g.extent(0), DType::F32, ReduceOp::Sum);
@@ -64,6 +81,7 @@ void GradientSynchronizer::finish() {
 }
 
 bool GradientSynchronizer::counts_for_norm(const ParamInfo& info) const {
+  if (!info.trainable) return false;
   if (info.shard_dim < 0 && grid_.tp_rank() != 0) return false;
   if (info.name == "wte.weight" && grid_.pp_size() > 1 && !grid_.is_first_stage()) return false;
   return true;

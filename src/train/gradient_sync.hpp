@@ -1,8 +1,8 @@
 // Data-parallel gradient reduction and the grid-invariant global gradient norm.
 //
 // Gradients live in one contiguous slab (ParameterSet::grads()), in parameter
-// registration order; a bucket is a contiguous range of whole parameters of about
-// bucket_bytes. During the backward of the last micro-batch the model reports
+// registration order; a bucket is a contiguous range of whole trainable parameters
+// of about bucket_bytes (frozen parameters have no gradient and are skipped). During the backward of the last micro-batch the model reports
 // ranges whose gradients are final (on_grads_ready); as soon as a bucket is
 // complete its averaging all-reduce over the data-parallel axis starts
 // (non-blocking). finish() waits for all buckets, then sums the tied embedding's
@@ -27,7 +27,9 @@ class GradientSynchronizer {
   // Parameters [first, last) have final gradients on this rank.
   void on_grads_ready(size_t first, size_t last);
   // Waits for every bucket (launching any not yet launched), averages over dp,
-  // and all-reduces the tied embedding gradient across first/last stage.
+  // sums the tp-partial gradients of LoRA's replicated factors over tp (one small
+  // all-reduce per tensor and step) and all-reduces the tied embedding gradient
+  // across first/last stage.
   void finish();
 
   // Σ g² over the whole model, counting every logical element exactly once:
@@ -43,8 +45,9 @@ class GradientSynchronizer {
 
  private:
   struct Bucket {
-    size_t first_param, last_param;  // [first, last)
+    size_t first_param, last_param;  // [first, last) (frozen ones inside are not members)
     size_t offset, count;            // slab range
+    size_t members = 0;              // trainable parameters in the bucket
     size_t ready = 0;                // parameters reported ready this step
     std::unique_ptr<PendingOp> op;
     bool launched = false;
@@ -56,7 +59,8 @@ class GradientSynchronizer {
   ProcessGrid& grid_;
   bool zero1_;
   std::vector<Bucket> buckets_;
-  std::vector<size_t> bucket_of_param_;
+  static constexpr size_t kNoBucket = size_t(-1);
+  std::vector<size_t> bucket_of_param_;  // kNoBucket for frozen parameters
 };
 
 }  // namespace tessera

@@ -15,6 +15,7 @@
 #include "src/tasks/task_evaluator.hpp"
 #include "src/train/class_balance.hpp"
 #include "src/train/early_stopping.hpp"
+#include "src/train/freezing.hpp"
 #include "src/train/resampling_sampler.hpp"
 #include "src/train/task_batch_loader.hpp"
 #include "kernels/device_runtime.hpp"
@@ -123,7 +124,7 @@ void add_l1_gradient(GPT2<float>& model, float lambda) {
   auto& ps = model.params();
   for (size_t i = 0; i < ps.infos().size(); ++i) {
     const ParamInfo& info = ps.info(i);
-    if (!info.weight_decay) continue;
+    if (!info.weight_decay || !info.trainable) continue;
     if (model.has_tied_copy() && info.name == model.token_embedding_name()) continue;
     l1_penalty_add_grad<float>(ps.grad(i), ps.value(i), int64_t(info.numel), lambda);
   }
@@ -144,8 +145,11 @@ struct Checkpointer {
   std::string save(GPT2<float>& model, Optimizer& opt, const TrainingState& st) {
     auto [m_dev, v_dev] = opt.moments();
     auto p = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.params().values());
-    auto m = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_dev);
-    auto v = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v_dev);
+    // Checkpoints hold moments for every tensor: frozen ones (after the trainable part) are 0.
+    const size_t n = model.params().capacity();
+    Kokkos::View<float*, Kokkos::HostSpace> m("ckpt_m", n), v("ckpt_v", n);
+    Kokkos::deep_copy(slice(m, 0, m_dev.extent(0)), m_dev);
+    Kokkos::deep_copy(slice(v, 0, v_dev.extent(0)), v_dev);
     return write_checkpoint<float>(dir, model.params().infos(),
                                    {{"params", p.data()}, {"optimizer/exp_avg", m.data()}, {"optimizer/exp_avg_sq", v.data()}},
                                    st, keep_last, comm);
@@ -158,9 +162,10 @@ struct Checkpointer {
         file, model.params().infos(),
         {{"params", p.data()}, {"optimizer/exp_avg", m.data()}, {"optimizer/exp_avg_sq", v.data()}}, comm);
     Kokkos::deep_copy(model.params().values(), p);
-    View1<float> md("m", n), vd("v", n);
-    Kokkos::deep_copy(md, m);
-    Kokkos::deep_copy(vd, v);
+    const size_t nt = model.params().trainable_capacity();
+    View1<float> md("m", nt), vd("v", nt);
+    Kokkos::deep_copy(md, slice(m, 0, nt));
+    Kokkos::deep_copy(vd, slice(v, 0, nt));
     opt.set_moments(md, vd);
     opt.set_steps_taken(st.step);
     return st;
@@ -258,6 +263,9 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
   if (!fresh.empty())
     log.message(std::to_string(fresh.size()) + " parameters not in " + cfg.model.init_from + " start from init (" +
                 fresh.front() + (fresh.size() > 1 ? ", …" : "") + ")");
+  if (recipe.counted().trainable != recipe.counted().total)
+    log.message(std::to_string(recipe.counted().trainable) + " of " + std::to_string(recipe.counted().total) +
+                " parameters trainable (the rest frozen: no gradients, no optimizer state)");
   if (!class_weights.empty()) {
     std::string w;
     for (double x : class_weights) w += (w.empty() ? "" : ", ") + fmt_double(x);
@@ -271,6 +279,7 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
               std::to_string(total_steps) + " steps of " + std::to_string(global_tokens) + " tokens");
   log.record("config", {{"config", cfg.source_text},
                         {"parameters", mc.num_parameters()},
+                        {"trainable_parameters", recipe.counted().trainable},
                         {"dp", grid.dp_size()},
                         {"tp", grid.tp_size()},
                         {"pp", grid.pp_size()},

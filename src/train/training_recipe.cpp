@@ -1,5 +1,6 @@
 #include "src/train/training_recipe.hpp"
 #include "src/train/block_subset.hpp"
+#include "src/train/freezing.hpp"
 #include "src/train/trainer.hpp"
 
 namespace tessera {
@@ -20,7 +21,7 @@ size_t Optimizer::state_bytes() const { return zero_ ? zero_->state_bytes() : pl
 
 std::pair<View1<float>, View1<float>> Optimizer::moments() {
   if (!zero_) return {plain_->exp_avg(), plain_->exp_avg_sq()};
-  const size_t n = model_.params().capacity();
+  const size_t n = model_.params().trainable_capacity();
   View1<float> m("ckpt_m", n), v("ckpt_v", n);
   zero_->gather_moments(m, v);
   return {m, v};
@@ -30,8 +31,8 @@ void Optimizer::set_moments(const View1<float>& m, const View1<float>& v) {
   if (zero_) {
     zero_->scatter_moments(m, v);
   } else {
-    Kokkos::deep_copy(plain_->exp_avg(), m);
-    Kokkos::deep_copy(plain_->exp_avg_sq(), v);
+    Kokkos::deep_copy(plain_->exp_avg(), slice(m, 0, plain_->exp_avg().extent(0)));
+    Kokkos::deep_copy(plain_->exp_avg_sq(), slice(v, 0, plain_->exp_avg_sq().extent(0)));
   }
 }
 
@@ -39,7 +40,9 @@ TrainingRecipe::TrainingRecipe(const RunConfig& cfg, ProcessGrid& grid, const Tr
   const ParallelSection& par = cfg.parallel;
   ModelParallel mp{grid.tp_rank(), grid.tp_size(), grid.pp_rank(), grid.pp_size(), grid.dp_rank(), grid.dp_size(),
                    grid.tp_size() > 1 ? &grid.tp() : nullptr};
-  model_ = std::make_unique<GPT2<float>>(cfg.model.transformer, mp);
+  model_ = std::make_unique<GPT2<float>>(cfg.model.transformer, mp, frozen_filter(cfg.train, cfg.model.transformer));
+  check_freeze_patterns(cfg.train, model_->params(), grid);
+  counted_ = count_parameters(model_->params(), grid, model_->has_tied_copy(), model_->token_embedding_name());
   model_->init_weights(cfg.train.seed);
   model_->set_loss_options(data.class_weights, cfg.train.label_smoothing);
   std::vector<int> kept;  // model.init_blocks, resolved to a list by resolve_init_from

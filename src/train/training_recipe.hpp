@@ -11,6 +11,7 @@
 #include "src/model/gpt2.hpp"
 #include "src/parallel/process_grid.hpp"
 #include "src/train/adamw_optimizer.hpp"
+#include "src/train/freezing.hpp"
 #include "src/train/gradient_sync.hpp"
 #include "src/train/pipeline_runner.hpp"
 #include "src/train/training_data.hpp"
@@ -47,6 +48,8 @@ class TrainingRecipe {
   PipelineRunner& runner() { return *runner_; }
   // Parameters not in model.init_from (e.g. a new task head), which keep their init.
   const std::vector<std::string>& fresh_parameters() const { return fresh_; }
+  // Parameters of the whole model and the trainable part (train.freeze*, LoRA).
+  const ParameterCount& counted() const { return counted_; }
 
  private:
   std::unique_ptr<GPT2<float>> model_;
@@ -54,6 +57,7 @@ class TrainingRecipe {
   std::unique_ptr<GradientSynchronizer> sync_;
   std::unique_ptr<PipelineRunner> runner_;
   std::vector<std::string> fresh_;
+  ParameterCount counted_;
 };
 
 }  // namespace tessera

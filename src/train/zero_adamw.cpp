@@ -9,13 +9,14 @@ namespace tessera {
 ZeroAdamW::ZeroAdamW(ParameterSet<float>& params, ProcessGrid& grid, const AdamWSettings& s)
     : params_(params), grid_(grid), settings_(s) {
   const size_t dp = size_t(grid.dp_size());
-  require(params.capacity() % dp == 0, "ZeRO-1: parameter slab is not padded to a multiple of dp");
-  chunk_ = params.capacity() / dp;
+  require(params.trainable_capacity() % dp == 0, "ZeRO-1: parameter slab is not padded to a multiple of dp");
+  chunk_ = params.trainable_capacity() / dp;
   begin_ = chunk_ * size_t(grid.dp_rank());
   end_ = begin_ + chunk_;
   m_ = View1<float>("zero_m", chunk_);
   v_ = View1<float>("zero_v", chunk_);
   for (const ParamInfo& info : params.infos()) {
+    if (!info.trainable) continue;
     const size_t lo = std::max(begin_, info.offset), hi = std::min(end_, info.offset + info.numel);
     if (lo >= hi) continue;
     if (!runs_.empty() && runs_.back().decay == info.weight_decay && runs_.back().offset + runs_.back().numel == lo - begin_)
@@ -52,7 +53,7 @@ void ZeroAdamW::step(double lr, double grad_scale) {
 
 void ZeroAdamW::gather_moments(View1<float> m_full, View1<float> v_full) {
   Kokkos::fence();
-  require(m_full.extent(0) >= params_.capacity() && v_full.extent(0) >= params_.capacity(),
+  require(m_full.extent(0) >= params_.trainable_capacity() && v_full.extent(0) >= params_.trainable_capacity(),
           "ZeRO-1: moment buffers smaller than the parameter slab");
   if (grid_.dp_size() > 1) {
     grid_.dp().all_gather(m_.data(), m_full.data(), chunk_, DType::F32);

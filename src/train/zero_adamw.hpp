@@ -3,7 +3,8 @@
 // so rank r holds the averaged gradients of slab elements [r·chunk, (r+1)·chunk);
 // it updates those parameters with its shard of m and v (weight decay per the
 // tensor each element belongs to), then the parameters are all-gathered.
-// Optimizer memory per rank is 2·chunk ≈ 2·params/dp.
+// Optimizer memory per rank is 2·chunk ≈ 2·params/dp. Only the trainable part of
+// the slab is sharded (frozen tensors are replicated values without state).
 #pragma once
 #include <vector>
 #include "src/parallel/process_grid.hpp"
@@ -28,7 +29,7 @@ class ZeroAdamW {
 
   int64_t steps_taken() const { return t_; }
   void set_steps_taken(int64_t t) { t_ = t; }
-  // Full-slab moments for checkpoints (all-gathered over dp) and back.
+  // Moments of the whole trainable slab for checkpoints (all-gathered over dp) and back.
   void gather_moments(View1<float> m_full, View1<float> v_full);
   void scatter_moments(const View1<float>& m_full, const View1<float>& v_full);
   size_t state_bytes() const { return 2 * m_.extent(0) * sizeof(float); }
