@@ -42,7 +42,12 @@ template <class S>
 Transformer<S>::Transformer(const TransformerConfig& cfg) : Transformer(cfg, ModelParallel{}) {}
 
 template <class S>
-Transformer<S>::Transformer(const TransformerConfig& cfg, const ModelParallel& mp) : cfg_(cfg), mp_(mp) {
+Transformer<S>::Transformer(const TransformerConfig& cfg, const ModelParallel& mp) : Transformer(cfg, mp, {}) {}
+
+template <class S>
+Transformer<S>::Transformer(const TransformerConfig& cfg, const ModelParallel& mp,
+                            const std::set<std::string>& packed)
+    : cfg_(cfg), mp_(mp) {
   validate_transformer_config(cfg, "model");
   require(mp.tp_size >= 1 && mp.pp_size >= 1 && mp.dp_size >= 1, "model: parallel sizes must be >= 1");
   require(cfg.n_head % mp.tp_size == 0, "model: n_head (" + std::to_string(cfg.n_head) +
@@ -76,10 +81,11 @@ Transformer<S>::Transformer(const TransformerConfig& cfg, const ModelParallel& m
     info.local_start = std::move(start);
     info.shard_dim = tp > 1 ? dim : -1;
     info.shard_groups = groups;
+    info.packed = packed.count(info.name) != 0;
     params_.add_slice(std::move(info));
   };
   auto replicated = [&](const std::string& name, std::vector<int64_t> shape) {
-    params_.add(name, shape, shape.size() >= 2);
+    shard(name, shape, shape, std::vector<int64_t>(shape.size(), 0), -1, 1);
   };
   // Column-parallel (rows of W split) and row-parallel (columns split) linear layers.
   auto column = [&](const std::string& base, int64_t out, int64_t in, bool with_bias) {

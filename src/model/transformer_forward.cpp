@@ -193,17 +193,19 @@ S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, c
       norm_forward<S>(cfg_, n1, n1_mean, n1_rstd, x, w.n1w, w.n1b, N, C);
       a_in = n1;
     }
-    if (w.qkv_w.extent(0) > 0) {
-      linear_fwd<S>(qkv, a_in, w.qkv_w, w.qkv_b, N, C, W);  // column-parallel (f)
+    if (observer_) observer_(l, LinearInput::Attention, a_in, N, C);
+    if (w.fused_qkv()) {
+      linear_fwd<S>(qkv, a_in, w.qkv_w, w.qkv_b, N, C, W, w.qkv_p);  // column-parallel (f)
     } else {
-      linear_fwd<S>(qkv, W, a_in, C, w.q_w, w.q_b, N, C, Ql);
-      linear_fwd<S>(sub(qkv, Ql, N * W - Ql), W, a_in, C, w.k_w, w.k_b, N, C, KVl);
-      linear_fwd<S>(sub(qkv, Ql + KVl, N * W - Ql - KVl), W, a_in, C, w.v_w, w.v_b, N, C, KVl);
+      linear_fwd<S>(qkv, W, a_in, C, w.q_w, w.q_b, N, C, Ql, w.q_p);
+      linear_fwd<S>(sub(qkv, Ql, N * W - Ql), W, a_in, C, w.k_w, w.k_b, N, C, KVl, w.k_p);
+      linear_fwd<S>(sub(qkv, Ql + KVl, N * W - Ql - KVl), W, a_in, C, w.v_w, w.v_b, N, C, KVl, w.v_p);
     }
     if (cfg_.positions == PositionKind::Rotary)
       rope_forward<S>(qkv, N, T, 0, int(d.NHl), int(d.NKVl), int(d.hd), cfg_.rope_theta);
     attention_forward<S>(atty, att, attd, qkv, key_mask, shape, S(drop.attn), key(uint32_t(l + 1), 1));
-    linear_fwd<S>(a.branch, atty, w.o_w, none, N, Ql, C);  // row-parallel partial
+    if (observer_) observer_(l, LinearInput::AttentionOutput, atty, N, Ql);
+    linear_fwd<S>(a.branch, atty, w.o_w, none, N, Ql, C, w.o_p);  // row-parallel partial
     tp_sum(mp_, a.branch, N * C);                          // (g)
     if (w.o_b.extent(0) > 0) bias_add_forward<S>(a.branch, w.o_b, N, C);
     residual_add(res2, x, key(uint32_t(l + 1), 2));
@@ -216,16 +218,18 @@ S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, c
       norm_forward<S>(cfg_, n1, n1_mean, n1_rstd, res2, w.n1w, w.n1b, N, C);
       m_in = n1;
     }
+    if (observer_) observer_(l, LinearInput::Mlp, m_in, N, C);
     if (cfg_.activation == Activation::SwiGLU) {
-      linear_fwd<S>(fch, Fh, m_in, C, w.gate_w, none, N, C, Fl);  // column-parallel (f)
-      linear_fwd<S>(sub(fch, Fl, N * Fh - Fl), Fh, m_in, C, w.up_w, none, N, C, Fl);
+      linear_fwd<S>(fch, Fh, m_in, C, w.gate_w, none, N, C, Fl, w.gate_p);  // column-parallel (f)
+      linear_fwd<S>(sub(fch, Fl, N * Fh - Fl), Fh, m_in, C, w.up_w, none, N, C, Fl, w.up_p);
       swiglu_forward<S>(fact, fch, N, Fl);
     } else {
-      linear_fwd<S>(fch, m_in, w.fc_w, w.fc_b, N, C, Fl);  // column-parallel (f)
+      linear_fwd<S>(fch, m_in, w.fc_w, w.fc_b, N, C, Fl, w.fc_p);  // column-parallel (f)
       if (cfg_.activation == Activation::GeluErf) gelu_erf_forward<S>(fact, fch, N * Fl);
       else gelu_forward<S>(fact, fch, N * Fl);
     }
-    linear_fwd<S>(a.branch, fact, w.proj_w, none, N, Fl, C);  // row-parallel partial
+    if (observer_) observer_(l, LinearInput::MlpOutput, fact, N, Fl);
+    linear_fwd<S>(a.branch, fact, w.proj_w, none, N, Fl, C, w.proj_p);  // row-parallel partial
     tp_sum(mp_, a.branch, N * C);                             // (g)
     if (w.proj_b.extent(0) > 0) bias_add_forward<S>(a.branch, w.proj_b, N, C);
     residual_add(res3, cfg_.pre_norm ? res2 : n1, key(uint32_t(l + 1), 3));

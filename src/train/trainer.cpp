@@ -12,6 +12,7 @@
 #include "io/task_dataset.hpp"
 #include "io/token_dataset.hpp"
 #include "kernels/l1_penalty.hpp"
+#include "src/compress/sparsity_masks.hpp"
 #include "src/tasks/task_evaluator.hpp"
 #include "src/train/class_balance.hpp"
 #include "src/train/early_stopping.hpp"
@@ -305,6 +306,8 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
   model.set_loss_options(class_weights, cfg.train.label_smoothing);
   std::vector<std::string> fresh;  // parameters not in init_from (new task heads)
   if (!cfg.model.init_from.empty()) fresh = load_model_weights(model, cfg.model.init_from, comm);
+  SparsityMasks masks;  // sparse init_from (tessera prune) and [prune] gradual pruning
+  if (!cfg.model.init_from.empty()) masks.load(model, cfg.model.init_from, comm);
   Optimizer opt(model, grid, cfg.optim, par.zero1);
   GradientSynchronizer sync(model.params(), grid, par.zero1, size_t(par.bucket_mb * 1048576.0));
   PipelineRunner runner(model, grid, B, T, accum);
@@ -330,6 +333,7 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
       log.message("resume requested, no checkpoint in " + ckpt_dir + ": starting fresh");
     }
   }
+  masks.configure_gradual(model, cfg.prune, step > 0);
   const int64_t global_tokens = int64_t(B) * T * accum * grid.dp_size();
   if (!fresh.empty())
     log.message(std::to_string(fresh.size()) + " parameters not in " + cfg.model.init_from + " start from init (" +
@@ -531,6 +535,7 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
     const double opt_secs = seconds_since(t_opt);
     ++step;
     tokens_seen += global_tokens;
+    masks.after_step(model, step);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     summary.last_train_loss = loss;
     const PipelineRunner::Times& rt = runner.last_times();
