@@ -55,12 +55,10 @@ bool inverse_cholesky_upper(std::vector<double>& H, int64_t n) {
   return true;
 }
 
-std::vector<uint8_t> gptq_quantize(std::vector<float>& W, int64_t R, int64_t K, std::vector<double> H,
-                                   const GptqOptions& opt, const std::string& what) {
-  require(opt.format != PackedFormat::Int8, what + ": GPTQ writes block formats (q4_0, q4_1, q8_0)");
-  require(K % 32 == 0, what + ": " + std::to_string(K) + " input columns are not a multiple of the block (32)");
-  require(opt.batch > 0 && opt.batch % 32 == 0, what + ": GPTQ lazy batch must be a positive multiple of 32");
-  require(int64_t(H.size()) == K * K && int64_t(W.size()) == R * K, what + ": GPTQ shapes differ");
+GptqFactor gptq_factor(std::vector<double> H, int64_t K, double damp0, const std::string& what) {
+  require(int64_t(H.size()) == K * K, what + ": GPTQ Hessian shape differs");
+  GptqFactor f;
+  f.cols = K;
   double mean_diag = 0;
   for (int64_t i = 0; i < K; ++i) mean_diag += H[size_t(i * K + i)];
   mean_diag /= double(K);
@@ -68,17 +66,32 @@ std::vector<uint8_t> gptq_quantize(std::vector<float>& W, int64_t R, int64_t K, 
   for (int64_t i = 0; i < K; ++i)
     if (H[size_t(i * K + i)] == 0) {
       H[size_t(i * K + i)] = 1;
-      for (int64_t r = 0; r < R; ++r) W[size_t(r * K + i)] = 0;
+      f.dead.push_back(i);
     }
-  std::vector<double> U;
   bool ok = false;
-  for (double damp = opt.damp; damp <= 1.0 && !ok; damp *= 10) {
-    U = H;
-    for (int64_t i = 0; i < K; ++i) U[size_t(i * K + i)] += damp * mean_diag;
-    ok = inverse_cholesky_upper(U, K);
+  for (double damp = damp0; damp <= 1.0 && !ok; damp *= 10) {
+    f.U = H;
+    for (int64_t i = 0; i < K; ++i) f.U[size_t(i * K + i)] += damp * mean_diag;
+    ok = inverse_cholesky_upper(f.U, K);
   }
   require(ok, what + ": the calibration Hessian is not positive definite even with damping 1.0");
+  return f;
+}
 
+std::vector<uint8_t> gptq_quantize(std::vector<float>& W, int64_t R, int64_t K, std::vector<double> H,
+                                   const GptqOptions& opt, const std::string& what) {
+  return gptq_quantize(W, R, K, gptq_factor(std::move(H), K, opt.damp, what), opt, what);
+}
+
+std::vector<uint8_t> gptq_quantize(std::vector<float>& W, int64_t R, int64_t K, const GptqFactor& f,
+                                   const GptqOptions& opt, const std::string& what) {
+  require(opt.format != PackedFormat::Int8, what + ": GPTQ writes block formats (q4_0, q4_1, q8_0)");
+  require(K % 32 == 0, what + ": " + std::to_string(K) + " input columns are not a multiple of the block (32)");
+  require(opt.batch > 0 && opt.batch % 32 == 0, what + ": GPTQ lazy batch must be a positive multiple of 32");
+  require(f.cols == K && int64_t(W.size()) == R * K, what + ": GPTQ shapes differ");
+  for (int64_t i : f.dead)
+    for (int64_t r = 0; r < R; ++r) W[size_t(r * K + i)] = 0;
+  const std::vector<double>& U = f.U;
   const int64_t row_bytes = packed_row_bytes(opt.format, K), bb = packed_block_bytes(opt.format);
   std::vector<uint8_t> out(size_t(R * row_bytes));
   std::vector<BlockGrid> grid(static_cast<size_t>(R));

@@ -24,6 +24,16 @@ struct GptqOptions {
   int64_t batch = 128; // lazy-batch columns (a multiple of 32)
 };
 
+// The damped Hessian's factor U (and its dead inputs), shared by the layers one input feeds.
+struct GptqFactor {
+  int64_t cols = 0;
+  std::vector<double> U;        // [cols, cols] upper, H⁻¹ = UᵀU
+  std::vector<int64_t> dead;    // inputs with H_ii = 0
+};
+GptqFactor gptq_factor(std::vector<double> H, int64_t cols, double damp, const std::string& what);
+std::vector<uint8_t> gptq_quantize(std::vector<float>& W, int64_t rows, int64_t cols, const GptqFactor& f,
+                                   const GptqOptions& opt, const std::string& what);
+
 // W row-major [rows, cols] (modified: holds the error-updated weights afterwards),
 // H [cols, cols] row-major. Returns rows · packed_row_bytes bytes. Errors name `what`.
 std::vector<uint8_t> gptq_quantize(std::vector<float>& W, int64_t rows, int64_t cols, std::vector<double> H,

@@ -77,6 +77,7 @@ QuantizeSummary quantize_checkpoint(const std::string& in, const std::string& ou
         if (name.find(p) != std::string::npos) return true;
       return false;
     };
+    std::map<std::pair<int, LinearInput>, GptqFactor> factors;
     std::map<std::string, std::pair<int, LinearInput>> site_of;
     for (int l = 0; l < mc.n_layer; ++l)
       for (LinearInput s : {LinearInput::Attention, LinearInput::AttentionOutput, LinearInput::Mlp,
@@ -95,10 +96,15 @@ QuantizeSummary quantize_checkpoint(const std::string& in, const std::string& ou
       const std::string what = in + ": tensor " + info.name;
       PackedTensor t;
       if (gptq) {
-        const InputStats& s = stats.at(site_of.at(info.name));
-        require(s.dim == cols && s.rows > 0, what + ": no calibration inputs");
-        std::vector<double> H(s.gram.size());
-        for (size_t i = 0; i < H.size(); ++i) H[i] = 2.0 * s.gram[i] / double(s.rows);  // H = 2XXᵀ/n
+        const auto site = site_of.at(info.name);
+        if (!factors.count(site)) {  // one factor per input site (q/k/v and gate/up share theirs)
+          const InputStats& s = stats.at(site);
+          require(s.dim == cols && s.rows > 0, what + ": no calibration inputs");
+          std::vector<double> H(s.gram.size());
+          for (size_t i = 0; i < H.size(); ++i) H[i] = 2.0 * s.gram[i] / double(s.rows);  // H = 2XXᵀ/n
+          factors.clear();
+          factors.emplace(site, gptq_factor(std::move(H), cols, opt.gptq_damp, what));
+        }
         GptqOptions go;
         go.format = fmt;
         go.damp = opt.gptq_damp;
@@ -106,7 +112,7 @@ QuantizeSummary quantize_checkpoint(const std::string& in, const std::string& ou
         t.format = fmt;
         t.rows = rows;
         t.cols = cols;
-        t.blocks = gptq_quantize(w, rows, cols, std::move(H), go, what);
+        t.blocks = gptq_quantize(w, rows, cols, factors.at(site), go, what);
       } else {
         t = round_to_nearest(fmt, w, rows, cols, what);
       }
