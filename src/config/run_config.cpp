@@ -401,7 +401,7 @@ class Parser {
         std::string k = suggest_key("", name);
         if (!k.empty()) msg += "; did you mean '" + k + "'?";
       }
-      msg += " (known sections: [model], [data], [train], [optim], [checkpoint], [run], [generate])";
+      msg += " (known sections: [model], [data], [train], [optim], [checkpoint], [run], [generate], [parallel], [prune])";
       fail(name, v, msg);
     }
     std::string msg = "unknown key '" + name + "' (keys belong in a section)";
