@@ -115,6 +115,17 @@ File File::open_read(const std::string& path, MPI_Comm comm) {
   return f;
 }
 
+File File::open_write(const std::string& path, MPI_Comm comm) {
+  silence_errors();
+  check_signature(path);
+  Handle fapl = file_access_plist(comm, path);
+  File f;
+  f.path_ = path;
+  f.comm_ = comm;
+  f.handle_ = checked(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl), H5Fclose, path, "", "cannot open for writing");
+  return f;
+}
+
 File File::create(const std::string& path, MPI_Comm comm) {
   silence_errors();
   Handle fapl = file_access_plist(comm, path);

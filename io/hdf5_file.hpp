@@ -90,6 +90,8 @@ class File {
   // Opens an existing file read-only (collective over comm). Checks the
   // signature first so a missing / foreign file gives a clear Error.
   static File open_read(const std::string& path, MPI_Comm comm);
+  // Opens an existing file read-write (collective over comm), e.g. to add datasets.
+  static File open_write(const std::string& path, MPI_Comm comm);
   // Creates (truncates) a file for writing (collective over comm).
   static File create(const std::string& path, MPI_Comm comm);
 

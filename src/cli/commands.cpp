@@ -16,6 +16,7 @@
 #include "io/token_dataset.hpp"
 #include "src/config/run_config.hpp"
 #include "src/cli/generate_batch.hpp"
+#include "src/compress/quantized_checkpoint.hpp"
 #include "src/metrics/metrics.hpp"
 #include "src/runtime/error.hpp"
 #include "src/tokenizer/byte_tokenizer.hpp"
@@ -166,9 +167,9 @@ int eval_task(const RunConfig& cfg, const std::string& file, const std::string& 
   MPI_Comm_size(comm, &size);
   TaskDataset data(cfg.data.path, comm);
   require(data.has_split(split), "dataset '" + cfg.data.path + "' has no split '" + split + "'");
-  GPT2<float> model(cfg.model.transformer);
-  const auto missing = load_model_weights(model, file, comm);
-  require(missing.empty(), file + ": parameter " + (missing.empty() ? "" : missing.front()) + " is missing");
+  // float32 or quantised (packed weights, src/compress/quantized_checkpoint.hpp)
+  const std::unique_ptr<GPT2<float>> owned = load_inference_model(cfg.model.transformer, file, comm);
+  GPT2<float>& model = *owned;
   const int B = cfg.train.micro_batch_size;
   TaskBatchLoader loader = TaskBatchLoader::for_evaluation(data, split, B, rank, size);
   TaskEvaluator ev(cfg.model.transformer.head, data.info(), data.read_split(split),
@@ -198,9 +199,9 @@ int eval_task(const RunConfig& cfg, const std::string& file, const std::string& 
 int cmd_eval(const CommandLine& cl, MPI_Comm comm) {
   const auto [cfg, file] = locate_trained_model(cl);
   if (is_task_dataset(cfg.data.path)) return eval_task(cfg, file, cl.split, comm);
-  GPT2<float> model(cfg.model.transformer);
-  const auto missing = load_model_weights(model, file, comm);
-  require(missing.empty(), file + ": parameter " + (missing.empty() ? "" : missing.front()) + " is missing");
+  // float32 or quantised (packed weights, src/compress/quantized_checkpoint.hpp)
+  const std::unique_ptr<GPT2<float>> owned = load_inference_model(cfg.model.transformer, file, comm);
+  GPT2<float>& model = *owned;
   TokenDataset data(cfg.data.path, comm);
   require(data.has_split(cl.split), "dataset '" + cfg.data.path + "' has no split '" + cl.split + "'");
   const double loss = evaluate_loss(model, data, cl.split, cfg.data.seq_len, cfg.train.micro_batch_size, 0);
@@ -226,9 +227,9 @@ int cmd_generate(const CommandLine& cl, MPI_Comm comm) {
     cfg = parse_model_config(read_checkpoint_state(file, comm).config_toml, file + " (stored config)");
     resolve_init_from(cfg, comm);  // a fine-tuned checkpoint's architecture comes from its model.init_from
   }
-  GPT2<float> model(cfg.model.transformer);
-  const auto missing = load_model_weights(model, file, comm);
-  require(missing.empty(), file + ": parameter " + (missing.empty() ? "" : missing.front()) + " is missing");
+  // float32 or quantised (packed weights, src/compress/quantized_checkpoint.hpp)
+  const std::unique_ptr<GPT2<float>> owned = load_inference_model(cfg.model.transformer, file, comm);
+  GPT2<float>& model = *owned;
   std::string spec = cl.tokenizer;
   if (spec.empty()) {
     require(!cfg.data.path.empty(), "generate: no --tokenizer and no dataset in the config to take it from");

@@ -7,6 +7,7 @@
 //   predict CONFIG.toml          task predictions (labels, entities, answers) as JSONL
 //   tune STUDY.toml              hyperparameter / architecture search (docs/tune.md)
 //   import / export              Hugging Face safetensors + config.json / GGUF ↔ Tessera checkpoint
+//   quantize / prune             compress a float32 checkpoint (docs/compression.md)
 // Any error on any rank prints "tessera: error [rank r/n (dp d, pp p, tp t) on host H]: …"
 // (the rank context; without a grid yet "rank r/n on host H") and ends the whole
 // job with a non-zero exit (MPI_Abort when more than one rank).
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <iostream>
 #include "src/cli/commands.hpp"
+#include "src/cli/compress_command.hpp"
 #include "src/cli/import_export_command.hpp"
 #include "src/cli/predict_command.hpp"
 #include "src/cli/tune_command.hpp"
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
   tessera::register_predict(app);
   tessera::register_import_export(app);
   tessera::register_tune(app);
+  tessera::register_compress(app);
 
   int rc = 0;
   try {
@@ -53,6 +56,7 @@ int main(int argc, char** argv) {
     rc = tessera::run_predict(MPI_COMM_WORLD);
     if (rc < 0) rc = tessera::run_import_export(MPI_COMM_WORLD);
     if (rc < 0) rc = tessera::run_tune(MPI_COMM_WORLD);
+    if (rc < 0) rc = tessera::run_compress(MPI_COMM_WORLD);
     if (rc < 0) rc = tessera::run_command(cl, MPI_COMM_WORLD);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "tessera: error [%s]: %s\n", tessera::rank_context().c_str(), e.what());

@@ -1,6 +1,7 @@
 #include "src/parallel/root_call.hpp"
 #include "io/task_dataset.hpp"  // first: see the kIgnoreIndex note there
 #include "src/cli/predict_command.hpp"
+#include "src/compress/quantized_checkpoint.hpp"
 
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
@@ -422,13 +423,9 @@ int run(const PredictOptions& o, MPI_Comm comm) {
   });
 
   const std::string ckpt = checkpoint_for(o, cfg);
-  Transformer<float> model(mc);
-  const std::vector<std::string> missing = load_model_weights(model, ckpt, comm);
-  if (!missing.empty()) {
-    std::string names;
-    for (const auto& m : missing) names += (names.empty() ? "" : ", ") + m;
-    throw Error(ckpt + ": has no weights for " + names + " (not a checkpoint of this fine-tuned model)");
-  }
+  // float32 or quantised (packed weights, src/compress/quantized_checkpoint.hpp)
+  const std::unique_ptr<Transformer<float>> owned = load_inference_model(mc, ckpt, comm);
+  Transformer<float>& model = *owned;
   const int B = o.batch_size > 0 ? o.batch_size : cfg.train.micro_batch_size;
   require(B >= 1, "predict: --batch-size must be >= 1");
   const int64_t T = enc.T;

@@ -126,13 +126,19 @@ const std::vector<Field>& fields() {
       TESSERA_FIELD("parallel", "zero1", parallel.zero1),
       TESSERA_FIELD("parallel", "bucket_mb", parallel.bucket_mb),
       TESSERA_FIELD("parallel", "timeout_s", parallel.timeout_s),
+
+      TESSERA_FIELD("prune", "final_sparsity", prune.final_sparsity),
+      TESSERA_FIELD("prune", "initial_sparsity", prune.initial_sparsity),
+      TESSERA_FIELD("prune", "start_step", prune.start_step),
+      TESSERA_FIELD("prune", "end_step", prune.end_step),
+      TESSERA_FIELD("prune", "frequency", prune.frequency),
   };
   return table;
 }
 #undef TESSERA_FIELD
 
 const std::vector<std::string>& sections() {
-  static const std::vector<std::string> s = {"model", "data", "train", "optim", "lora", "checkpoint", "run", "generate", "parallel"};
+  static const std::vector<std::string> s = {"model", "data", "train", "optim", "lora", "checkpoint", "run", "generate", "parallel", "prune"};
   return s;
 }
 
@@ -409,7 +415,7 @@ class Parser {
         std::string k = suggest_key("", name);
         if (!k.empty()) msg += "; did you mean '" + k + "'?";
       }
-      msg += " (known sections: [model], [data], [train], [optim], [lora], [checkpoint], [run], [generate], [parallel])";
+      msg += " (known sections: [model], [data], [train], [optim], [lora], [checkpoint], [run], [generate], [parallel], [prune])";
       fail(name, v, msg);
     }
     std::string msg = "unknown key '" + name + "' (keys belong in a section)";
@@ -596,6 +602,14 @@ class Parser {
     check(c, c.checkpoint.keep_last >= 0, "checkpoint.keep_last", ">= 0 (0 = keep all)");
 
     check(c, !c.run.dir.empty(), "run.dir", "a non-empty path");
+
+    check(c, c.prune.final_sparsity >= 0 && c.prune.final_sparsity < 1, "prune.final_sparsity", "in [0, 1)");
+    check(c, c.prune.initial_sparsity >= 0 && c.prune.initial_sparsity <= c.prune.final_sparsity,
+          "prune.initial_sparsity", "in [0, prune.final_sparsity]");
+    check(c, c.prune.start_step >= 0, "prune.start_step", ">= 0");
+    check(c, c.prune.final_sparsity == 0 || c.prune.end_step > c.prune.start_step, "prune.end_step",
+          "> prune.start_step");
+    check(c, c.prune.frequency >= 1, "prune.frequency", ">= 1");
 
     check(c, c.generate.max_new_tokens >= 0, "generate.max_new_tokens", ">= 0");
     check(c, c.generate.temperature > 0, "generate.temperature", "> 0");

@@ -95,6 +95,14 @@ struct ParallelSection {  // [parallel]
   double timeout_s = 0;          // a collective/exchange not done within this aborts the job (0 = wait forever)
 };
 
+struct PruneSection {  // [prune] — gradual magnitude pruning while fine-tuning (src/compress/sparsity_masks.hpp)
+  double final_sparsity = 0;     // 0 = off; in [0, 1)
+  double initial_sparsity = 0;   // sparsity at start_step
+  int64_t start_step = 0;        // Zhu & Gupta cubic schedule from start_step to end_step
+  int64_t end_step = 0;
+  int64_t frequency = 10;        // steps between mask updates
+};
+
 struct RunConfig {
   ModelSection model;
   DataSection data;
@@ -104,6 +112,7 @@ struct RunConfig {
   RunSection run;
   GenerateSection generate;
   ParallelSection parallel;
+  PruneSection prune;
   std::string source_text;  // the TOML text as read (stored in checkpoints)
   std::string source_path;
   std::set<std::string> given;  // dotted keys set explicitly in the file

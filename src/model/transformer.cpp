@@ -60,10 +60,19 @@ bool is_embedding_parameter(const TransformerConfig& cfg, const std::string& nam
 
 template <class S>
 Transformer<S>::Transformer(const TransformerConfig& cfg, const ModelParallel& mp)
-    : Transformer(cfg, mp, FrozenFilter()) {}
+    : Transformer(cfg, mp, FrozenFilter(), std::set<std::string>()) {}
 
 template <class S>
 Transformer<S>::Transformer(const TransformerConfig& cfg, const ModelParallel& mp, const FrozenFilter& frozen)
+    : Transformer(cfg, mp, frozen, std::set<std::string>()) {}
+
+template <class S>
+Transformer<S>::Transformer(const TransformerConfig& cfg, const ModelParallel& mp, const std::set<std::string>& packed)
+    : Transformer(cfg, mp, FrozenFilter(), packed) {}
+
+template <class S>
+Transformer<S>::Transformer(const TransformerConfig& cfg, const ModelParallel& mp, const FrozenFilter& frozen,
+                            const std::set<std::string>& packed)
     : cfg_(cfg), mp_(mp) {
   validate_transformer_config(cfg, "model");
   validate_lora_targets(cfg);
@@ -99,10 +108,11 @@ Transformer<S>::Transformer(const TransformerConfig& cfg, const ModelParallel& m
     info.local_start = std::move(start);
     info.shard_dim = tp > 1 ? dim : -1;
     info.shard_groups = groups;
+    info.packed = packed.count(info.name) != 0;
     params_.add_slice(std::move(info));
   };
   auto replicated = [&](const std::string& name, std::vector<int64_t> shape) {
-    params_.add(name, shape, shape.size() >= 2);
+    shard(name, shape, shape, std::vector<int64_t>(shape.size(), 0), -1, 1);
   };
   // Column-parallel (rows of W split) and row-parallel (columns split) linear layers.
   auto column = [&](const std::string& base, int64_t out, int64_t in, bool with_bias) {

@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <array>
+#include <set>
 #include <string>
 #include <vector>
 #include "kernels/counter_rng.hpp"
@@ -78,6 +79,11 @@ void validate_lora_targets(const TransformerConfig& cfg);
 // Elements of ModelInputs::labels per sample for a head.
 int64_t labels_per_sample(HeadKind head, int T);
 
+// Inputs of a block's linear layers, as calibration observes them (src/compress/):
+// Attention feeds q/k/v (GPT-2 c_attn), AttentionOutput o_proj, Mlp gate/up (fc),
+// MlpOutput the down projection.
+enum class LinearInput { Attention = 0, AttentionOutput = 1, Mlp = 2, MlpOutput = 3 };
+
 template <class S>
 class Transformer {
  public:
@@ -86,6 +92,11 @@ class Transformer {
   // frozen(name) true = that parameter is frozen: no gradient buffer, no optimizer
   // state, its weight gradient is never computed (see ParameterSet).
   Transformer(const TransformerConfig& cfg, const ModelParallel& mp, const FrozenFilter& frozen);
+  // Parameters named in `packed` are held as PackedMatrix (params().set_packed) instead
+  // of in the value slab: quantised inference, forward only.
+  Transformer(const TransformerConfig& cfg, const ModelParallel& mp, const std::set<std::string>& packed);
+  Transformer(const TransformerConfig& cfg, const ModelParallel& mp, const FrozenFilter& frozen,
+              const std::set<std::string>& packed);
   ~Transformer();
 
   const TransformerConfig& config() const { return cfg_; }
@@ -147,6 +158,9 @@ class Transformer {
   void backward_stage(int slot, S loss_scale, const View1<S>& output_grad);
   View1<S> stage_input_grad(int slot) const;
   void set_grads_ready_hook(std::function<void(size_t, size_t)> hook) { grads_ready_ = std::move(hook); }
+  // Called in forward with each block's linear-layer inputs x [N, IC] (calibration).
+  using LinearObserver = std::function<void(int layer, LinearInput site, const View1<S>& x, int64_t N, int64_t IC)>;
+  void set_linear_observer(LinearObserver f) { observer_ = std::move(f); }
 
   // Name of the token embedding ("wte.weight", "embeddings.word_embeddings.weight",
   // "embed_tokens.weight") — tied with the LM head when tie_word_embeddings.
@@ -172,6 +186,7 @@ class Transformer {
   std::vector<std::unique_ptr<Activations>> slots_;
   std::unique_ptr<DecodeCache> cache_;
   std::function<void(size_t, size_t)> grads_ready_;
+  LinearObserver observer_;
   std::vector<double> class_weights_;
   double label_smoothing_ = 0;
   // LoRA module name per (local layer, site), "" = no adapter there.

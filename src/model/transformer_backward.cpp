@@ -31,6 +31,7 @@ void Transformer<S>::backward(S loss_scale) {
 template <class S>
 void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& output_grad) {
   require(slot >= 0 && slot < int(slots_.size()), "Transformer::backward_stage: slot out of range");
+  require(params_.packed_bytes() == 0, "model backward: a model with packed (quantised) weights is inference-only");
   Activations& a = *slots_[slot];
   require(a.backward_ready, "model backward: needs a forward with labels first (and one backward per forward)");
   const bool first = is_first_stage(), last = is_last_stage();

@@ -77,33 +77,33 @@ void Transformer<S>::forward_decode(const int32_t* tokens, int B, int T_new, int
     const int l = layer_begin_ + int(li);
     const BlockWeights<S> w = block_weights(params_, nm, l, false);
     norm_forward<S>(cfg_, n1, n1_mean, n1_rstd, x, w.n1w, w.n1b, N, C);
-    if (w.qkv_w.extent(0) > 0) {
-      linear_fwd<S>(qkv, n1, w.qkv_w, w.qkv_b, N, C, W);
+    if (w.fused_qkv()) {
+      linear_fwd<S>(qkv, n1, w.qkv_w, w.qkv_b, N, C, W, w.qkv_p);
     } else {
-      linear_fwd<S>(qkv, W, n1, C, w.q_w, w.q_b, N, C, Ql);
-      linear_fwd<S>(sub(qkv, Ql, N * W - Ql), W, n1, C, w.k_w, w.k_b, N, C, KVl);
-      linear_fwd<S>(sub(qkv, Ql + KVl, N * W - Ql - KVl), W, n1, C, w.v_w, w.v_b, N, C, KVl);
+      linear_fwd<S>(qkv, W, n1, C, w.q_w, w.q_b, N, C, Ql, w.q_p);
+      linear_fwd<S>(sub(qkv, Ql, N * W - Ql), W, n1, C, w.k_w, w.k_b, N, C, KVl, w.k_p);
+      linear_fwd<S>(sub(qkv, Ql + KVl, N * W - Ql - KVl), W, n1, C, w.v_w, w.v_b, N, C, KVl, w.v_p);
     }
     if (cfg_.positions == PositionKind::Rotary)
       rope_forward<S>(qkv, N, T, pos0, int(d.NHl), int(d.NKVl), int(d.hd), cfg_.rope_theta);
     attention_forward_cached<S>(atty, qkv, sub(cache_->k, li * per_layer, per_layer),
                                 sub(cache_->v, li * per_layer, per_layer), no_mask, B, T, pos0, cache_->T_max,
                                 int(d.NHl), int(d.NKVl), int(d.hd), true);
-    linear_fwd<S>(a.branch, atty, w.o_w, none, N, Ql, C);
+    linear_fwd<S>(a.branch, atty, w.o_w, none, N, Ql, C, w.o_p);
     tp_sum(mp_, a.branch, N * C);
     if (w.o_b.extent(0) > 0) bias_add_forward<S>(a.branch, w.o_b, N, C);
     residual_forward<S>(res2, x, a.branch, N * C);
     norm_forward<S>(cfg_, n2, n2_mean, n2_rstd, res2, w.n2w, w.n2b, N, C);
     if (cfg_.activation == Activation::SwiGLU) {
-      linear_fwd<S>(fch, Fh, n2, C, w.gate_w, none, N, C, Fl);
-      linear_fwd<S>(sub(fch, Fl, N * Fh - Fl), Fh, n2, C, w.up_w, none, N, C, Fl);
+      linear_fwd<S>(fch, Fh, n2, C, w.gate_w, none, N, C, Fl, w.gate_p);
+      linear_fwd<S>(sub(fch, Fl, N * Fh - Fl), Fh, n2, C, w.up_w, none, N, C, Fl, w.up_p);
       swiglu_forward<S>(fact, fch, N, Fl);
     } else {
-      linear_fwd<S>(fch, n2, w.fc_w, w.fc_b, N, C, Fl);
+      linear_fwd<S>(fch, n2, w.fc_w, w.fc_b, N, C, Fl, w.fc_p);
       if (cfg_.activation == Activation::GeluErf) gelu_erf_forward<S>(fact, fch, N * Fl);
       else gelu_forward<S>(fact, fch, N * Fl);
     }
-    linear_fwd<S>(a.branch, fact, w.proj_w, none, N, Fl, C);
+    linear_fwd<S>(a.branch, fact, w.proj_w, none, N, Fl, C, w.proj_p);
     tp_sum(mp_, a.branch, N * C);
     if (w.proj_b.extent(0) > 0) bias_add_forward<S>(a.branch, w.proj_b, N, C);
     residual_forward<S>(res3, res2, a.branch, N * C);

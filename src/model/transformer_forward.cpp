@@ -202,13 +202,14 @@ S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, c
       c.drop_shape.ld = ldx;
       lora_forward<S>(c, xin, ldx, y, ldy);
     };
-    if (w.qkv_w.extent(0) > 0) {
-      linear_fwd<S>(qkv, a_in, w.qkv_w, w.qkv_b, N, C, W);  // column-parallel (f)
+    if (observer_) observer_(l, LinearInput::Attention, a_in, N, C);
+    if (w.fused_qkv()) {
+      linear_fwd<S>(qkv, a_in, w.qkv_w, w.qkv_b, N, C, W, w.qkv_p);  // column-parallel (f)
       lora(kLoraQKV, a_in, C, C, qkv, W, W, C, 0);
     } else {
-      linear_fwd<S>(qkv, W, a_in, C, w.q_w, w.q_b, N, C, Ql);
-      linear_fwd<S>(sub(qkv, Ql, N * W - Ql), W, a_in, C, w.k_w, w.k_b, N, C, KVl);
-      linear_fwd<S>(sub(qkv, Ql + KVl, N * W - Ql - KVl), W, a_in, C, w.v_w, w.v_b, N, C, KVl);
+      linear_fwd<S>(qkv, W, a_in, C, w.q_w, w.q_b, N, C, Ql, w.q_p);
+      linear_fwd<S>(sub(qkv, Ql, N * W - Ql), W, a_in, C, w.k_w, w.k_b, N, C, KVl, w.k_p);
+      linear_fwd<S>(sub(qkv, Ql + KVl, N * W - Ql - KVl), W, a_in, C, w.v_w, w.v_b, N, C, KVl, w.v_p);
       lora(kLoraQ, a_in, C, C, qkv, W, Ql, C, 0);
       lora(kLoraK, a_in, C, C, sub(qkv, Ql, N * W - Ql), W, KVl, C, 0);
       lora(kLoraV, a_in, C, C, sub(qkv, Ql + KVl, N * W - Ql - KVl), W, KVl, C, 0);
@@ -216,7 +217,8 @@ S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, c
     if (cfg_.positions == PositionKind::Rotary)
       rope_forward<S>(qkv, N, T, 0, int(d.NHl), int(d.NKVl), int(d.hd), cfg_.rope_theta);
     attention_forward<S>(atty, att, attd, qkv, key_mask, shape, S(drop.attn), key(uint32_t(l + 1), 1));
-    linear_fwd<S>(a.branch, atty, w.o_w, none, N, Ql, C);  // row-parallel partial
+    if (observer_) observer_(l, LinearInput::AttentionOutput, atty, N, Ql);
+    linear_fwd<S>(a.branch, atty, w.o_w, none, N, Ql, C, w.o_p);  // row-parallel partial
     lora(kLoraO, atty, Ql, Ql, a.branch, C, C, d.NH * d.hd, mp_.tp_rank * Ql);  // joins the partial sum
     tp_sum(mp_, a.branch, N * C);                          // (g)
     if (w.o_b.extent(0) > 0) bias_add_forward<S>(a.branch, w.o_b, N, C);
@@ -230,19 +232,21 @@ S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, c
       norm_forward<S>(cfg_, n1, n1_mean, n1_rstd, res2, w.n1w, w.n1b, N, C);
       m_in = n1;
     }
+    if (observer_) observer_(l, LinearInput::Mlp, m_in, N, C);
     if (cfg_.activation == Activation::SwiGLU) {
-      linear_fwd<S>(fch, Fh, m_in, C, w.gate_w, none, N, C, Fl);  // column-parallel (f)
-      linear_fwd<S>(sub(fch, Fl, N * Fh - Fl), Fh, m_in, C, w.up_w, none, N, C, Fl);
+      linear_fwd<S>(fch, Fh, m_in, C, w.gate_w, none, N, C, Fl, w.gate_p);  // column-parallel (f)
+      linear_fwd<S>(sub(fch, Fl, N * Fh - Fl), Fh, m_in, C, w.up_w, none, N, C, Fl, w.up_p);
       lora(kLoraGate, m_in, C, C, fch, Fh, Fl, C, 0);
       lora(kLoraUp, m_in, C, C, sub(fch, Fl, N * Fh - Fl), Fh, Fl, C, 0);
       swiglu_forward<S>(fact, fch, N, Fl);
     } else {
-      linear_fwd<S>(fch, m_in, w.fc_w, w.fc_b, N, C, Fl);  // column-parallel (f)
+      linear_fwd<S>(fch, m_in, w.fc_w, w.fc_b, N, C, Fl, w.fc_p);  // column-parallel (f)
       lora(kLoraFC, m_in, C, C, fch, Fl, Fl, C, 0);
       if (cfg_.activation == Activation::GeluErf) gelu_erf_forward<S>(fact, fch, N * Fl);
       else gelu_forward<S>(fact, fch, N * Fl);
     }
-    linear_fwd<S>(a.branch, fact, w.proj_w, none, N, Fl, C);  // row-parallel partial
+    if (observer_) observer_(l, LinearInput::MlpOutput, fact, N, Fl);
+    linear_fwd<S>(a.branch, fact, w.proj_w, none, N, Fl, C, w.proj_p);  // row-parallel partial
     lora(kLoraProj, fact, Fl, Fl, a.branch, C, C, d.F, mp_.tp_rank * Fl);
     tp_sum(mp_, a.branch, N * C);                             // (g)
     if (w.proj_b.extent(0) > 0) bias_add_forward<S>(a.branch, w.proj_b, N, C);

@@ -9,6 +9,7 @@
 #include "kernels/bias.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/layernorm.hpp"
+#include "kernels/packed_linear.hpp"
 #include "kernels/rmsnorm.hpp"
 #include "src/model/lora_layer.hpp"
 #include "src/model/transformer.hpp"
@@ -39,9 +40,15 @@ inline bool ends_with(const std::string& s, const std::string& suffix) {
 }
 
 // Linear layer on N rows with row strides: out[n, 0:OC] (stride ldo) = inp[n, 0:IC] (stride ldi)·Wᵀ (+ b).
+// A packed weight (quantised inference) runs the dequantize-in-the-kernel linear instead.
 template <class S>
 void linear_fwd(View1<S> out, int64_t ldo, const View1<S>& inp, int64_t ldi, const View1<S>& w, const View1<S>& b,
-                int64_t N, int64_t IC, int64_t OC) {
+                int64_t N, int64_t IC, int64_t OC, const PackedMatrix* packed = nullptr) {
+  if (packed) {
+    require(packed->rows == OC && packed->cols == IC, "packed linear: weight shape differs from the layer");
+    packed_linear_forward<S>(out, ldo, inp, ldi, *packed, b, N);
+    return;
+  }
   gemm<S>(Trans::No, Trans::Yes, N, OC, IC, S(1), inp.data(), ldi, w.data(), IC, S(0), out.data(), ldo);
   if (b.extent(0) > 0) bias_add_forward<S>(out, b, N, OC, ldo);
 }
@@ -57,8 +64,8 @@ void linear_bwd(View1<S> dinp, int64_t lddi, View1<S> dw, View1<S> db, const Vie
 }
 template <class S>
 void linear_fwd(View1<S> out, const View1<S>& inp, const View1<S>& w, const View1<S>& b, int64_t N, int64_t IC,
-                int64_t OC) {
-  linear_fwd<S>(out, OC, inp, IC, w, b, N, IC, OC);
+                int64_t OC, const PackedMatrix* packed = nullptr) {
+  linear_fwd<S>(out, OC, inp, IC, w, b, N, IC, OC, packed);
 }
 template <class S>
 void linear_bwd(View1<S> dinp, View1<S> dw, View1<S> db, const View1<S>& dout, const View1<S>& inp, const View1<S>& w,
@@ -133,6 +140,10 @@ template <class S>
 struct BlockWeights {
   View1<S> n1w, n1b, qkv_w, qkv_b, q_w, q_b, k_w, k_b, v_w, v_b, o_w, o_b;
   View1<S> n2w, n2b, fc_w, fc_b, gate_w, up_w, proj_w, proj_b;
+  // Packed (quantised) linear weights, when the model holds them packed (values only).
+  const PackedMatrix *qkv_p = nullptr, *q_p = nullptr, *k_p = nullptr, *v_p = nullptr, *o_p = nullptr;
+  const PackedMatrix *fc_p = nullptr, *gate_p = nullptr, *up_p = nullptr, *proj_p = nullptr;
+  bool fused_qkv() const { return qkv_w.extent(0) > 0 || qkv_p != nullptr; }
 };
 
 template <class S>
@@ -154,6 +165,15 @@ BlockWeights<S> block_weights(const ParameterSet<S>& ps, const FamilyNames& nm, 
   w.fc_w = get(nm.fc, "weight"); w.fc_b = get(nm.fc, "bias");
   w.gate_w = get(nm.gate, "weight"); w.up_w = get(nm.up, "weight");
   w.proj_w = get(nm.proj, "weight"); w.proj_b = get(nm.proj, "bias");
+  if (!grads) {
+    auto pk = [&](const std::string& part) -> const PackedMatrix* {
+      if (part.empty()) return nullptr;
+      const std::string name = nm.layer(l, part, "weight");
+      return ps.contains(name) ? ps.packed(name) : nullptr;
+    };
+    w.qkv_p = pk(nm.qkv); w.q_p = pk(nm.q); w.k_p = pk(nm.k); w.v_p = pk(nm.v); w.o_p = pk(nm.o);
+    w.fc_p = pk(nm.fc); w.gate_p = pk(nm.gate); w.up_p = pk(nm.up); w.proj_p = pk(nm.proj);
+  }
   return w;
 }
 

@@ -15,6 +15,7 @@
 #include <map>
 #include <string>
 #include <vector>
+#include "kernels/packed_linear.hpp"
 #include "kernels/views.hpp"
 #include "src/runtime/error.hpp"
 
@@ -31,6 +32,7 @@ struct ParamInfo {
   bool weight_decay = true;          // false for biases and norm weights
   bool trainable = true;             // false = frozen: no gradient, no optimizer state
   bool tp_partial_grad = false;      // replicated, but each tp rank computes a partial gradient (LoRA)
+  bool packed = false;               // held as a PackedMatrix (quantised inference), not in the slab
   size_t offset = 0;                 // first element in the slab
   size_t numel = 0;                  // elements of the local slice
 };
@@ -63,7 +65,7 @@ class ParameterSet {
     require(!allocated_, "ParameterSet: add after allocate (" + info.name + ")");
     require(index_.count(info.name) == 0, "ParameterSet: duplicate parameter " + info.name);
     info.offset = total_;
-    info.numel = static_cast<size_t>(product(info.local_shape));
+    info.numel = info.packed ? 0 : static_cast<size_t>(product(info.local_shape));
     total_ += info.numel;
     index_[info.name] = infos_.size();
     infos_.push_back(std::move(info));
@@ -124,6 +126,21 @@ class ParameterSet {
 
   void zero_grads() const { Kokkos::deep_copy(grads_, S(0)); }
 
+  // Packed weights of parameters registered with info.packed (src/compress/).
+  void set_packed(const std::string& name, PackedMatrix m) {
+    require(infos_[index_of(name)].packed, "ParameterSet: " + name + " is not a packed parameter");
+    packed_[name] = std::move(m);
+  }
+  const PackedMatrix* packed(const std::string& name) const {
+    auto it = packed_.find(name);
+    return it == packed_.end() ? nullptr : &it->second;
+  }
+  size_t packed_bytes() const {
+    size_t n = 0;
+    for (const auto& [name, m] : packed_) n += m.memory_bytes();
+    return n;
+  }
+
  private:
   std::vector<ParamInfo> infos_;
   std::map<std::string, size_t> index_;
@@ -133,6 +150,7 @@ class ParameterSet {
   bool allocated_ = false;
   View1<S> values_;
   View1<S> grads_;
+  std::map<std::string, PackedMatrix> packed_;
 };
 
 }  // namespace tessera

@@ -12,6 +12,7 @@
 #include "io/task_dataset.hpp"
 #include "io/token_dataset.hpp"
 #include "kernels/l1_penalty.hpp"
+#include "src/compress/sparsity_masks.hpp"
 #include "src/tasks/task_evaluator.hpp"
 #include "src/train/class_balance.hpp"
 #include "src/train/early_stopping.hpp"
@@ -233,6 +234,8 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
   GradientSynchronizer& sync = recipe.sync();
   PipelineRunner& runner = recipe.runner();
   const std::vector<std::string>& fresh = recipe.fresh_parameters();
+  SparsityMasks masks;  // sparse init_from (tessera prune) and [prune] gradual pruning
+  if (!cfg.model.init_from.empty()) masks.load(model, cfg.model.init_from, comm);
   Checkpointer ckpt{ckpt_dir, cfg.checkpoint.keep_last, comm};
 
   StepLog log((run_dir / "metrics.jsonl").string(), lead, total_steps, hooks.console_path);
@@ -259,6 +262,7 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
       log.message("resume requested, no checkpoint in " + ckpt_dir + ": starting fresh");
     }
   }
+  masks.configure_gradual(model, cfg.prune, step > 0);
   const int64_t global_tokens = int64_t(B) * T * accum * grid.dp_size();
   if (!fresh.empty())
     log.message(std::to_string(fresh.size()) + " parameters not in " + cfg.model.init_from + " start from init (" +
@@ -415,6 +419,7 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
     const double opt_secs = seconds_since(t_opt);
     ++step;
     tokens_seen += global_tokens;
+    masks.after_step(model, step);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     summary.last_train_loss = loss;
     const PipelineRunner::Times& rt = runner.last_times();
