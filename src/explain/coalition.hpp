@@ -23,6 +23,11 @@ using ValueFunction = std::function<std::vector<double>(const std::vector<Mask>&
 std::vector<double> evaluate_sharded(const ValueFunction& v, const std::vector<Mask>& masks, int batch,
                                      MPI_Comm comm);
 
+// The general form: batch g = eval(g) (any length) on rank g mod size; every rank
+// receives all batches concatenated in order.
+std::vector<double> gather_batches(int64_t batches, const std::function<std::vector<double>(int64_t)>& eval,
+                                   MPI_Comm comm);
+
 // A ValueFunction that evaluates through evaluate_sharded (what the explainers call).
 ValueFunction sharded(ValueFunction v, int batch, MPI_Comm comm);
 
