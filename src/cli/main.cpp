@@ -5,6 +5,7 @@
 //   prepare --input … --output   plain text → tokenized HDF5 dataset
 //   inspect FILE.h5              describe a dataset or checkpoint
 //   predict CONFIG.toml          task predictions (labels, entities, answers) as JSONL
+//   explain CONFIG.toml          attributions (SHAP, LIME, IG) and PDP/ICE, JSON + HTML
 //   import / export              Hugging Face safetensors + config.json / GGUF ↔ Tessera checkpoint
 // Any error on any rank prints "tessera: error [rank r/n (dp d, pp p, tp t) on host H]: …"
 // (the rank context; without a grid yet "rank r/n on host H") and ends the whole
@@ -15,6 +16,7 @@
 #include <cstdio>
 #include <iostream>
 #include "src/cli/commands.hpp"
+#include "src/cli/explain_command.hpp"
 #include "src/cli/import_export_command.hpp"
 #include "src/cli/predict_command.hpp"
 #include "src/runtime/error.hpp"
@@ -33,6 +35,7 @@ int main(int argc, char** argv) {
   tessera::CommandLine cl;
   tessera::register_commands(app, cl);
   tessera::register_predict(app);
+  tessera::register_explain(app);
   tessera::register_import_export(app);
 
   int rc = 0;
@@ -49,6 +52,7 @@ int main(int argc, char** argv) {
   try {
     rc = tessera::run_predict(MPI_COMM_WORLD);
     if (rc < 0) rc = tessera::run_import_export(MPI_COMM_WORLD);
+    if (rc < 0) rc = tessera::run_explain(MPI_COMM_WORLD);
     if (rc < 0) rc = tessera::run_command(cl, MPI_COMM_WORLD);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "tessera: error [%s]: %s\n", tessera::rank_context().c_str(), e.what());
