@@ -6,28 +6,11 @@
 # Usage: scripts/experiments/explain_faithfulness.sh CHECKPOINT DATA_H5 TEST_CSV [N=24] [SAMPLES=256]
 #   (a checkpoint as scripts/experiments/sentiment_dp.sh trains, its task dataset, a CSV with a text column)
 source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/minilm_classifier_config.sh"
 CKPT="$1" DATA="$2" TEST="$3" N="${4:-24}" SAMPLES="${5:-256}"
 D="$EXP/explain_faithfulness"
 mkdir -p "$D"
-cat > "$D/run.toml" <<TOML
-[model]
-family = "bert"
-head = "sequence_classification"
-num_labels = 2
-vocab_size = 30522
-n_layer = 6
-n_head = 12
-n_embd = 384
-n_inner = 1536
-n_positions = 512
-type_vocab_size = 2
-[data]
-path = "$DATA"
-[train]
-micro_batch_size = 32
-[run]
-dir = "$D/run"
-TOML
+write_minilm_classifier_config "$D/run.toml" "$DATA" "$D/run" 32
 "$PY" - "$TEST" "$D/inputs.jsonl" "$N" <<'PYEOF'
 import csv, json, sys
 rows = [r["text"] for r in csv.DictReader(open(sys.argv[1], newline=""))]
