@@ -82,12 +82,12 @@ LoadedModel load(const ExplainOptions& o, MPI_Comm comm) {
   apply_family_defaults(m.mc);
   validate_transformer_config(m.mc, o.config + ": [model]");
   const HeadKind head = m.mc.head;
-  require(head == HeadKind::SequenceClassification || head == HeadKind::CausalLM,
+  require(head != HeadKind::QuestionAnswering && head != HeadKind::None,
           o.config + ": model.head = " + std::string(head_name(head)) +
-              "; explain serves sequence_classification and causal_lm heads (token_classification and "
-              "question_answering are not built yet)");
+              "; explain serves sequence_classification, token_classification and causal_lm heads "
+              "(question_answering is not built yet)");
   std::string vocab = o.vocab;
-  if (head == HeadKind::SequenceClassification) {
+  if (head != HeadKind::CausalLM) {
     require(!cfg.data.path.empty() && is_task_dataset(cfg.data.path),
             o.config + ": data.path must name the task dataset (labels, max_len, tokenizer)");
     const TaskDatasetInfo info = TaskDataset(cfg.data.path, comm).info();
@@ -156,10 +156,13 @@ int run(const ExplainOptions& o, MPI_Comm comm) {
   MPI_Comm_rank(comm, &rank);
   LoadedModel m = load(o, comm);
   const HeadKind head = m.mc.head;
-  if (head == HeadKind::CausalLM)
+  if (head != HeadKind::SequenceClassification)
     require(o.method == "shap" || o.method == "lime",
-            "explain: --method " + o.method + " needs a sequence_classification head (model.head = causal_lm); "
-            "causal_lm serves shap and lime");
+            "explain: --method " + o.method + " needs a sequence_classification head (model.head = " +
+                head_name(head) + "); " + head_name(head) + " serves shap and lime");
+  if (head == HeadKind::TokenClassification)
+    require(o.removal == "mask" && o.granularity != "sentence",
+            "explain: token_classification needs --removal mask and --granularity word or token");
   const Granularity gran = parse_granularity(o.granularity);
   const Removal removal = parse_removal(o.removal);
   TextModel tm(*m.model, m.mask_id, m.tok.pad_id, m.batch, comm);
@@ -266,17 +269,31 @@ int run(const ExplainOptions& o, MPI_Comm comm) {
         throw Error(o.input + " row " + std::to_string(i + 1) + ": empty text (nothing to explain)");
       const TextInstance x = make_text_instance(r.text, m.tok, m.max_len, gran, head == HeadKind::CausalLM ? r.pair : "");
       warn_truncated(x, i);
-      TextTarget t;
-      t.head = head;
-      nlohmann::json target;
+      // One target per input; token classification: one per predicted entity span.
+      std::vector<std::pair<TextTarget, nlohmann::json>> targets;
+      TextTarget base;
+      base.head = head;
       if (head == HeadKind::SequenceClassification) {
-        t.label = o.target.empty() ? predicted(x) : label_index(o.target, m.labels);
-        t.kind = o.output_kind == "logit" ? TargetKind::Logit : TargetKind::Probability;
-        target = {{"label", m.labels[size_t(t.label)]}, {"index", t.label}, {"kind", o.output_kind}};
+        base.label = o.target.empty() ? predicted(x) : label_index(o.target, m.labels);
+        base.kind = o.output_kind == "logit" ? TargetKind::Logit : TargetKind::Probability;
+        targets.push_back({base, {{"label", m.labels[size_t(base.label)]}, {"index", base.label}, {"kind", o.output_kind}}});
+      } else if (head == HeadKind::TokenClassification) {
+        int T = 0;
+        const std::vector<float> logits = tm.forward_logits({x.ids}, T);
+        for (const EntitySpan& e : entity_spans(x, logits, m.labels)) {
+          TextTarget t = base;
+          t.kind = TargetKind::LogProbability;
+          t.span_tokens = e.tokens;
+          t.span_tags = e.tags;
+          targets.push_back({t, {{"entity", e.text}, {"type", e.type}, {"kind", "mean_log_probability_of_tags"}}});
+        }
+        if (targets.empty() && rank == 0)
+          std::fprintf(stderr, "tessera explain: %s row %zu: no entity predicted; nothing to explain\n", o.input.c_str(), i + 1);
       } else {
-        t.kind = TargetKind::LogProbability;
-        target = {{"continuation", r.pair}, {"kind", "log_probability"}};
+        base.kind = TargetKind::LogProbability;
+        targets.push_back({base, {{"continuation", r.pair}, {"kind", "log_probability"}}});
       }
+      for (const auto& [t, target] : targets) {
       nlohmann::json j = {{"row", i}, {"text", r.text}, {"target", target}, {"truncated", x.truncated}};
       const std::string where = o.input + " row " + std::to_string(i + 1) + ": ";
       const double t0 = MPI_Wtime();
@@ -330,6 +347,7 @@ int run(const ExplainOptions& o, MPI_Comm comm) {
         std::printf("tessera explain: row %zu: %d features, %lld evaluations, %.3f s\n", i + 1, x.M(),
                     (long long)j.value("evaluations", int64_t(o.steps)), MPI_Wtime() - t0);
       report["inputs"].push_back(j);
+      }
     }
     on_root(comm, [&] {
       std::ofstream f(o.output + "/explanations.jsonl");

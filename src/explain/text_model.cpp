@@ -137,6 +137,24 @@ std::vector<double> TextModel::score_rows(const std::vector<std::vector<int32_t>
     }
     return out;
   }
+  if (t.head == HeadKind::TokenClassification) {
+    int T = 0;
+    const std::vector<float> logits = forward_logits(rows, T);
+    const int64_t K = model_.config().num_labels;
+    require(!t.span_tokens.empty(), "explain: token classification needs an entity span to explain");
+    for (size_t b = 0; b < rows.size(); ++b) {
+      double lp = 0;
+      for (size_t k = 0; k < t.span_tokens.size(); ++k) {
+        const float* l = logits.data() + (b * size_t(T) + size_t(t.span_tokens[k])) * size_t(K);
+        const double mx = *std::max_element(l, l + K);
+        double z = 0;
+        for (int64_t c = 0; c < K; ++c) z += std::exp(double(l[c]) - mx);
+        lp += double(l[t.span_tags[k]]) - mx - std::log(z);
+      }
+      out.push_back(lp / double(t.span_tokens.size()));
+    }
+    return out;
+  }
   require(t.head == HeadKind::CausalLM, std::string("explain: head ") + head_name(t.head) +
                                             " is not served by this value function");
   // log p(continuation | text): Σ over continuation tokens of log softmax at the previous position.
@@ -161,9 +179,45 @@ std::vector<double> TextModel::score_rows(const std::vector<std::vector<int32_t>
 }
 
 ValueFunction TextModel::value_function(const TextInstance& x, const TextTarget& t, Removal r) {
+  require(!(r == Removal::Delete && t.head == HeadKind::TokenClassification),
+          "explain: token classification keeps token positions: use --removal mask");
   require(!(r == Removal::Delete && t.head == HeadKind::CausalLM && x.ids.empty()), "explain: nothing to delete");
   ValueFunction local = [this, &x, t, r](const std::vector<Mask>& masks) { return score_rows(rows(x, masks, r), x, t); };
   return sharded(local, batch_, comm_);
+}
+
+}  // namespace tessera::explain
+
+namespace tessera::explain {
+
+std::vector<EntitySpan> entity_spans(const TextInstance& x, const std::vector<float>& logits,
+                                     const std::vector<std::string>& labels) {
+  const size_t K = labels.size();
+  std::vector<EntitySpan> spans;
+  bool open = false;
+  for (int f = 0; f < x.M(); ++f) {
+    const auto& toks = x.feature_tokens[size_t(f)];
+    const float* l = logits.data() + size_t(toks.front()) * K;
+    const int tag = int(std::max_element(l, l + K) - l);
+    const std::string& name = labels[size_t(tag)];
+    const bool begin = name.rfind("B-", 0) == 0, inside = name.rfind("I-", 0) == 0;
+    const std::string type = begin || inside ? name.substr(2) : "";
+    if (inside && open && spans.back().type == type) {
+      spans.back().text += " " + x.features[size_t(f)];
+    } else if (begin || inside) {
+      spans.push_back({type, x.features[size_t(f)], {}, {}});
+      open = true;
+    } else {
+      open = false;
+      continue;
+    }
+    for (int t : toks) {
+      const float* lt = logits.data() + size_t(t) * K;
+      spans.back().tokens.push_back(t);
+      spans.back().tags.push_back(int(std::max_element(lt, lt + K) - lt));
+    }
+  }
+  return spans;
 }
 
 }  // namespace tessera::explain

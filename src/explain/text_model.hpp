@@ -5,6 +5,7 @@
 // positions stay put) or deleted (Removal::Delete). Special tokens ([CLS], [SEP])
 // always stay. The value of a row is a scalar target of the head:
 //   sequence_classification  probability (or logit) of one class;
+//   token_classification     mean log-probability of the predicted tags over one entity span;
 //   causal_lm                log-probability of a given continuation after the text.
 // Rows are evaluated in batches through Transformer::forward, sharded over the ranks
 // (coalition.hpp), so 1 rank and N ranks agree bitwise.
@@ -46,7 +47,20 @@ struct TextTarget {
   HeadKind head = HeadKind::SequenceClassification;
   TargetKind kind = TargetKind::Probability;
   int label = 0;  // sequence classification: the class
+  // token classification: one entity span, its token positions and their tags; the
+  // value is the mean over the span of log p(tag at that token) (Removal::Mask only).
+  std::vector<int> span_tokens, span_tags;
 };
+
+// Token classification: the predicted entity spans of x (B-X starts a span, I-X of the
+// same type continues it, anything else ends it; BIO tags from the label names, the tag
+// of each word's first token) as token positions + tags, with the span's type.
+struct EntitySpan {
+  std::string type, text;
+  std::vector<int> tokens, tags;
+};
+std::vector<EntitySpan> entity_spans(const TextInstance& x, const std::vector<float>& logits,
+                                     const std::vector<std::string>& labels);
 
 class TextModel {
  public:
@@ -58,6 +72,8 @@ class TextModel {
   // The target over explicit token rows (this rank only, one batch at a time).
   std::vector<double> score_rows(const std::vector<std::vector<int32_t>>& rows, const TextInstance& x,
                                  const TextTarget& t);
+  // Head logits of token rows (this rank only); T = the longest row.
+  std::vector<float> forward_logits(const std::vector<std::vector<int32_t>>& rows, int& T);
   // Class probabilities of token rows [rows, K] (this rank only).
   std::vector<double> class_probabilities(const std::vector<std::vector<int32_t>>& rows);
   // The value function of x (sharded over the ranks).
@@ -69,7 +85,6 @@ class TextModel {
   MPI_Comm comm() const { return comm_; }
 
  private:
-  std::vector<float> forward_logits(const std::vector<std::vector<int32_t>>& rows, int& T);
   Transformer<float>& model_;
   int32_t mask_id_, pad_id_;
   int batch_;

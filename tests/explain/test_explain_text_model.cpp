@@ -162,3 +162,44 @@ TEST(ExplainTextModel, BadInput) {
     EXPECT_NE(std::string(e.what()).find("needs a sequence_classification head"), std::string::npos) << e.what();
   }
 }
+
+TEST(ExplainTextModel, TokenClassificationEntitySpans) {
+  TransformerConfig c = tiny_config(Family::BERT, HeadKind::TokenClassification);
+  c.num_labels = 3;
+  Transformer<float> model(c);
+  model.init_weights(21);
+  TextModel tm(model, kMask, kPad, 8, MPI_COMM_SELF);
+  const TextInstance x = make_text_instance("ab cde f gh ij", toy_tokenizer(), 40, Granularity::Word);
+  const std::vector<std::string> labels{"O", "B-PER", "I-PER"};
+  int T = 0;
+  const std::vector<float> logits = tm.forward_logits({x.ids}, T);
+  // Hand-made logits: word 1 B-PER, word 2 I-PER, others O -> one span "cde f".
+  std::vector<float> fake(logits.size(), 0.f);
+  for (int f = 0; f < x.M(); ++f) {
+    const int tag = f == 1 ? 1 : f == 2 ? 2 : 0;
+    for (int t : x.feature_tokens[size_t(f)]) fake[size_t(t) * 3 + size_t(tag)] = 5.f;
+  }
+  const auto spans = entity_spans(x, fake, labels);
+  ASSERT_EQ(spans.size(), 1u);
+  EXPECT_EQ(spans[0].text, "cde f");
+  EXPECT_EQ(spans[0].type, "PER");
+  EXPECT_EQ(spans[0].tokens, (std::vector<int>{3, 4, 5, 6}));
+  EXPECT_EQ(spans[0].tags, (std::vector<int>{1, 1, 1, 2}));  // the tag of every token of the span
+  // The value of the full input is the mean log-probability of the span's tags, by hand.
+  TextTarget t;
+  t.head = HeadKind::TokenClassification;
+  t.span_tokens = spans[0].tokens;
+  t.span_tags = spans[0].tags;
+  double ref = 0;
+  for (size_t k = 0; k < t.span_tokens.size(); ++k) {
+    const float* l = logits.data() + size_t(t.span_tokens[k]) * 3;
+    double z = 0;
+    for (int j = 0; j < 3; ++j) z += std::exp(double(l[j]));
+    ref += double(l[t.span_tags[k]]) - std::log(z);
+  }
+  ref /= double(t.span_tokens.size());
+  const Attribution a = exact_shapley(tm.value_function(x, t, Removal::Mask), x.M());
+  EXPECT_NEAR(a.full_value, ref, 1e-5);
+  EXPECT_LT(std::fabs(a.efficiency_gap()), 1e-9);
+  EXPECT_THROW(tm.value_function(x, t, Removal::Delete), Error);
+}
