@@ -106,3 +106,46 @@ TEST(ExplainCli, BadInputMessages) {
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_TRUE(nlohmann::json::parse(lines[1])["truncated"].get<bool>());
 }
+
+// Token classification: one explanation per predicted entity span; IG is refused by name.
+TEST(ExplainCli, TokenClassificationPerEntitySpan) {
+  const auto dir = fresh_dir("explain_cli_ner");
+  const std::string fx = source_dir() + "/tests/fixtures/tasks/";
+  const std::string data = (dir / "ner.h5").string();
+  auto r = run_tessera("prepare --task ner --input " + fx + "ner.conll --vocab " + fx + "vocab.txt --max-len 16 --output " + data);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto labels = tessera::TaskDataset(data, MPI_COMM_SELF).info().label_names;
+  const std::string config = (dir / "run.toml").string();
+  write_file(config, "[model]\nfamily = \"bert\"\nhead = \"token_classification\"\nnum_labels = " +
+                         std::to_string(labels.size()) +
+                         "\nn_layer = 2\nn_head = 2\nn_embd = 16\nn_positions = 16\nvocab_size = 69\n"
+                         "initializer_range = 0.5\n[data]\npath = \"" + data + "\"\nseq_len = 16\n[train]\n"
+                         "micro_batch_size = 4\n[run]\ndir = \"" + (dir / "run").string() + "\"\n");
+  const tessera::RunConfig cfg = tessera::load_run_config(config);
+  tessera::Transformer<float> model(cfg.model.transformer);
+  model.init_weights(3);
+  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.params().values());
+  tessera::TrainingState st;
+  st.step = 1;
+  st.config_toml = cfg.source_text;
+  st.model_family = "bert";
+  tessera::write_checkpoint<float>((dir / "run" / "checkpoints").string(), model.params().infos(),
+                                   {{"params", host.data()}}, st, 0, MPI_COMM_SELF);
+  const auto in = dir / "in.jsonl";
+  write_file(in, "{\"text\": \"Moses and Aaron went unto Pharaoh in Egypt\"}\n{\"text\": \"David was king over Israel\"}\n");
+  r = run_tessera("explain " + config + " --input " + in.string() + " --output " + (dir / "out").string() +
+                  " --method shap --shap exact");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto lines = lines_of(read_file(dir / "out" / "explanations.jsonl"));
+  ASSERT_GE(lines.size(), 1u) << "the random model predicted no entity";
+  for (const auto& l : lines) {
+    const auto j = nlohmann::json::parse(l);
+    EXPECT_FALSE(j["target"]["entity"].get<std::string>().empty()) << l;
+    EXPECT_LT(std::fabs(j["efficiency_gap"].get<double>()), 1e-9) << l;
+    EXPECT_LT(j["full_value"].get<double>(), 0) << l;  // a mean log-probability
+  }
+  r = run_tessera("explain " + config + " --input " + in.string() + " --output " + (dir / "ig").string() + " --method ig");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--method ig needs a sequence_classification head (model.head = token_classification)"),
+            std::string::npos) << r.output;
+}
