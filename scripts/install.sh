@@ -18,6 +18,7 @@ PACKAGES=(
   libgtest-dev googletest libbenchmark-dev
   python3-numpy python3-h5py python3-matplotlib python3-pip
   clang libclang-rt-14-dev
+  chromium  # headless browser for the explain HTML report test (tests/explain)
 )
 
 missing=()

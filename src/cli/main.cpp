@@ -6,6 +6,7 @@
 //   inspect FILE.h5              describe a dataset or checkpoint
 //   predict CONFIG.toml          task predictions (labels, entities, answers) as JSONL
 //   tune STUDY.toml              hyperparameter / architecture search (docs/tune.md)
+//   explain CONFIG.toml          attributions (SHAP, LIME, IG) and PDP/ICE, JSON + HTML
 //   import / export              Hugging Face safetensors + config.json / GGUF ↔ Tessera checkpoint
 //   quantize / prune             compress a float32 checkpoint (docs/compression.md)
 // Any error on any rank prints "tessera: error [rank r/n (dp d, pp p, tp t) on host H]: …"
@@ -18,6 +19,7 @@
 #include <iostream>
 #include "src/cli/commands.hpp"
 #include "src/cli/compress_command.hpp"
+#include "src/cli/explain_command.hpp"
 #include "src/cli/import_export_command.hpp"
 #include "src/cli/predict_command.hpp"
 #include "src/cli/tune_command.hpp"
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
   tessera::CommandLine cl;
   tessera::register_commands(app, cl);
   tessera::register_predict(app);
+  tessera::register_explain(app);
   tessera::register_import_export(app);
   tessera::register_tune(app);
   tessera::register_compress(app);
@@ -57,6 +60,7 @@ int main(int argc, char** argv) {
     if (rc < 0) rc = tessera::run_import_export(MPI_COMM_WORLD);
     if (rc < 0) rc = tessera::run_tune(MPI_COMM_WORLD);
     if (rc < 0) rc = tessera::run_compress(MPI_COMM_WORLD);
+    if (rc < 0) rc = tessera::run_explain(MPI_COMM_WORLD);
     if (rc < 0) rc = tessera::run_command(cl, MPI_COMM_WORLD);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "tessera: error [%s]: %s\n", tessera::rank_context().c_str(), e.what());

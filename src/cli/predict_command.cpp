@@ -2,6 +2,7 @@
 #include "io/task_dataset.hpp"  // first: see the kIgnoreIndex note there
 #include "src/cli/predict_command.hpp"
 #include "src/compress/quantized_checkpoint.hpp"
+#include "src/cli/task_inputs.hpp"
 
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
@@ -53,181 +54,6 @@ int size_of(MPI_Comm comm) {
   return n;
 }
 
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-std::string read_all(const std::string& path) {
-  require(std::filesystem::is_regular_file(path), path + ": no such file");
-  std::ifstream f(path, std::ios::binary);
-  require(bool(f), path + ": cannot open");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-// ---------------------------------------------------------------- inputs
-
-// One input to predict on: a text (and pair) for classification / NER, or a question.
-struct InputRow {
-  std::string text, pair;  // classification / NER
-  QaExample qa;            // QA
-  bool from_conll = false; // NER: text built from CoNLL words (echoed in the output)
-};
-
-std::string input_format(const PredictOptions& o, HeadKind head) {
-  if (o.format != "auto") return o.format;
-  const std::string& p = o.input;
-  if (ends_with(p, ".csv")) return "csv";
-  if (ends_with(p, ".tsv") || ends_with(p, ".tab")) return "tsv";
-  if (ends_with(p, ".jsonl")) return "jsonl";
-  if (ends_with(p, ".json")) return head == HeadKind::QuestionAnswering ? "squad" : "jsonl";
-  if (head == HeadKind::TokenClassification) return "conll";
-  throw Error(p + ": cannot tell the input format from the extension (use --format csv|tsv|jsonl|conll|squad)");
-}
-
-// Text (and pair) columns of CSV / TSV / JSONL records; errors name file:line.
-// Calls fn(object, "file:line") for every non-blank line of a JSONL text; a line that
-// is not a JSON object is an error naming file:line.
-template <class Fn>
-void for_each_jsonl_object(const std::string& text, const std::string& path, Fn&& fn) {
-  std::istringstream in(text);
-  std::string ln;
-  int64_t line = 0;
-  while (std::getline(in, ln)) {
-    ++line;
-    if (!ln.empty() && ln.back() == '\r') ln.pop_back();
-    if (ln.find_first_not_of(" \t") == std::string::npos) continue;
-    const std::string at = path + ":" + std::to_string(line);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(ln);
-    } catch (const std::exception& e) {
-      throw Error(at + ": invalid JSON: " + e.what());
-    }
-    require(j.is_object(), at + ": expected a JSON object");
-    fn(j, at);
-  }
-}
-
-// The string value of key, or an error naming file:line and the key.
-std::string json_string(const nlohmann::json& j, const std::string& key, const std::string& at) {
-  auto it = j.find(key);
-  require(it != j.end(), at + ": missing key '" + key + "'");
-  require(it->is_string(), at + ": key '" + key + "' must be a string");
-  return it->get<std::string>();
-}
-
-std::vector<InputRow> read_text_records(const std::string& path, const std::string& format, const std::string& col,
-                                        const std::string& pair_col) {
-  const std::string text = read_all(path);
-  std::vector<InputRow> rows;
-  if (format == "jsonl") {
-    for_each_jsonl_object(text, path, [&](const nlohmann::json& j, const std::string& at) {
-      InputRow r;
-      r.text = json_string(j, col, at);
-      if (!pair_col.empty()) r.pair = json_string(j, pair_col, at);
-      rows.push_back(std::move(r));
-    });
-  } else {
-    const auto recs = parse_delimited(text, format == "csv" ? ',' : '\t', path);
-    require(!recs.empty(), path + ": file is empty");
-    const auto& header = recs[0].fields;
-    auto column = [&](const std::string& name) {
-      auto it = std::find(header.begin(), header.end(), name);
-      if (it == header.end()) {
-        std::string have;
-        for (const auto& h : header) have += (have.empty() ? "" : ", ") + h;
-        throw Error(path + ":" + std::to_string(recs[0].line) + ": header has no column '" + name + "' (have: " +
-                    have + ")");
-      }
-      return size_t(it - header.begin());
-    };
-    const size_t ct = column(col), cp = pair_col.empty() ? 0 : column(pair_col);
-    for (size_t k = 1; k < recs.size(); ++k) {
-      const auto& rec = recs[k];
-      require(rec.fields.size() == header.size(), path + ":" + std::to_string(rec.line) + ": expected " +
-                                                      std::to_string(header.size()) + " fields, found " +
-                                                      std::to_string(rec.fields.size()));
-      InputRow r;
-      r.text = rec.fields[ct];
-      if (!pair_col.empty()) r.pair = rec.fields[cp];
-      rows.push_back(std::move(r));
-    }
-  }
-  return rows;
-}
-
-// CoNLL: the first column of each line is a word; blank lines end sentences;
-// -DOCSTART- lines are skipped. A sentence's text is its words joined by spaces.
-std::vector<InputRow> read_conll_words(const std::string& path) {
-  const std::string text = read_all(path);
-  std::vector<InputRow> rows;
-  std::istringstream in(text);
-  std::string ln, sentence;
-  auto flush = [&] {
-    if (sentence.empty()) return;
-    InputRow r;
-    r.text = std::move(sentence);
-    r.from_conll = true;
-    rows.push_back(std::move(r));
-    sentence.clear();
-  };
-  while (std::getline(in, ln)) {
-    std::istringstream fields(ln);
-    std::string word;
-    if (!(fields >> word)) {
-      flush();
-      continue;
-    }
-    if (word == "-DOCSTART-") continue;
-    sentence += (sentence.empty() ? "" : " ") + word;
-  }
-  flush();
-  return rows;
-}
-
-// QA: SQuAD JSON (answers optional) or JSONL {"id", "question", "context"}.
-std::vector<InputRow> read_questions(const std::string& path, const std::string& format) {
-  std::vector<InputRow> rows;
-  if (format == "squad") {
-    read_all(path);  // a clear error for a missing file
-    SquadReadOptions so;
-    so.allow_no_answer = true;
-    for (QaExample& q : read_squad(path, so).examples) {
-      InputRow r;
-      r.qa = std::move(q);
-      rows.push_back(std::move(r));
-    }
-    return rows;
-  }
-  require(format == "jsonl", path + ": question answering reads SQuAD .json or .jsonl, not " + format);
-  const std::string text = read_all(path);
-  for_each_jsonl_object(text, path, [&](const nlohmann::json& j, const std::string& at) {
-    InputRow r;
-    r.qa.id = j.contains("id") ? (j["id"].is_string() ? j["id"].get<std::string>() : j["id"].dump())
-                               : std::to_string(rows.size());
-    r.qa.question = json_string(j, "question", at);
-    r.qa.context = json_string(j, "context", at);
-    rows.push_back(std::move(r));
-  });
-  return rows;
-}
-
-// ---------------------------------------------------------------- model
-
-std::string checkpoint_for(const PredictOptions& o, const RunConfig& cfg) {
-  if (!o.checkpoint.empty()) {
-    require(std::filesystem::is_regular_file(o.checkpoint), o.checkpoint + ": no such file");
-    return o.checkpoint;
-  }
-  const std::string dir =
-      cfg.checkpoint.dir.empty() ? (std::filesystem::path(cfg.run.dir) / "checkpoints").string() : cfg.checkpoint.dir;
-  const std::string latest = find_latest_checkpoint(dir);
-  require(!latest.empty(), "predict: no --checkpoint given and none found in '" + dir + "'");
-  return latest;
-}
 
 // Encoded rows: B·T ids, masks and types; per input, the rows it owns.
 struct Encoded {
@@ -364,7 +190,7 @@ int run(const PredictOptions& o, MPI_Comm comm) {
                                                std::to_string(mc.vocab_size));
 
   // Inputs (every rank reads and encodes the whole file: the same errors everywhere).
-  const std::string format = input_format(o, head);
+  const std::string format = input_format(o.format, o.input, head);
   std::vector<InputRow> inputs;
   if (head == HeadKind::QuestionAnswering) {
     inputs = read_questions(o.input, format);
@@ -422,7 +248,7 @@ int run(const PredictOptions& o, MPI_Comm comm) {
     require(bool(out), o.output + ": cannot open for writing");
   });
 
-  const std::string ckpt = checkpoint_for(o, cfg);
+  const std::string ckpt = checkpoint_for(o.checkpoint, cfg);
   // float32 or quantised (packed weights, src/compress/quantized_checkpoint.hpp)
   const std::unique_ptr<Transformer<float>> owned = load_inference_model(mc, ckpt, comm);
   Transformer<float>& model = *owned;

@@ -352,6 +352,12 @@ View1<S> Transformer<S>::stage_output(int slot) const {
 }
 
 template <class S>
+View1<S> Transformer<S>::embedding_output() const {
+  const Activations& a = *slots_.at(0);
+  return sub(a.x0, 0, int64_t(a.B) * a.T * cfg_.n_embd);
+}
+
+template <class S>
 View1<S> Transformer<S>::stage_input_grad(int slot) const {
   const Activations& a = *slots_.at(slot);
   const int64_t N = int64_t(a.B) * a.T;

@@ -133,6 +133,15 @@ class Transformer {
   // BERT pooler output tanh(W·h[CLS] + b) [B,C] of the last forward (pooler models).
   View1<S> pooler_output() const;
 
+  // ---- integrated gradients on the embedding output (pp = 1)
+  // x0 [B,T,C] = the input of the first block (embeddings after their norm). The next
+  // forward uses x0 = override instead of the tokens' embeddings (then the override is
+  // cleared); the backward of that forward stops at x0 and leaves d(loss_scale·loss)/d(x0)
+  // in embedding_output_grad() (no embedding-table gradients).
+  void set_embedding_override(View1<S> x0) { embedding_override_ = x0; }
+  View1<S> embedding_output() const;
+  View1<S> embedding_output_grad() const { return embedding_grad_; }
+
   // Number of valid (non-ignored) targets in the last forward.
   int64_t num_valid_targets() const;
 
@@ -195,6 +204,7 @@ class Transformer {
   LoraCall<S> lora_call(const Activations& a, int64_t li, int site, int64_t in, int64_t out, int64_t in_full,
                         int64_t col0) const;
   void lora_apply_merge(double sign);
+  View1<S> embedding_override_, embedding_grad_;
 };
 
 }  // namespace tessera

@@ -277,7 +277,10 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
     }
   }
 
-  if (first) {
+  if (first && a.x0_overridden) {  // integrated gradients: stop at x0
+    if (embedding_grad_.extent(0) != size_t(N * C)) embedding_grad_ = View1<S>("embedding_output_grad", N * C);
+    Kokkos::deep_copy(embedding_grad_, sub(a.dres, 0, N * C));
+  } else if (first) {
     // Embeddings: dres holds d(x0). Every tp rank accumulates its token rows and the replicated tables.
     View1<S> demb = a.dres;
     if (drop.embd > 0) {

@@ -153,6 +153,12 @@ S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, c
     }
     if (drop.embd > 0) dropout_forward<S>(a.x0, e, N * C, S(drop.embd), key(0, 0), row_offset * C);
     else Kokkos::deep_copy(sub(a.x0, 0, N * C), sub(e, 0, N * C));
+    a.x0_overridden = embedding_override_.extent(0) > 0;
+    if (a.x0_overridden) {  // integrated gradients: an interpolated embedding output
+      require(embedding_override_.extent(0) >= size_t(N * C), "model forward: embedding override is shorter than B·T·C");
+      Kokkos::deep_copy(sub(a.x0, 0, N * C), sub(embedding_override_, 0, N * C));
+      embedding_override_ = View1<S>();
+    }
   } else {
     Kokkos::deep_copy(sub(a.x0, 0, N * C), sub(input_hidden, 0, N * C));
   }

@@ -255,6 +255,7 @@ struct Transformer<S>::Activations {
   bool backward_ready = false;
   bool has_targets = false;
   bool has_mask = false;
+  bool x0_overridden = false;  // integrated gradients: x0 came from set_embedding_override
   int64_t num_valid = 0;
   S weight_sum = 0, weight_sum_end = 0;  // classification / QA end loss normalisers
 

@@ -1,0 +1,33 @@
+// Inputs of the task commands (predict, explain): readers of raw inputs (CSV/TSV/JSONL
+// texts, CoNLL words, SQuAD / JSONL questions) and the checkpoint lookup. Errors name
+// file:line (and the key or column).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "io/task_dataset.hpp"
+#include "src/config/run_config.hpp"
+
+namespace tessera {
+
+// One input to predict on: a text (and pair) for classification / NER, or a question.
+struct InputRow {
+  std::string text, pair;  // classification / NER
+  QaExample qa;            // QA
+  bool from_conll = false; // NER: text built from CoNLL words (echoed in the output)
+};
+
+// The input format: `format` unless "auto", else from path's extension.
+std::string input_format(const std::string& format, const std::string& path, HeadKind head);
+std::string read_all(const std::string& path);
+// Text (and pair) columns of CSV / TSV / JSONL records.
+std::vector<InputRow> read_text_records(const std::string& path, const std::string& format, const std::string& col,
+                                        const std::string& pair_col);
+// CoNLL: the first column of each line is a word; blank lines end sentences.
+std::vector<InputRow> read_conll_words(const std::string& path);
+// QA: SQuAD JSON (answers optional) or JSONL {"id", "question", "context"}.
+std::vector<InputRow> read_questions(const std::string& path, const std::string& format);
+// `checkpoint` when given (must exist), else the newest in the run's checkpoint directory.
+std::string checkpoint_for(const std::string& checkpoint, const RunConfig& cfg);
+
+}  // namespace tessera

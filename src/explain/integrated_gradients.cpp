@@ -1,0 +1,125 @@
+#include "src/explain/integrated_gradients.hpp"
+
+#include <Kokkos_Core.hpp>
+#include <cmath>
+#include <numeric>
+
+#include "src/runtime/error.hpp"
+
+namespace tessera::explain {
+
+Quadrature parse_quadrature(const std::string& s) {
+  if (s == "gauss-legendre") return Quadrature::GaussLegendre;
+  if (s == "riemann") return Quadrature::Riemann;
+  throw Error("explain: --integration must be gauss-legendre or riemann (got '" + s + "')");
+}
+
+void quadrature_rule(Quadrature q, int steps, std::vector<double>& nodes, std::vector<double>& weights) {
+  require(steps >= 1, "explain ig: --steps must be >= 1");
+  nodes.assign(size_t(steps), 0.0);
+  weights.assign(size_t(steps), 0.0);
+  if (q == Quadrature::Riemann) {
+    for (int k = 0; k < steps; ++k) {
+      nodes[size_t(k)] = (k + 0.5) / steps;
+      weights[size_t(k)] = 1.0 / steps;
+    }
+    return;
+  }
+  // Roots of P_n by Newton from Chebyshev guesses; w = 2 / ((1 − x²) P_n'(x)²), mapped to [0,1].
+  const int n = steps;
+  for (int i = 0; i < n; ++i) {
+    double x = std::cos(M_PI * (i + 0.75) / (n + 0.5)), dp = 1;
+    for (int it = 0; it < 100; ++it) {
+      double p0 = 1, p1 = x;
+      for (int k = 2; k <= n; ++k) {
+        const double p2 = ((2.0 * k - 1) * x * p1 - (k - 1.0) * p0) / k;
+        p0 = p1;
+        p1 = p2;
+      }
+      if (n == 1) p0 = 1, p1 = x;
+      dp = n * (x * p1 - p0) / (x * x - 1);
+      const double dx = p1 / dp;
+      x -= dx;
+      if (std::fabs(dx) < 1e-15) break;
+    }
+    nodes[size_t(i)] = 0.5 * (1 - x);
+    weights[size_t(i)] = 1.0 / ((1 - x * x) * dp * dp);  // (2/((1−x²)P'²)) · ½
+  }
+}
+
+double IgResult::gap() const {
+  return std::accumulate(feature_attr.begin(), feature_attr.end(), 0.0) - (f_input - f_baseline);
+}
+double IgResult::relative_gap() const {
+  const double d = std::fabs(f_input - f_baseline);
+  return d > 0 ? std::fabs(gap()) / d : std::fabs(gap());
+}
+
+IgResult integrated_gradients(TextModel& tm, const TextInstance& x, int label, int steps, Quadrature q) {
+  require(x.M() >= 1, "explain ig: the input has no features (empty text?)");
+  Transformer<float>& model = tm.model();
+  require(model.config().head == HeadKind::SequenceClassification,
+          std::string("explain ig: needs a sequence_classification head (model.head = ") +
+              head_name(model.config().head) + "); use --method shap or lime");
+  const int T = int(x.ids.size()), C = int(model.config().n_embd);
+  const auto two = tm.rows(x, {full_mask(x.M()), empty_mask(x.M())}, Removal::Mask);
+  TextTarget tt;
+  tt.label = label;
+  tt.kind = TargetKind::LogProbability;
+  // Embedding outputs of the input and of the baseline (one forward each, B = 1).
+  auto x0_of = [&](const std::vector<int32_t>& row, double& f) {
+    f = tm.score_rows({row}, x, tt)[0];
+    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.embedding_output());
+    return std::vector<double>(h.data(), h.data() + size_t(T) * size_t(C));
+  };
+  IgResult r;
+  const std::vector<double> xin = x0_of(two[0], r.f_input), xb = x0_of(two[1], r.f_baseline);
+  std::vector<double> nodes, weights;
+  quadrature_rule(q, steps, nodes, weights);
+  const int B = tm.batch();
+  const int64_t batches = (steps + B - 1) / B;
+  std::vector<int32_t> ids, mask, labels;
+  // Batch g: Σ_k w_k ∂F/∂x0 at α_k for its steps, as T·C doubles.
+  const std::vector<double> parts = gather_batches(batches, [&](int64_t g) {
+    const int k0 = int(g) * B, n = std::min(B, steps - k0);
+    View1<float> over("ig_x0", size_t(n) * size_t(T) * size_t(C));
+    auto h = Kokkos::create_mirror_view(over);
+    for (int b = 0; b < n; ++b)
+      for (size_t i = 0; i < size_t(T) * size_t(C); ++i)
+        h(size_t(b) * size_t(T) * size_t(C) + i) = float(xb[i] + nodes[size_t(k0 + b)] * (xin[i] - xb[i]));
+    Kokkos::deep_copy(over, h);
+    ids.assign(size_t(n) * size_t(T), 0);
+    for (int b = 0; b < n; ++b) std::copy(two[0].begin(), two[0].end(), ids.begin() + size_t(b) * size_t(T));
+    mask.assign(size_t(n) * size_t(T), 1);
+    labels.assign(size_t(n), label);
+    ModelInputs in;
+    in.tokens = ids.data();
+    in.attention_mask = mask.data();
+    in.labels = labels.data();
+    ForwardOptions fo;
+    model.set_embedding_override(over);
+    model.forward(in, n, T, fo);
+    model.backward(float(-n));  // d(−n · mean CE)/dx0_b = ∂ log p_b(label)/∂x0_b
+    auto gr = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.embedding_output_grad());
+    std::vector<double> acc(size_t(T) * size_t(C), 0.0);
+    for (int b = 0; b < n; ++b)
+      for (size_t i = 0; i < acc.size(); ++i)
+        acc[i] += weights[size_t(k0 + b)] * double(gr(size_t(b) * acc.size() + i));
+    return acc;
+  }, tm.comm());
+  std::vector<double> grad(size_t(T) * size_t(C), 0.0);
+  for (int64_t g = 0; g < batches; ++g)
+    for (size_t i = 0; i < grad.size(); ++i) grad[i] += parts[size_t(g) * grad.size() + i];
+  r.token_attr.assign(size_t(T), 0.0);
+  for (int t = 0; t < T; ++t)
+    for (int c = 0; c < C; ++c) {
+      const size_t i = size_t(t) * size_t(C) + size_t(c);
+      r.token_attr[size_t(t)] += (xin[i] - xb[i]) * grad[i];
+    }
+  r.feature_attr.assign(size_t(x.M()), 0.0);
+  for (int f = 0; f < x.M(); ++f)
+    for (int t : x.feature_tokens[size_t(f)]) r.feature_attr[size_t(f)] += r.token_attr[size_t(t)];
+  return r;
+}
+
+}  // namespace tessera::explain

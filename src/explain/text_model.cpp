@@ -1,0 +1,223 @@
+#include "src/explain/text_model.hpp"
+
+#include <Kokkos_Core.hpp>
+#include <algorithm>
+#include <cmath>
+
+#include "src/runtime/error.hpp"
+#include "src/tasks/tagging_input.hpp"
+
+namespace tessera::explain {
+
+Granularity parse_granularity(const std::string& s) {
+  if (s == "word") return Granularity::Word;
+  if (s == "token") return Granularity::Token;
+  if (s == "sentence") return Granularity::Sentence;
+  throw Error("explain: --granularity must be word, token or sentence (got '" + s + "')");
+}
+
+Removal parse_removal(const std::string& s) {
+  if (s == "mask") return Removal::Mask;
+  if (s == "delete") return Removal::Delete;
+  throw Error("explain: --removal must be mask or delete (got '" + s + "')");
+}
+
+TextInstance make_text_instance(const std::string& text, const TaskTokenizer& tok, int64_t max_len, Granularity g,
+                                const std::string& continuation) {
+  TextInstance x;
+  x.text = text;
+  require(text.find_first_not_of(" \t\r\n") != std::string::npos, "explain: empty text (nothing to explain)");
+  if (!continuation.empty()) {
+    const Encoding c = tok.encode(" " + continuation);
+    x.continuation.assign(c.ids.begin(), c.ids.end());
+    require(!x.continuation.empty(), "explain: the continuation encodes to no tokens");
+    require(int64_t(x.continuation.size()) < max_len, "explain: the continuation alone has " +
+                                                          std::to_string(x.continuation.size()) +
+                                                          " tokens, not below max_len " + std::to_string(max_len));
+  }
+  const int64_t room = max_len - int64_t(x.continuation.size());
+  const tasks::TaggingInput enc = tasks::encode_words_for_tagging(text, tok, room);
+  x.truncated = enc.words_kept < enc.words;
+  x.ids = enc.input_ids;
+  // Features: sub-word tokens, words (a word start opens one), or sentences (a word
+  // start after a word ending in . ! ? opens one); a feature's text is its byte range.
+  std::vector<std::pair<size_t, size_t>> span;
+  for (size_t t = 0; t < enc.tokens.size(); ++t) {
+    const auto& tk = enc.tokens[t];
+    x.special.push_back(tk.role == tasks::TokenRole::Special ? 1 : 0);
+    if (tk.role == tasks::TokenRole::Special) continue;
+    const bool start = tk.role == tasks::TokenRole::WordStart;
+    bool open = span.empty() || g == Granularity::Token || (start && g == Granularity::Word);
+    if (start && g == Granularity::Sentence && !span.empty()) {
+      const char c = text[span.back().second - 1];
+      open = c == '.' || c == '!' || c == '?';
+    }
+    if (open) {
+      span.emplace_back(tk.begin, tk.end);
+      x.feature_tokens.push_back({});
+    }
+    span.back().second = std::max(span.back().second, tk.end);
+    x.feature_tokens.back().push_back(int(t));
+  }
+  for (const auto& [b0, b1] : span) x.features.push_back(text.substr(b0, b1 - b0));
+  return x;
+}
+
+std::vector<std::vector<int32_t>> TextModel::rows(const TextInstance& x, const std::vector<Mask>& masks,
+                                                  Removal r) const {
+  std::vector<std::vector<int32_t>> out;
+  for (const Mask& m : masks) {
+    std::vector<uint8_t> keep(x.ids.size(), 1);
+    for (int f = 0; f < x.M(); ++f)
+      if (!m[size_t(f)])
+        for (int t : x.feature_tokens[size_t(f)]) keep[size_t(t)] = 0;
+    std::vector<int32_t> row;
+    for (size_t t = 0; t < x.ids.size(); ++t) {
+      if (keep[t]) row.push_back(x.ids[t]);
+      else if (r == Removal::Mask) row.push_back(mask_id_);
+    }
+    row.insert(row.end(), x.continuation.begin(), x.continuation.end());
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+std::vector<float> TextModel::forward_logits(const std::vector<std::vector<int32_t>>& rows, int& T) {
+  const int B = int(rows.size());
+  T = 1;
+  for (const auto& r : rows) T = std::max(T, int(r.size()));
+  std::vector<int32_t> ids(size_t(B) * size_t(T), pad_id_), mask(size_t(B) * size_t(T), 0);
+  for (int b = 0; b < B; ++b)
+    for (size_t t = 0; t < rows[size_t(b)].size(); ++t) {
+      ids[size_t(b) * size_t(T) + t] = rows[size_t(b)][t];
+      mask[size_t(b) * size_t(T) + t] = 1;
+    }
+  ModelInputs in;
+  in.tokens = ids.data();
+  in.attention_mask = mask.data();
+  ForwardOptions fo;
+  fo.training = false;
+  model_.forward(in, B, T, fo);
+  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model_.logits());
+  return std::vector<float>(host.data(), host.data() + host.extent(0));
+}
+
+std::vector<double> TextModel::class_probabilities(const std::vector<std::vector<int32_t>>& rows) {
+  int T = 0;
+  const std::vector<float> logits = forward_logits(rows, T);
+  const int64_t K = model_.config().num_labels;
+  std::vector<double> p(rows.size() * size_t(K));
+  for (size_t b = 0; b < rows.size(); ++b) {
+    const float* l = logits.data() + b * size_t(K);
+    const double mx = *std::max_element(l, l + K);
+    double z = 0;
+    for (int64_t k = 0; k < K; ++k) z += std::exp(double(l[k]) - mx);
+    for (int64_t k = 0; k < K; ++k) p[b * size_t(K) + size_t(k)] = std::exp(double(l[k]) - mx) / z;
+  }
+  return p;
+}
+
+std::vector<double> TextModel::score_rows(const std::vector<std::vector<int32_t>>& rows, const TextInstance& x,
+                                          const TextTarget& t) {
+  std::vector<double> out;
+  if (t.head == HeadKind::SequenceClassification) {
+    const int64_t K = model_.config().num_labels;
+    require(t.label >= 0 && t.label < K, "explain: target class " + std::to_string(t.label) + " is outside [0, " +
+                                             std::to_string(K) + ")");
+    if (t.kind == TargetKind::Logit) {
+      int T = 0;
+      const std::vector<float> logits = forward_logits(rows, T);
+      for (size_t b = 0; b < rows.size(); ++b) out.push_back(double(logits[b * size_t(K) + size_t(t.label)]));
+      return out;
+    }
+    const std::vector<double> p = class_probabilities(rows);
+    for (size_t b = 0; b < rows.size(); ++b) {
+      const double pb = p[b * size_t(K) + size_t(t.label)];
+      out.push_back(t.kind == TargetKind::LogProbability ? std::log(pb) : pb);
+    }
+    return out;
+  }
+  if (t.head == HeadKind::TokenClassification) {
+    int T = 0;
+    const std::vector<float> logits = forward_logits(rows, T);
+    const int64_t K = model_.config().num_labels;
+    require(!t.span_tokens.empty(), "explain: token classification needs an entity span to explain");
+    for (size_t b = 0; b < rows.size(); ++b) {
+      double lp = 0;
+      for (size_t k = 0; k < t.span_tokens.size(); ++k) {
+        const float* l = logits.data() + (b * size_t(T) + size_t(t.span_tokens[k])) * size_t(K);
+        const double mx = *std::max_element(l, l + K);
+        double z = 0;
+        for (int64_t c = 0; c < K; ++c) z += std::exp(double(l[c]) - mx);
+        lp += double(l[t.span_tags[k]]) - mx - std::log(z);
+      }
+      out.push_back(lp / double(t.span_tokens.size()));
+    }
+    return out;
+  }
+  require(t.head == HeadKind::CausalLM, std::string("explain: head ") + head_name(t.head) +
+                                            " is not served by this value function");
+  // log p(continuation | text): Σ over continuation tokens of log softmax at the previous position.
+  int T = 0;
+  const std::vector<float> logits = forward_logits(rows, T);
+  const int64_t V = model_.config().vocab_size;
+  const size_t n = x.continuation.size();
+  for (size_t b = 0; b < rows.size(); ++b) {
+    const size_t len = rows[b].size();
+    double lp = 0;
+    for (size_t j = 0; j < n; ++j) {
+      const size_t pos = len - n + j - 1;
+      const float* l = logits.data() + (b * size_t(T) + pos) * size_t(V);
+      const double mx = *std::max_element(l, l + V);
+      double z = 0;
+      for (int64_t v = 0; v < V; ++v) z += std::exp(double(l[v]) - mx);
+      lp += double(l[x.continuation[j]]) - mx - std::log(z);
+    }
+    out.push_back(lp);
+  }
+  return out;
+}
+
+ValueFunction TextModel::value_function(const TextInstance& x, const TextTarget& t, Removal r) {
+  require(!(r == Removal::Delete && t.head == HeadKind::TokenClassification),
+          "explain: token classification keeps token positions: use --removal mask");
+  require(!(r == Removal::Delete && t.head == HeadKind::CausalLM && x.ids.empty()), "explain: nothing to delete");
+  ValueFunction local = [this, &x, t, r](const std::vector<Mask>& masks) { return score_rows(rows(x, masks, r), x, t); };
+  return sharded(local, batch_, comm_);
+}
+
+}  // namespace tessera::explain
+
+namespace tessera::explain {
+
+std::vector<EntitySpan> entity_spans(const TextInstance& x, const std::vector<float>& logits,
+                                     const std::vector<std::string>& labels) {
+  const size_t K = labels.size();
+  std::vector<EntitySpan> spans;
+  bool open = false;
+  for (int f = 0; f < x.M(); ++f) {
+    const auto& toks = x.feature_tokens[size_t(f)];
+    const float* l = logits.data() + size_t(toks.front()) * K;
+    const int tag = int(std::max_element(l, l + K) - l);
+    const std::string& name = labels[size_t(tag)];
+    const bool begin = name.rfind("B-", 0) == 0, inside = name.rfind("I-", 0) == 0;
+    const std::string type = begin || inside ? name.substr(2) : "";
+    if (inside && open && spans.back().type == type) {
+      spans.back().text += " " + x.features[size_t(f)];
+    } else if (begin || inside) {
+      spans.push_back({type, x.features[size_t(f)], {}, {}});
+      open = true;
+    } else {
+      open = false;
+      continue;
+    }
+    for (int t : toks) {
+      const float* lt = logits.data() + size_t(t) * K;
+      spans.back().tokens.push_back(t);
+      spans.back().tags.push_back(int(std::max_element(lt, lt + K) - lt));
+    }
+  }
+  return spans;
+}
+
+}  // namespace tessera::explain

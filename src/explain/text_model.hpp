@@ -1,0 +1,94 @@
+// A task model explained over the features of one text: the text is split into
+// features (words at whitespace, sub-word tokens, or sentences), encoded once, and a
+// coalition mask becomes a token row in which the tokens of removed features are
+// replaced by the mask token (Removal::Mask: [MASK] for WordPiece, else the pad id;
+// positions stay put) or deleted (Removal::Delete). Special tokens ([CLS], [SEP])
+// always stay. The value of a row is a scalar target of the head:
+//   sequence_classification  probability (or logit) of one class;
+//   token_classification     mean log-probability of the predicted tags over one entity span;
+//   causal_lm                log-probability of a given continuation after the text.
+// Rows are evaluated in batches through Transformer::forward, sharded over the ranks
+// (coalition.hpp), so 1 rank and N ranks agree bitwise.
+#pragma once
+#include <mpi.h>
+#include <string>
+#include <vector>
+
+#include "io/task_readers.hpp"
+#include "src/explain/coalition.hpp"
+#include "src/model/transformer.hpp"
+
+namespace tessera::explain {
+
+enum class Granularity { Word, Token, Sentence };
+enum class Removal { Mask, Delete };
+enum class TargetKind { Probability, Logit, LogProbability };
+
+Granularity parse_granularity(const std::string& s);
+Removal parse_removal(const std::string& s);
+
+struct TextInstance {
+  std::string text;
+  std::vector<int32_t> ids;                     // encoded text ([CLS] … [SEP]), truncated to max_len
+  std::vector<uint8_t> special;                 // per token: 1 = special (never removed)
+  std::vector<std::string> features;            // feature texts
+  std::vector<std::vector<int>> feature_tokens; // token positions of each feature
+  std::vector<int32_t> continuation;            // causal LM: the scored continuation's ids
+  bool truncated = false;                       // the text had more tokens than max_len
+  int M() const { return int(features.size()); }
+};
+
+// Splits and encodes text (tagging-style word encoding: each word on its own, as
+// training encodes CoNLL words). max_len counts the continuation too.
+TextInstance make_text_instance(const std::string& text, const TaskTokenizer& tok, int64_t max_len,
+                                Granularity g, const std::string& continuation = "");
+
+struct TextTarget {
+  HeadKind head = HeadKind::SequenceClassification;
+  TargetKind kind = TargetKind::Probability;
+  int label = 0;  // sequence classification: the class
+  // token classification: one entity span, its token positions and their tags; the
+  // value is the mean over the span of log p(tag at that token) (Removal::Mask only).
+  std::vector<int> span_tokens, span_tags;
+};
+
+// Token classification: the predicted entity spans of x (B-X starts a span, I-X of the
+// same type continues it, anything else ends it; BIO tags from the label names, the tag
+// of each word's first token) as token positions + tags, with the span's type.
+struct EntitySpan {
+  std::string type, text;
+  std::vector<int> tokens, tags;
+};
+std::vector<EntitySpan> entity_spans(const TextInstance& x, const std::vector<float>& logits,
+                                     const std::vector<std::string>& labels);
+
+class TextModel {
+ public:
+  TextModel(Transformer<float>& model, int32_t mask_id, int32_t pad_id, int batch, MPI_Comm comm)
+      : model_(model), mask_id_(mask_id), pad_id_(pad_id), batch_(batch), comm_(comm) {}
+
+  // Token rows of masks (the ids of the kept tokens; masked ones replaced or dropped).
+  std::vector<std::vector<int32_t>> rows(const TextInstance& x, const std::vector<Mask>& masks, Removal r) const;
+  // The target over explicit token rows (this rank only, one batch at a time).
+  std::vector<double> score_rows(const std::vector<std::vector<int32_t>>& rows, const TextInstance& x,
+                                 const TextTarget& t);
+  // Head logits of token rows (this rank only); T = the longest row.
+  std::vector<float> forward_logits(const std::vector<std::vector<int32_t>>& rows, int& T);
+  // Class probabilities of token rows [rows, K] (this rank only).
+  std::vector<double> class_probabilities(const std::vector<std::vector<int32_t>>& rows);
+  // The value function of x (sharded over the ranks).
+  ValueFunction value_function(const TextInstance& x, const TextTarget& t, Removal r);
+
+  Transformer<float>& model() { return model_; }
+  int32_t mask_id() const { return mask_id_; }
+  int batch() const { return batch_; }
+  MPI_Comm comm() const { return comm_; }
+
+ private:
+  Transformer<float>& model_;
+  int32_t mask_id_, pad_id_;
+  int batch_;
+  MPI_Comm comm_;
+};
+
+}  // namespace tessera::explain

@@ -1,0 +1,77 @@
+// The HTML report in a real headless browser (Debian's chromium): the page renders
+// (its script ran: <body data-rendered=N>), and every span's value and colour in the
+// DOM equal the JSON report (colour by attribution_rgb). Fails when chromium is missing.
+#include "explain_cli_fixture.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "src/explain/html_report.hpp"
+
+using namespace tessera_test;
+using namespace explain_test;
+
+namespace {
+
+std::string chromium() {
+  for (const char* p : {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"})
+    if (std::filesystem::exists(p)) return p;
+  return "";
+}
+
+}  // namespace
+
+TEST(ExplainHtmlBrowser, DomColoursAndValuesEqualJson) {
+  const std::string browser = chromium();
+  ASSERT_FALSE(browser.empty()) << "chromium is not installed (scripts/install.sh installs Debian's chromium); "
+                                   "the HTML report test needs a real headless browser";
+  const ExplainSetup s = make_explain_setup("explain_html");
+  const auto in = s.dir / "in.jsonl";
+  write_file(in, "{\"text\": \"In the beginning God created the heaven\"}\n{\"text\": \"Moses and Aaron went\"}\n");
+  const auto out = s.dir / "out";
+  auto r = run_tessera("explain " + s.config + " --input " + in.string() + " --output " + out.string() +
+                       " --method shap --shap exact");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<nlohmann::json> inputs;
+  for (const auto& l : lines_of(read_file(out / "explanations.jsonl"))) inputs.push_back(nlohmann::json::parse(l));
+  ASSERT_EQ(inputs.size(), 2u);
+
+  const auto dom_file = s.dir / "dom.html";
+  r = run_command(browser + " --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --user-data-dir=" +
+                  (s.dir / "profile").string() + " --dump-dom file://" + (out / "report.html").string() + " > " +
+                  dom_file.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string dom = read_file(dom_file);
+  size_t expected = 0;
+  for (const auto& j : inputs) expected += j["features"].size();
+  EXPECT_NE(dom.find("data-rendered=\"" + std::to_string(expected) + "\""), std::string::npos)
+      << "the page's script did not run in the browser:\n" << dom.substr(0, 2000);
+
+  // <span class="feature" data-input="i" data-feature="j" data-value="v" title=".." style="background-color: rgb(r, g, b);">text</span>
+  const std::regex span(
+      "<span class=\"feature\" data-input=\"(\\d+)\" data-feature=\"(\\d+)\" data-value=\"([^\"]+)\" title=\"[^\"]*\" "
+      "style=\"background-color: rgb\\((\\d+), (\\d+), (\\d+)\\);\">([^<]*)</span>");
+  size_t seen = 0;
+  for (auto it = std::sregex_iterator(dom.begin(), dom.end(), span); it != std::sregex_iterator(); ++it, ++seen) {
+    const auto& m = *it;
+    const size_t i = std::stoul(m[1]), f = std::stoul(m[2]);
+    ASSERT_LT(i, inputs.size());
+    const auto& feats = inputs[i]["features"];
+    ASSERT_LT(f, feats.size());
+    const double a = feats[f]["attribution"].get<double>();
+    EXPECT_NEAR(std::stod(m[3]), a, 1e-12 * std::max(1.0, std::fabs(a))) << "input " << i << " feature " << f;
+    double max_abs = 0;
+    for (const auto& x : feats) max_abs = std::max(max_abs, std::fabs(x["attribution"].get<double>()));
+    const auto rgb = tessera::explain::attribution_rgb(a, max_abs);
+    EXPECT_EQ(std::stoi(m[4]), rgb[0]) << "input " << i << " feature " << f;
+    EXPECT_EQ(std::stoi(m[5]), rgb[1]) << "input " << i << " feature " << f;
+    EXPECT_EQ(std::stoi(m[6]), rgb[2]) << "input " << i << " feature " << f;
+    EXPECT_EQ(m[7].str(), feats[f]["text"].get<std::string>());
+  }
+  EXPECT_EQ(seen, expected) << dom.substr(0, 3000);
+  // The strongest feature of each input is fully saturated (the colours are not all white).
+  EXPECT_NE(dom.find("rgb(255, 0, 0)") == std::string::npos && dom.find("rgb(0, 0, 255)") == std::string::npos, true);
+}
