@@ -43,6 +43,7 @@ std::string write_ckpt(const fs::path& dir, int64_t ln_size) {
   std::vector<float> v(p.numel(), 0.5f);
   TrainingState st;
   st.step = 5;
+  st.tokens_seen = 320;
   return write_checkpoint<float>(dir.string(), p.infos(), {{"params", v.data()}}, st, 0, MPI_COMM_WORLD);
 }
 

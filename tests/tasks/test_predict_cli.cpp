@@ -53,6 +53,7 @@ PredictSetup make_setup(const std::string& name) {
   auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.params().values());
   tessera::TrainingState st;
   st.step = 1;
+  st.tokens_seen = 64;
   st.config_toml = cfg.source_text;
   st.model_family = "bert";
   tessera::write_checkpoint<float>((s.dir / "run" / "checkpoints").string(), model.params().infos(),
