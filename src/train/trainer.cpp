@@ -350,6 +350,7 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
     if (best && cfg.train.keep_best) {
       TrainingState st;
       st.step = at_step;
+      st.tokens_seen = tokens_seen;
       st.seed = cfg.train.seed;
       st.config_toml = stored_config;
       st.model_family = family_name(mc.family);

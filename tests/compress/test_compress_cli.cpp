@@ -40,7 +40,9 @@ std::string train(const fs::path& dir, const std::string& name, const std::strin
 const CompressSetup& setup() {
   static CompressSetup s = [] {
     CompressSetup t;
-    t.dir = tessera_test::fresh_dir("compress_cli");
+    // One directory per test: ctest runs the tests of this file as concurrent processes.
+    t.dir = tessera_test::fresh_dir(std::string("compress_cli_") +
+                                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
     t.data = tessera_test::prepare_ruth(t.dir);
     t.fp32 = train(t.dir, "base", t.data, {});
     t.narrow = train(t.dir, "narrow", t.data, {{"model.n_embd", "30"}});

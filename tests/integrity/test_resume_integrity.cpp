@@ -13,11 +13,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A run dir with a trained tiny model's checkpoints at steps 4 and 8 (once per test binary).
+// A run dir with a trained tiny model's checkpoints at steps 4 and 8 (once per test
+// process; one directory per test, since ctest runs the tests as concurrent processes).
 fs::path trained_run() {
   static fs::path dir;
   if (dir.empty()) {
-    dir = fresh_dir("integrity_resume");
+    dir = fresh_dir(std::string("integrity_resume_") + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     const std::string data = prepare_ruth(dir);
     write_file(dir / "run.toml", tiny_config(data, (dir / "run").string()));
     auto r = run_tessera("train " + (dir / "run.toml").string());
