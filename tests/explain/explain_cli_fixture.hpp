@@ -12,6 +12,7 @@
 #include "io/checkpoint.hpp"
 #include "src/config/run_config.hpp"
 #include "src/model/transformer.hpp"
+#include "initial_checkpoint.hpp"
 #include "test_support.hpp"
 
 namespace explain_test {
@@ -38,17 +39,7 @@ inline ExplainSetup make_explain_setup(const std::string& name) {
                        "initializer_range = 0.5\n[data]\npath = \"" + s.dataset +
                        "\"\nseq_len = 16\n[train]\nmicro_batch_size = 4\n[run]\ndir = \"" + (s.dir / "run").string() +
                        "\"\n");
-  const tessera::RunConfig cfg = tessera::load_run_config(s.config);
-  tessera::Transformer<float> model(cfg.model.transformer);
-  model.init_weights(5);
-  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.params().values());
-  tessera::TrainingState st;
-  st.step = 1;
-  st.tokens_seen = 64;
-  st.config_toml = cfg.source_text;
-  st.model_family = "bert";
-  tessera::write_checkpoint<float>((s.dir / "run" / "checkpoints").string(), model.params().infos(),
-                                   {{"params", host.data()}}, st, 0, MPI_COMM_SELF);
+  write_initial_checkpoint(s.config, s.dir / "run", 5);
   return s;
 }
 

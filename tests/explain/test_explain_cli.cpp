@@ -121,17 +121,7 @@ TEST(ExplainCli, TokenClassificationPerEntitySpan) {
                          "\nn_layer = 2\nn_head = 2\nn_embd = 16\nn_positions = 16\nvocab_size = 69\n"
                          "initializer_range = 0.5\n[data]\npath = \"" + data + "\"\nseq_len = 16\n[train]\n"
                          "micro_batch_size = 4\n[run]\ndir = \"" + (dir / "run").string() + "\"\n");
-  const tessera::RunConfig cfg = tessera::load_run_config(config);
-  tessera::Transformer<float> model(cfg.model.transformer);
-  model.init_weights(3);
-  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.params().values());
-  tessera::TrainingState st;
-  st.step = 1;
-  st.tokens_seen = 64;
-  st.config_toml = cfg.source_text;
-  st.model_family = "bert";
-  tessera::write_checkpoint<float>((dir / "run" / "checkpoints").string(), model.params().infos(),
-                                   {{"params", host.data()}}, st, 0, MPI_COMM_SELF);
+  write_initial_checkpoint(config, dir / "run", 3);
   const auto in = dir / "in.jsonl";
   write_file(in, "{\"text\": \"Moses and Aaron went unto Pharaoh in Egypt\"}\n{\"text\": \"David was king over Israel\"}\n");
   r = run_tessera("explain " + config + " --input " + in.string() + " --output " + (dir / "out").string() +

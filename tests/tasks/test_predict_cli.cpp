@@ -14,6 +14,7 @@
 #include "io/checkpoint.hpp"
 #include "src/config/run_config.hpp"
 #include "src/model/transformer.hpp"
+#include "initial_checkpoint.hpp"
 #include "test_support.hpp"
 
 using namespace tessera_test;
@@ -47,17 +48,7 @@ PredictSetup make_setup(const std::string& name) {
   s.config = (s.dir / "run.toml").string();
   write_file(s.config, config_text(s.dataset, (s.dir / "run").string()));
 
-  const tessera::RunConfig cfg = tessera::load_run_config(s.config);
-  tessera::Transformer<float> model(cfg.model.transformer);
-  model.init_weights(11);
-  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.params().values());
-  tessera::TrainingState st;
-  st.step = 1;
-  st.tokens_seen = 64;
-  st.config_toml = cfg.source_text;
-  st.model_family = "bert";
-  tessera::write_checkpoint<float>((s.dir / "run" / "checkpoints").string(), model.params().infos(),
-                                   {{"params", host.data()}}, st, 0, MPI_COMM_SELF);
+  write_initial_checkpoint(s.config, s.dir / "run", 11);
   return s;
 }
 
