@@ -92,6 +92,11 @@ TEST(HeadPruningTp2, MaskedSlicesGiveTheOneRankLoss) {
     GPT2<float> full(c), shard(c, mp);
     full.init_weights(5);
     shard.init_weights(5);
+    for (GPT2<float>* m : {&full, &shard}) {  // larger weights: attention far from uniform, so q/k rows matter
+      const View1<float> v = m->params().values();
+      Kokkos::parallel_for(RangePolicy(0, int64_t(v.extent(0))), KOKKOS_LAMBDA(const int64_t i) { v(i) *= 10.0f; });
+      Kokkos::fence();
+    }
     const MicroBatch b = batch(c, 9);
     const float before = shard.forward(b.inputs(), b.B, b.T, ForwardOptions{});
     // Heads on both ranks (0,1 on rank 0; 2,3 on rank 1); layer 0 prunes a whole GQA group.
@@ -101,7 +106,7 @@ TEST(HeadPruningTp2, MaskedSlicesGiveTheOneRankLoss) {
     ms.add(shard, masks, "test");
     const float lf = full.forward(b.inputs(), b.B, b.T, ForwardOptions{});
     const float ls = shard.forward(b.inputs(), b.B, b.T, ForwardOptions{});
-    EXPECT_NEAR(lf, ls, 1e-5f) << family_name(f);
+    EXPECT_NEAR(lf, ls, 1e-4f * (1 + std::fabs(lf))) << family_name(f);
     EXPECT_GT(std::fabs(ls - before), 1e-4f) << family_name(f) << ": the masks must change the model";
   }
   agree_no_failures();
