@@ -1,7 +1,7 @@
 // Head pruning under tensor parallelism (`mpirun -np 2`, grid dp 1 × tp 2 × pp 1):
 //  * head importance (∂L/∂ξ, heads split over the tp ranks, summed over the group)
 //    equals the one-rank model's, for GPT-2 (fused c_attn, q|k|v blocks) and Llama
-//    (GQA, kv heads split too);
+//    (GQA, kv heads split too), and BERT (separate q/k/v, post-norm, classification);
 //  * head masks applied through SparsityMasks::add to each rank's slice give the loss
 //    of the one-rank model with the same masks (and a different one than unpruned).
 #include <gtest/gtest.h>
@@ -20,7 +20,9 @@ namespace {
 TransformerConfig tiny(Family f) {
   TransformerConfig c;
   c.family = f;
-  c.head = HeadKind::CausalLM;
+  c.head = f == Family::BERT ? HeadKind::SequenceClassification : HeadKind::CausalLM;
+  c.num_labels = 3;
+  if (f == Family::BERT) c.type_vocab_size = 2;
   c.n_layer = 2;
   c.n_head = 4;
   c.n_embd = 16;
@@ -42,7 +44,10 @@ MicroBatch batch(const TransformerConfig& c, uint64_t seed) {
   b.B = 2;
   b.T = 6;
   for (int i = 0; i < 12; ++i) b.tokens.push_back(tok(rng));
-  for (int i = 0; i < 12; ++i) b.labels.push_back(tok(rng));
+  if (c.head == HeadKind::CausalLM)
+    for (int i = 0; i < 12; ++i) b.labels.push_back(tok(rng));
+  else
+    b.labels = {int32_t(tok(rng) % 3), int32_t(tok(rng) % 3)};
   return b;
 }
 
@@ -68,7 +73,7 @@ TEST(HeadPruningTp2, ImportanceEqualsOneRank) {
   ProcessGrid grid(MPI_COMM_WORLD, 1, 2, 1);
   const int r = grid.tp_rank();
   const ModelParallel mp{r, 2, 0, 1, 0, 1, &grid.tp()};
-  for (Family f : {Family::GPT2, Family::Llama}) {
+  for (Family f : {Family::GPT2, Family::BERT, Family::Llama}) {
     const TransformerConfig c = tiny(f);
     Transformer<double> full(c), shard(c, mp);
     full.init_weights(77);
