@@ -4,7 +4,10 @@
 # with heads pruned (model.heads_per_layer: Michel et al.'s importance on the validation
 # split; or model.prune_heads with the same number of random heads per layer, seeded),
 # and a control continued without pruning. Prints, per variant: validation macro-F1 and
-# accuracy, mean step time and tokens/s, peak RSS (docs/results.md, "Head pruning").
+# accuracy, mean step time and tokens/s, peak RSS (docs/results.md, "Attention-head
+# pruning"); the *_0 variants prune without retraining (1 step at lr 1e-9, i.e. the
+# pruned model as is); then step time of pruned vs unpruned in 3 interleaved repeats.
+# Variants whose run directory holds metrics are not re-run (delete to redo).
 # Usage: scripts/experiments/head_pruning_minilm.sh [TRAIN_ROWS=256] [VAL_ROWS=256] [STEPS=24] [RETRAIN=8]
 source "$(dirname "$0")/common.sh"
 N_TRAIN="${1:-256}" N_VAL="${2:-256}" STEPS="${3:-24}" RETRAIN="${4:-8}"
@@ -56,8 +59,10 @@ import random, sys
 r = random.Random(7); k = int(sys.argv[1])
 print(';'.join('%d:%s' % (l, ','.join(map(str, sorted(r.sample(range(12), k))))) for l in range(6)))" "$1"
 }
-for v in control imp6 rand6 imp3 rand3 imp1; do
-  case $v in
+for v in control imp6 rand6 imp3 rand3 imp1 imp6_0 rand6_0 imp3_0 rand3_0; do
+  steps=$RETRAIN lr=1e-4
+  case $v in *_0) steps=1 lr=1e-9 ;; esac
+  case ${v%_0} in
     control) extra="" ;;
     imp6) extra="heads_per_layer = 6" ;;
     imp3) extra="heads_per_layer = 3" ;;
@@ -65,10 +70,28 @@ for v in control imp6 rand6 imp3 rand3 imp1; do
     rand6) extra="prune_heads = \"$(random_heads 6)\"" ;;
     rand3) extra="prune_heads = \"$(random_heads 9)\"" ;;
   esac
-  config "$D/$v.toml" "$FT" "$D/$v" "$RETRAIN" 1e-4 "$extra"
-  run "$v" "$D/$v.toml"
+  config "$D/$v.toml" "$FT" "$D/$v" "$steps" "$lr" "$extra"
+  [ -f "$D/$v/metrics.jsonl" ] || run "$v" "$D/$v.toml"
 done
-"$PY" - "$D" base control imp6 rand6 imp3 rand3 imp1 <<'PYEOF'
+# Speed: unpruned vs the imp3 heads (18/72 kept) given as a list (no importance pass), interleaved.
+IMP3=$(grep -o 'model.prune_heads = "[^"]*"' "$D/imp3.log" | cut -d'"' -f2)
+for rep in 1 2 3; do
+  config "$D/speed_full.toml" "$FT" "$D/speed_full_$rep" 6 1e-4 ""
+  config "$D/speed_pruned.toml" "$FT" "$D/speed_pruned_$rep" 6 1e-4 "prune_heads = \"$IMP3\""
+  [ -f "$D/speed_full_$rep/metrics.jsonl" ] || run "speed_full_$rep" "$D/speed_full.toml"
+  [ -f "$D/speed_pruned_$rep/metrics.jsonl" ] || run "speed_pruned_$rep" "$D/speed_pruned.toml"
+done
+"$PY" - "$D" <<'PYEOF'
+import json, statistics, sys
+d = sys.argv[1]
+for kind in ("full", "pruned"):
+    ms = []
+    for rep in (1, 2, 3):
+        recs = [json.loads(l) for l in open(f"{d}/speed_{kind}_{rep}/metrics.jsonl")]
+        ms += [r["step_ms"] for r in recs if "step_ms" in r][1:]
+    print(f"speed {kind}: median step {statistics.median(ms):.1f} ms over {len(ms)} steps")
+PYEOF
+"$PY" - "$D" base control imp6 rand6 imp3 rand3 imp1 imp6_0 rand6_0 imp3_0 rand3_0 <<'PYEOF'
 import json, sys
 d = sys.argv[1]
 print("| variant | heads kept | macro-F1 | accuracy | step ms (mean) | tokens/s | peak RSS MB |")

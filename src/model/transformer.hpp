@@ -185,6 +185,8 @@ class Transformer {
   // by ξ_h before the output projection. Empty = no gates (the ungated path, bitwise
   // unchanged). With set_head_gate_grad(true) every backward also accumulates
   // ∂(loss_scale·loss)/∂ξ into head_gate_grad() (this rank's layers and heads; 0 elsewhere).
+  // Gates act in forward()/forward_stage() (train, eval, importance), not in
+  // forward_decode(): pruned heads reach decoding as zeroed weights (head_pruning.hpp).
   void set_head_gates(const std::vector<double>& gates);
   const std::vector<double>& head_gates() const { return head_gates_; }
   void set_head_gate_grad(bool on);
