@@ -98,6 +98,9 @@ std::vector<double> head_importance(Transformer<S>& model, const std::function<b
   MicroBatch mb;
   try {
     while (next(mb)) {
+      // A micro-batch without targets (e.g. the dummy samples that pad a data-parallel
+      // evaluation pass) has no loss to differentiate.
+      if (std::all_of(mb.labels.begin(), mb.labels.end(), [](int32_t v) { return v == kIgnoreIndex; })) continue;
       model.zero_head_gate_grad();
       model.forward(mb.inputs(), mb.B, mb.T, ForwardOptions{});
       model.backward(S(1));
@@ -115,8 +118,12 @@ std::vector<double> head_importance(Transformer<S>& model, const std::function<b
   model.set_grads_ready_hook(hook);
   if (model.params().grads().extent(0) > 0) model.params().zero_grads();
   Kokkos::fence();
-  if (reduce != MPI_COMM_NULL)
+  if (reduce != MPI_COMM_NULL)  // collective, so a non-finite value fails every rank alike
     MPI_Allreduce(MPI_IN_PLACE, importance.data(), int(n), MPI_DOUBLE, MPI_SUM, reduce);
+  for (size_t i = 0; i < n; ++i)
+    require(std::isfinite(importance[i]), "head importance: non-finite ∂L/∂ξ for layer " +
+                                              std::to_string(i / size_t(c.n_head)) + " head " +
+                                              std::to_string(i % size_t(c.n_head)) + " (is the loss finite?)");
   return importance;
 }
 
