@@ -14,6 +14,8 @@
 #include "io/model_checkpoint.hpp"
 #include "src/compress/head_pruning.hpp"
 #include "src/config/run_config.hpp"
+#include "src/runtime/error.hpp"
+#include "src/tune/study_file.hpp"
 #include "test_support.hpp"
 
 using namespace tessera;
@@ -175,4 +177,26 @@ TEST(HeadPruningCli, BadValuesNameTheKey) {
   EXPECT_NE(p.output.find("--heads-per-layer = 9 is outside [1, 4]"), std::string::npos) << p.output;
   EXPECT_EQ(run_config_key_type("model.heads_per_layer"), "int");
   EXPECT_EQ(run_config_key_type("model.prune_heads"), "string");
+  // A study searching both keys parses; a trial's config carries the sampled values.
+  const std::string base = ft_config(s, "tune_base", {});
+  const std::string study = "[study]\nbase_config = \"" + base + "\"\ndir = \"" + (s.dir / "study").string() +
+                            "\"\nobjective = \"loss\"\ntrials = 2\n"
+                            "[space.\"model.heads_per_layer\"]\ntype = \"int\"\nlow = 1\nhigh = 4\n";
+  const StudySpec spec = parse_study(study, (s.dir / "study.toml").string());
+  const std::string trial = trial_toml(spec, {{"model.heads_per_layer", 3}}, (s.dir / "trial").string());
+  EXPECT_EQ(parse_run_config(trial, "trial.toml").model.heads_per_layer, 3);
+  const std::string study2 = "[study]\nbase_config = \"" + base + "\"\ndir = \"" + (s.dir / "study2").string() +
+                             "\"\nobjective = \"loss\"\ntrials = 2\n"
+                             "[space.\"model.prune_heads\"]\ntype = \"categorical\"\nchoices = [\"\", \"0:1;1:2,3\"]\n";
+  const StudySpec spec2 = parse_study(study2, (s.dir / "study2.toml").string());
+  EXPECT_EQ(parse_run_config(trial_toml(spec2, {{"model.prune_heads", "0:1;1:2,3"}}, (s.dir / "t2").string()), "t.toml")
+                .model.prune_heads,
+            "0:1;1:2,3");
+  try {
+    parse_study(study + "[space.\"model.prune_heads\"]\ntype = \"float\"\nlow = 0\nhigh = 1\n",
+                (s.dir / "bad_study.toml").string());
+    ADD_FAILURE() << "a float range on the string key must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.prune_heads"), std::string::npos) << e.what();
+  }
 }
