@@ -5,7 +5,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 TESSERA="${TESSERA:-$ROOT/build/tessera}"
 ASSETS="${TESSERA_ASSETS:-$ROOT/.cache/assets}"
-EXP="$ROOT/.cache/experiments"
+EXP="${TESSERA_EXP:-$ROOT/.cache/experiments}"  # TESSERA_EXP: where to write (e.g. when .cache is read-only)
 MINILM_DIR="$ASSETS/minilm"
 VOCAB="$MINILM_DIR/vocab.txt"
 DATASETS="$ASSETS/datasets"

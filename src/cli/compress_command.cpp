@@ -55,7 +55,9 @@ void register_compress(CLI::App& app) {
   o.prune = app.add_subcommand("prune", "Prune a float32 checkpoint's linear weights (sparse checkpoint with masks)");
   o.prune->add_option("--checkpoint", o.in, "float32 checkpoint (.h5)")->required();
   o.prune->add_option("--out", o.out, "sparse checkpoint to write (.h5)")->required();
-  o.prune->add_option("--method", o.p.method, "importance: magnitude (default) | wanda");
+  o.prune->add_option("--method", o.p.method, "importance: magnitude (default) | wanda | heads (attention heads)");
+  o.prune->add_option("--heads-per-layer", o.p.heads_per_layer, "--method heads: keep the K most important heads per layer");
+  o.prune->add_option("--fraction", o.p.head_fraction, "--method heads: prune floor(F·n_head) heads per layer, F in [0, 1)");
   o.prune->add_option("--sparsity", o.p.sparsity, "unstructured fraction pruned, in [0, 1) (default 0.5)");
   o.prune->add_option("--scope", o.p.scope, "unstructured comparison group: global | layer | row");
   o.prune->add_option("--pattern", o.pattern, "N:M semi-structured along the input dimension, e.g. 2:4");
@@ -79,7 +81,11 @@ int run_compress(MPI_Comm comm) {
     o.p.calibration = o.calib;
     if (!o.pattern.empty()) parse_nm_pattern(o.pattern, o.p, "--pattern");
     const PruneSummary s = prune_checkpoint(o.in, o.out, o.p, comm);
-    if (rank_of(comm) == 0)
+    if (rank_of(comm) == 0 && o.p.method == "heads")
+      std::printf("tessera prune: %s -> %s (heads): pruned heads \"%s\" (%lld of %lld weights in %lld tensors zero), %.1f s\n",
+                  o.in.c_str(), o.out.c_str(), s.heads.c_str(), static_cast<long long>(s.zeros),
+                  static_cast<long long>(s.weights), static_cast<long long>(s.tensors), s.seconds);
+    else if (rank_of(comm) == 0)
       std::printf("tessera prune: %s -> %s (%s%s%s): %lld tensors, %lld of %lld weights zero (%.2f%%), %.1f s\n",
                   o.in.c_str(), o.out.c_str(), o.p.method.c_str(), o.pattern.empty() ? "" : " ",
                   o.pattern.c_str(), static_cast<long long>(s.tensors), static_cast<long long>(s.zeros),

@@ -20,17 +20,20 @@
 namespace tessera {
 
 struct PruneOptions {
-  std::string method = "magnitude";  // magnitude | wanda
+  std::string method = "magnitude";  // magnitude | wanda | heads (attention heads, head_pruning.hpp)
   double sparsity = 0.5;             // unstructured fraction in [0, 1)
   std::string scope;                 // global | layer | row ("" = layer for magnitude, row for wanda)
   int n = 0, m = 0;                  // N:M pattern (0 = unstructured)
   std::vector<std::string> keep_dense;  // name substrings left unpruned
-  CalibrationOptions calibration;       // wanda
+  CalibrationOptions calibration;       // wanda, heads
+  int heads_per_layer = 0;              // heads: keep this many per layer, or
+  double head_fraction = -1;            // heads: prune floor(fraction·n_head) per layer (< 0 = unset)
 };
 
 struct PruneSummary {
   int64_t tensors = 0, weights = 0, zeros = 0;
   double seconds = 0;
+  std::string heads;  // method heads: the pruned heads, "layer:head,…;…"
 };
 
 // Parses "N:M" (e.g. "2:4") into opt.n, opt.m; errors name `key`.

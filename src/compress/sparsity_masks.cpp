@@ -36,6 +36,36 @@ void SparsityMasks::load(const GPT2<float>& model, const std::string& file, MPI_
   Kokkos::deep_copy(mask_, host);
 }
 
+void SparsityMasks::add(GPT2<float>& model, const std::map<std::string, std::vector<uint8_t>>& full,
+                        const std::string& what) {
+  if (full.empty()) return;
+  ensure(model);
+  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), mask_);
+  for (const auto& [name, m] : full) {
+    require(model.params().contains(name), what + ": the model has no parameter " + name);
+    const ParamInfo& info = model.params().info(name);
+    require(int64_t(m.size()) == product(info.full_shape), what + ": mask of " + name + " has the wrong size");
+    const int64_t rows = info.full_shape[0], cols = info.full_shape.size() > 1 ? info.full_shape[1] : 1;
+    const int64_t lr = info.local_shape[0], lc = info.local_shape.size() > 1 ? info.local_shape[1] : 1;
+    const int G = std::max(1, info.shard_groups);
+    for (int64_t i = 0; i < lr; ++i) {
+      int64_t r = i;  // full row of local row i
+      if (info.shard_dim == 0) r = G > 1 ? (i / (lr / G)) * (rows / G) + info.local_start[0] + i % (lr / G)
+                                         : info.local_start[0] + i;
+      for (int64_t j = 0; j < lc; ++j) {
+        const int64_t col = info.shard_dim == 1 ? info.local_start[1] + j : j;
+        if (!m[size_t(r * cols + col)]) host(info.offset + size_t(i * lc + j)) = 0.0f;
+      }
+    }
+  }
+  Kokkos::deep_copy(mask_, host);
+  active_ = true;
+  const View1<float> v = model.params().values(), mk = mask_;
+  Kokkos::parallel_for(
+      "apply_sparsity_mask", RangePolicy(0, int64_t(mk.extent(0))), KOKKOS_LAMBDA(const int64_t i) { v(i) *= mk(i); });
+  Kokkos::fence();
+}
+
 double SparsityMasks::scheduled_sparsity(const PruneSection& p, int64_t step) {
   if (p.final_sparsity <= 0 || step < p.start_step) return 0;
   const double frac = std::min(1.0, double(step - p.start_step) / double(p.end_step - p.start_step));

@@ -15,7 +15,10 @@
 // o_proj columns of a /masks tensor).
 #pragma once
 #include <mpi.h>
+#include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 #include "src/config/run_config.hpp"
 #include "src/model/gpt2.hpp"
 
@@ -28,6 +31,10 @@ class SparsityMasks {
   // Gradual pruning per cfg.prune (no-op when final_sparsity is 0). On a resumed run
   // the mask restarts from the zeros of the targeted tensors.
   void configure_gradual(const GPT2<float>& model, const PruneSection& p, bool resumed);
+  // Adds full-tensor masks (1 = kept; e.g. head_masks()) by parameter name, each rank
+  // taking its tensor-parallel slice; combined with the masks already held (logical and).
+  // A name the model lacks is an error naming `what`. Zeroes the masked weights now.
+  void add(GPT2<float>& model, const std::map<std::string, std::vector<uint8_t>>& full, const std::string& what);
   bool active() const { return active_; }
   // After the optimizer step that made `step` steps: update the schedule's masks (if
   // due) and zero every masked weight.

@@ -62,6 +62,8 @@ const std::vector<Field>& fields() {
       TESSERA_FIELD("model", "num_labels", model.transformer.num_labels),
       TESSERA_FIELD("model", "init_from", model.init_from),
       TESSERA_FIELD("model", "init_blocks", model.init_blocks),
+      TESSERA_FIELD("model", "prune_heads", model.prune_heads),
+      TESSERA_FIELD("model", "heads_per_layer", model.heads_per_layer),
 
       TESSERA_FIELD("data", "path", data.path),
       TESSERA_FIELD("data", "train_split", data.train_split),
@@ -546,6 +548,11 @@ class Parser {
 
     check(c, c.model.init_blocks.empty() || !c.model.init_from.empty(), "model.init_blocks",
           "\"\" unless model.init_from is set (it selects blocks of that checkpoint)", "model.init_from");
+    check(c, c.model.heads_per_layer >= 0, "model.heads_per_layer", ">= 1 (or 0 = keep every head)");
+    check(c, c.model.heads_per_layer == 0 || !c.model.init_from.empty(), "model.heads_per_layer",
+          "0 unless model.init_from is set (head importance is measured on the pre-trained model)", "model.init_from");
+    check(c, c.model.heads_per_layer == 0 || c.model.prune_heads.empty(), "model.heads_per_layer",
+          "0 when model.prune_heads lists the heads", "model.prune_heads");
 
     if (c.data.path.empty() && require_data_) {
       if (!lines_.count("data.path"))

@@ -411,6 +411,52 @@ size_t Transformer<S>::activation_bytes() const {
   return total;
 }
 
+template <class S>
+void Transformer<S>::set_head_gates(const std::vector<double>& gates) {
+  const int64_t NH = cfg_.n_head;
+  if (gates.empty()) {
+    head_gates_.clear();
+    gate_dev_ = View1<S>();
+    return;
+  }
+  require(int64_t(gates.size()) == int64_t(cfg_.n_layer) * NH,
+          "head gates: " + std::to_string(gates.size()) + " values, the model has " + std::to_string(cfg_.n_layer) +
+              " layers × " + std::to_string(NH) + " heads");
+  const Dims d = dims_of(cfg_, mp_, layer_begin_, layer_end_);
+  head_gates_ = gates;
+  gate_dev_ = View1<S>("head_gates", size_t(std::max<int64_t>(1, d.L * d.NHl)));
+  auto h = Kokkos::create_mirror_view(gate_dev_);
+  for (int64_t li = 0; li < d.L; ++li)
+    for (int64_t j = 0; j < d.NHl; ++j)
+      h(li * d.NHl + j) = S(gates[size_t((layer_begin_ + li) * NH + mp_.tp_rank * d.NHl + j)]);
+  Kokkos::deep_copy(gate_dev_, h);
+}
+
+template <class S>
+void Transformer<S>::set_head_gate_grad(bool on) {
+  gate_grad_on_ = on;
+  const Dims d = dims_of(cfg_, mp_, layer_begin_, layer_end_);
+  if (on && gate_grad_dev_.extent(0) == 0) gate_grad_dev_ = View1<S>("head_gate_grad", size_t(std::max<int64_t>(1, d.L * d.NHl)));
+}
+
+template <class S>
+void Transformer<S>::zero_head_gate_grad() {
+  if (gate_grad_dev_.extent(0) > 0) Kokkos::deep_copy(gate_grad_dev_, S(0));
+}
+
+template <class S>
+std::vector<double> Transformer<S>::head_gate_grad() const {
+  const int64_t NH = cfg_.n_head;
+  std::vector<double> out(size_t(cfg_.n_layer * NH), 0.0);
+  if (gate_grad_dev_.extent(0) == 0) return out;
+  const Dims d = dims_of(cfg_, mp_, layer_begin_, layer_end_);
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gate_grad_dev_);
+  for (int64_t li = 0; li < d.L; ++li)
+    for (int64_t j = 0; j < d.NHl; ++j)
+      out[size_t((layer_begin_ + li) * NH + mp_.tp_rank * d.NHl + j)] = double(h(li * d.NHl + j));
+  return out;
+}
+
 template class Transformer<float>;
 template class Transformer<double>;
 

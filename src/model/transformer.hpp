@@ -179,6 +179,21 @@ class Transformer {
 
   size_t activation_bytes() const;
 
+  // ---- attention-head gates (Michel, Levy & Neubig 2019; src/compress/head_pruning.hpp)
+  // gates [n_layer·n_head] (global layer and head indices; this rank uses its stage's
+  // layers and its tensor-parallel heads): forward multiplies head h's attention context
+  // by ξ_h before the output projection. Empty = no gates (the ungated path, bitwise
+  // unchanged). With set_head_gate_grad(true) every backward also accumulates
+  // ∂(loss_scale·loss)/∂ξ into head_gate_grad() (this rank's layers and heads; 0 elsewhere).
+  // Gates act in forward()/forward_stage() (train, eval, importance), not in
+  // forward_decode(): pruned heads reach decoding as zeroed weights (head_pruning.hpp).
+  void set_head_gates(const std::vector<double>& gates);
+  const std::vector<double>& head_gates() const { return head_gates_; }
+  void set_head_gate_grad(bool on);
+  std::vector<double> head_gate_grad() const;
+  void zero_head_gate_grad();
+  const std::function<void(size_t, size_t)>& grads_ready_hook() const { return grads_ready_; }
+
   // ---- LoRA (cfg.lora): W ← W + s·B·A for inference, and back. While merged, the
   // forward uses the merged weights only (training a merged model is refused).
   void merge_lora();
@@ -205,6 +220,9 @@ class Transformer {
                         int64_t col0) const;
   void lora_apply_merge(double sign);
   View1<S> embedding_override_, embedding_grad_;
+  std::vector<double> head_gates_;   // [n_layer·n_head], empty = none
+  View1<S> gate_dev_, gate_grad_dev_;  // [L·NHl] this stage's layers, this rank's heads
+  bool gate_grad_on_ = false;
 };
 
 }  // namespace tessera

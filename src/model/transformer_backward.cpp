@@ -11,6 +11,7 @@
 #include "kernels/embedding.hpp"
 #include "kernels/gather_rows.hpp"
 #include "kernels/gelu.hpp"
+#include "kernels/head_gate.hpp"
 #include "kernels/residual.hpp"
 #include "kernels/rope.hpp"
 #include "kernels/span_logits.hpp"
@@ -188,6 +189,8 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
   shape.batch_offset = mp_.dp_rank * B;
   shape.head_offset = int(mp_.tp_rank * d.NHl);
   shape.NH_total = int(d.NH);
+  const bool gated = !head_gates_.empty();
+  require(!gated || a.attg.extent(0) >= size_t(N * Ql), "model backward: head gates were set after the forward");
   for (int64_t li = L - 1; li >= 0; --li) {
     const int l = layer_begin_ + int(li);
     const BlockWeights<S> w = block_weights(params_, nm, l, false);
@@ -248,8 +251,17 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
     const View1<S> dattn = branch_grad(key(uint32_t(l + 1), 2));
     if (g.o_b.extent(0) > 0) bias_backward<S>(g.o_b, dattn, N, C);
     zero(a.datty, N * Ql);
-    linear_bwd<S>(a.datty, g.o_w, none, dattn, atty, w.o_w, N, Ql, C);
-    lora(kLoraO, dattn, C, C, atty, Ql, Ql, a.datty, Ql, d.NH * d.hd, mp_.tp_rank * Ql);
+    View1<S> ctx = atty;  // o_proj input (head gates: ξ_h·context, recomputed)
+    const View1<S> gate = gated ? sub(gate_dev_, li * d.NHl, d.NHl) : View1<S>();
+    if (gated) {
+      head_gate_forward<S>(a.attg, atty, gate, N, int(d.NHl), int(d.hd));
+      ctx = sub(a.attg, 0, N * Ql);
+    }
+    linear_bwd<S>(a.datty, g.o_w, none, dattn, ctx, w.o_w, N, Ql, C);
+    lora(kLoraO, dattn, C, C, ctx, Ql, Ql, a.datty, Ql, d.NH * d.hd, mp_.tp_rank * Ql);
+    if (gated)  // datty: d(gated) → d(context); ∂L/∂ξ_h accumulated when asked for
+      head_gate_backward<S>(a.datty, gate_grad_on_ ? sub(gate_grad_dev_, li * d.NHl, d.NHl) : View1<S>(), atty, gate, N,
+                            int(d.NHl), int(d.hd));
     zero(a.dqkv, N * W);
     attention_backward<S>(a.dqkv, a.datt_scratch, a.datty, qkv, att, attd, shape, S(drop.attn),
                           key(uint32_t(l + 1), 1));

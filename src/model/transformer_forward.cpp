@@ -11,6 +11,7 @@
 #include "kernels/embedding.hpp"
 #include "kernels/gather_rows.hpp"
 #include "kernels/gelu.hpp"
+#include "kernels/head_gate.hpp"
 #include "kernels/residual.hpp"
 #include "kernels/rope.hpp"
 #include "kernels/span_logits.hpp"
@@ -182,6 +183,8 @@ S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, c
   const View1<S> none;
   const int64_t W = d.W, Ql = d.Ql, KVl = d.KVl, Fh = d.Fh;
   View1<S> x = a.x0;
+  const bool gated = !head_gates_.empty();
+  if (gated && a.attg.extent(0) < size_t(N * Ql)) a.attg = View1<S>("attg", size_t(a.capacity_rows * Ql));
   for (int64_t li = 0; li < L; ++li) {
     const int l = layer_begin_ + int(li);
     const BlockWeights<S> w = block_weights(params_, nm, l, false);
@@ -223,9 +226,14 @@ S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, c
     if (cfg_.positions == PositionKind::Rotary)
       rope_forward<S>(qkv, N, T, 0, int(d.NHl), int(d.NKVl), int(d.hd), cfg_.rope_theta);
     attention_forward<S>(atty, att, attd, qkv, key_mask, shape, S(drop.attn), key(uint32_t(l + 1), 1));
-    if (observer_) observer_(l, LinearInput::AttentionOutput, atty, N, Ql);
-    linear_fwd<S>(a.branch, atty, w.o_w, none, N, Ql, C, w.o_p);  // row-parallel partial
-    lora(kLoraO, atty, Ql, Ql, a.branch, C, C, d.NH * d.hd, mp_.tp_rank * Ql);  // joins the partial sum
+    View1<S> ctx = atty;  // o_proj input: the context, or ξ_h·context with head gates (atty keeps the ungated one)
+    if (gated) {
+      head_gate_forward<S>(a.attg, atty, sub(gate_dev_, li * d.NHl, d.NHl), N, int(d.NHl), int(d.hd));
+      ctx = sub(a.attg, 0, N * Ql);
+    }
+    if (observer_) observer_(l, LinearInput::AttentionOutput, ctx, N, Ql);
+    linear_fwd<S>(a.branch, ctx, w.o_w, none, N, Ql, C, w.o_p);  // row-parallel partial
+    lora(kLoraO, ctx, Ql, Ql, a.branch, C, C, d.NH * d.hd, mp_.tp_rank * Ql);  // joins the partial sum
     tp_sum(mp_, a.branch, N * C);                          // (g)
     if (w.o_b.extent(0) > 0) bias_add_forward<S>(a.branch, w.o_b, N, C);
     residual_add(res2, x, key(uint32_t(l + 1), 2));

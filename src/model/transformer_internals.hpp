@@ -275,6 +275,7 @@ struct Transformer<S>::Activations {
   View1<int32_t> qa_targets;                                // [2B] start targets then end targets
   View1<S> class_w;                                         // [K] class weights of the last forward (empty = 1)
   View1<S> branch, branch_drop;                             // [N,C] residual-branch scratch
+  View1<S> attg;                                            // [N,Ql] gated attention context (head gates only)
   // Gradient buffers, reused across layers.
   View1<S> dres, dbranch, dln, dtmp, dh;                    // [N,C]
   View1<S> datty, dqkv, dfch, dfact, datt_scratch, dx0;
@@ -395,7 +396,7 @@ struct Transformer<S>::Activations {
           &row_sumexp, &target_logit, &pooled, &pooled_d, &dense, &dense_t, &dense_d, &head_in, &head_logits,
           &head_lse, &qa_start, &qa_end, &qa_lse_end, &branch, &branch_drop, &dres, &dbranch, &dln, &dtmp, &dh,
           &datty, &dqkv, &dfch, &dfact, &datt_scratch, &dx0, &dpooled, &ddense, &dhead_logits, &dqa_start, &dqa_end,
-          &lora_u, &lora_xd, &lora_du, &lora_dxd})
+          &lora_u, &lora_xd, &lora_du, &lora_dxd, &attg})
       total += v->span() * sizeof(S);
     return total;
   }

@@ -12,6 +12,7 @@
 #include "io/task_dataset.hpp"
 #include "io/token_dataset.hpp"
 #include "kernels/l1_penalty.hpp"
+#include "src/compress/head_pruning.hpp"
 #include "src/compress/sparsity_masks.hpp"
 #include "src/tasks/task_evaluator.hpp"
 #include "src/train/class_balance.hpp"
@@ -175,6 +176,59 @@ struct Checkpointer {
 
 }  // namespace
 
+namespace {
+
+// model.prune_heads / model.heads_per_layer: the heads to prune (heads_per_layer:
+// the least important on the validation split, measured on the model as initialised
+// from init_from — before any resume — so a resumed run derives the same heads).
+HeadLists configured_head_pruning(const RunConfig& cfg, const TrainingData& data, GPT2<float>& model,
+                                  ProcessGrid& grid, MPI_Comm comm, std::string& note) {
+  const TransformerConfig& mc = cfg.model.transformer;
+  const std::string origin = cfg.source_path.empty() ? "config" : cfg.source_path;
+  if (!cfg.model.prune_heads.empty()) {
+    require(!mc.lora.enabled(), origin + ": model.prune_heads: not supported together with [lora] adapters");
+    return parse_prune_heads(cfg.model.prune_heads, mc.n_layer, mc.n_head, origin + ": model.prune_heads");
+  }
+  if (cfg.model.heads_per_layer <= 0) return {};
+  const std::string key = origin + ": model.heads_per_layer";
+  require(cfg.model.heads_per_layer <= mc.n_head, key + " = " + std::to_string(cfg.model.heads_per_layer) +
+                                                      " is outside [1, " + std::to_string(mc.n_head) +
+                                                      "] (the model has " + std::to_string(mc.n_head) +
+                                                      " heads per layer)");
+  require(!mc.lora.enabled(), key + ": not supported together with [lora] adapters");
+  require(grid.pp_size() == 1, key + ": head importance needs parallel.pp = 1");
+  require(data.has_validation, key + ": head importance needs the validation split data.validation_split = \"" +
+                                   cfg.data.validation_split + "\" in " + cfg.data.path);
+  const int B = cfg.train.micro_batch_size;
+  std::unique_ptr<BatchSource> val;
+  int64_t n = 0;
+  if (data.task) {
+    auto t = std::make_unique<TaskBatchLoader>(TaskBatchLoader::for_evaluation(
+        *data.task_data, cfg.data.validation_split, B, grid.dp_rank(), grid.dp_size()));
+    n = t->eval_batches();
+    val = std::move(t);
+  } else {
+    val = std::make_unique<TokenBatchLoader>(*data.lm, cfg.data.validation_split, data.seq_len, B, false, 0,
+                                             grid.dp_rank(), grid.dp_size());
+    n = val->batches_per_epoch();
+    if (cfg.train.eval_batches > 0) n = std::min(n, cfg.train.eval_batches);
+  }
+  int64_t i = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<double> imp = normalize_head_importance(
+      head_importance<float>(model, [&](MicroBatch& mb) {
+        if (i++ >= n) return false;
+        val->next_batch(mb);
+        return true;
+      }, comm),
+      mc.n_layer, mc.n_head);
+  note = "head importance on " + std::to_string(n) + " validation batches in " +
+         fmt_double(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()) + " s";
+  return least_important_heads(imp, mc.n_layer, mc.n_head, cfg.model.heads_per_layer, key);
+}
+
+}  // namespace
+
 void resolve_init_from(RunConfig& cfg, MPI_Comm comm) {
   if (cfg.model.init_from.empty()) return;
   const TrainingState st = read_checkpoint_state(cfg.model.init_from, comm);
@@ -236,6 +290,18 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
   const std::vector<std::string>& fresh = recipe.fresh_parameters();
   SparsityMasks masks;  // sparse init_from (tessera prune) and [prune] gradual pruning
   if (!cfg.model.init_from.empty()) masks.load(model, cfg.model.init_from, comm);
+  std::string head_note;
+  const HeadLists pruned_heads = configured_head_pruning(cfg, data, model, grid, comm, head_note);
+  if (count_heads(pruned_heads) > 0) {
+    masks.add(model, head_masks(mc, pruned_heads), "model.prune_heads");
+    // The stored config names the heads, so the checkpoint describes its model.
+    RunConfig stored = cfg;
+    stored.model.prune_heads = format_prune_heads(pruned_heads);
+    stored.model.heads_per_layer = 0;
+    stored.model.init_from = "";
+    stored.model.init_blocks = "";
+    if (!cfg.model.init_from.empty() || cfg.model.heads_per_layer > 0) stored_config = to_toml(stored);
+  }
   Checkpointer ckpt{ckpt_dir, cfg.checkpoint.keep_last, comm};
 
   StepLog log((run_dir / "metrics.jsonl").string(), lead, total_steps, hooks.console_path);
@@ -263,6 +329,10 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
     }
   }
   masks.configure_gradual(model, cfg.prune, step > 0);
+  if (count_heads(pruned_heads) > 0)
+    log.message((head_note.empty() ? std::string() : head_note + "; ") + "pruned " +
+                std::to_string(count_heads(pruned_heads)) + " of " + std::to_string(mc.n_layer * mc.n_head) +
+                " attention heads: model.prune_heads = \"" + format_prune_heads(pruned_heads) + "\"");
   const int64_t global_tokens = int64_t(B) * T * accum * grid.dp_size();
   if (!fresh.empty())
     log.message(std::to_string(fresh.size()) + " parameters not in " + cfg.model.init_from + " start from init (" +
