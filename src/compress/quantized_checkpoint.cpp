@@ -49,7 +49,7 @@ void write_quantized_checkpoint(const std::string& path, const CompressedModel& 
         const std::string obj = "/masks/" + name;
         h5::Handle d = f.create_dataset(obj, H5T_NATIVE_UINT8, shape);
         h5::write_box(f, d, obj, H5T_NATIVE_UINT8, std::vector<int64_t>(shape.size(), 0), shape, mask.data(), true,
-                      false);
+                      true);  // collective on MPI_COMM_SELF: HDF5 writes filtered (checksummed) data only collectively
       }
       for (const auto& [name, t] : m.packed) {
         const std::string g = "/quantized/" + name;
@@ -60,10 +60,10 @@ void write_quantized_checkpoint(const std::string& path, const CompressedModel& 
         f.write_attr_i64(g, "rows", t.rows);
         f.write_attr_i64(g, "cols", t.cols);
         h5::Handle d = f.create_dataset(g + "/blocks", H5T_NATIVE_UINT8, {t.rows, rb});
-        h5::write_box(f, d, g + "/blocks", H5T_NATIVE_UINT8, {0, 0}, {t.rows, rb}, t.blocks.data(), true, false);
+        h5::write_box(f, d, g + "/blocks", H5T_NATIVE_UINT8, {0, 0}, {t.rows, rb}, t.blocks.data(), true, true);
         if (t.format == PackedFormat::Int8) {
           h5::Handle s = f.create_dataset(g + "/scale", H5T_NATIVE_FLOAT, {t.rows});
-          h5::write_box(f, s, g + "/scale", H5T_NATIVE_FLOAT, {0}, {t.rows}, t.row_scale.data(), true, false);
+          h5::write_box(f, s, g + "/scale", H5T_NATIVE_FLOAT, {0}, {t.rows}, t.row_scale.data(), true, true);
         }
       }
       f.close();
