@@ -29,26 +29,6 @@ double gguf_float(const GgufFile& f, const std::string& key, double def) {
   return v;
 }
 
-// Tessera name → GGUF name for a Llama with n_layer blocks.
-std::map<std::string, std::string> gguf_names(int n_layer) {
-  std::map<std::string, std::string> m = {
-      {"embed_tokens.weight", "token_embd.weight"},
-      {"norm.weight", "output_norm.weight"},
-      {"lm_head.weight", "output.weight"},
-  };
-  const std::pair<const char*, const char*> block[] = {
-      {"input_layernorm.weight", "attn_norm.weight"},       {"self_attn.q_proj.weight", "attn_q.weight"},
-      {"self_attn.k_proj.weight", "attn_k.weight"},         {"self_attn.v_proj.weight", "attn_v.weight"},
-      {"self_attn.o_proj.weight", "attn_output.weight"},    {"post_attention_layernorm.weight", "ffn_norm.weight"},
-      {"mlp.gate_proj.weight", "ffn_gate.weight"},          {"mlp.up_proj.weight", "ffn_up.weight"},
-      {"mlp.down_proj.weight", "ffn_down.weight"},
-  };
-  for (int i = 0; i < n_layer; ++i)
-    for (const auto& [t, g] : block)
-      m["layers." + std::to_string(i) + "." + t] = "blk." + std::to_string(i) + "." + g;
-  return m;
-}
-
 TransformerConfig gguf_config(const GgufFile& f) {
   const std::string arch = f.get_string("general.architecture");
   require(arch == "llama", f.path() + ": general.architecture '" + arch + "' is not supported (llama)");
@@ -127,12 +107,31 @@ std::vector<float> unpermute_rope_rows(const std::vector<float>& w, int64_t rows
   return move_rope_rows(w, rows, cols, n_head, false, "unpermute_rope_rows");
 }
 
+std::map<std::string, std::string> gguf_llama_tensor_names(int n_layer) {
+  std::map<std::string, std::string> m = {
+      {"embed_tokens.weight", "token_embd.weight"},
+      {"norm.weight", "output_norm.weight"},
+      {"lm_head.weight", "output.weight"},
+  };
+  const std::pair<const char*, const char*> block[] = {
+      {"input_layernorm.weight", "attn_norm.weight"},       {"self_attn.q_proj.weight", "attn_q.weight"},
+      {"self_attn.k_proj.weight", "attn_k.weight"},         {"self_attn.v_proj.weight", "attn_v.weight"},
+      {"self_attn.o_proj.weight", "attn_output.weight"},    {"post_attention_layernorm.weight", "ffn_norm.weight"},
+      {"mlp.gate_proj.weight", "ffn_gate.weight"},          {"mlp.up_proj.weight", "ffn_up.weight"},
+      {"mlp.down_proj.weight", "ffn_down.weight"},
+  };
+  for (int i = 0; i < n_layer; ++i)
+    for (const auto& [t, g] : block)
+      m["layers." + std::to_string(i) + "." + t] = "blk." + std::to_string(i) + "." + g;
+  return m;
+}
+
 ImportedModel import_gguf(const std::string& path) {
   const GgufFile f = GgufFile::open(path);
   ImportedModel m;
   m.config = gguf_config(f);
   const TransformerConfig& c = m.config;
-  const std::map<std::string, std::string> names = gguf_names(c.n_layer);
+  const std::map<std::string, std::string> names = gguf_llama_tensor_names(c.n_layer);
   const std::vector<ParamShape> expected = transformer_parameter_shapes(c);
   std::set<std::string> wanted;
   for (const ParamShape& p : expected) wanted.insert(names.at(p.name));

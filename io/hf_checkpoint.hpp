@@ -50,7 +50,10 @@ void export_hf_directory(const std::string& dir, const ImportedModel& m);
 // HF → GGUF is w.reshape(n_head, 2, rows/n_head/2, cols).swapaxes(1, 2); this is its
 // inverse, GGUF → HF, on a row-major [rows, cols] matrix.
 std::vector<float> unpermute_rope_rows(const std::vector<float>& w, int64_t rows, int64_t cols, int n_head);
-// HF → GGUF (tests).
+// HF → GGUF (tessera export --format gguf).
 std::vector<float> permute_rope_rows(const std::vector<float>& w, int64_t rows, int64_t cols, int n_head);
+// Tessera name → llama.cpp tensor name of a Llama with n_layer blocks
+// (embed_tokens.weight → token_embd.weight, layers.N.self_attn.q_proj.weight → blk.N.attn_q.weight, ...).
+std::map<std::string, std::string> gguf_llama_tensor_names(int n_layer);
 
 }  // namespace tessera

@@ -16,7 +16,7 @@ PACKAGES=(
   libopenblas-dev
   libtoml11-dev libcli11-dev nlohmann-json3-dev libutf8proc-dev
   libgtest-dev googletest libbenchmark-dev
-  python3-numpy python3-h5py python3-matplotlib python3-pip
+  python3-numpy python3-h5py python3-matplotlib python3-pip python3-yaml
   clang libclang-rt-14-dev
   chromium  # headless browser for the explain HTML report test (tests/explain)
 )
@@ -38,6 +38,7 @@ fi
 scripts/fetch_assets.sh
 scripts/fetch_gguf.sh
 scripts/fetch_datasets.sh
+scripts/fetch_pytools.sh  # PyPI gguf reader for the GGUF export test (.cache/pylib)
 
 BUILD_DIR=${TESSERA_BUILD_DIR:-build}
 JOBS=${TESSERA_JOBS:-$(nproc)}

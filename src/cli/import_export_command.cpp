@@ -8,6 +8,7 @@
 #include "io/hf_checkpoint.hpp"
 #include "io/hf_config.hpp"
 #include "io/model_checkpoint.hpp"
+#include "src/compress/gguf_export.hpp"
 #include "src/runtime/error.hpp"
 
 namespace tessera {
@@ -21,6 +22,7 @@ struct ImportExportOptions {
   std::string checkpoint;  // export: Tessera checkpoint
   std::string out;         // import: checkpoint file; export: directory
   std::string format = "hf";
+  GgufExportOptions gguf;  // --format gguf
 };
 
 ImportExportOptions& options() {
@@ -62,8 +64,29 @@ int run_import(const ImportExportOptions& o, MPI_Comm comm) {
   return 0;
 }
 
+int run_export_gguf(const ImportExportOptions& o, MPI_Comm comm) {
+  const GgufExportSummary s = export_gguf(o.checkpoint, o.out, o.gguf, comm);
+  if (rank_of(comm) == 0) {
+    std::string types;
+    for (const auto& [t, n] : s.tensors_by_type) types += (types.empty() ? "" : ", ") + std::to_string(n) + " " + t;
+    std::printf("tessera export: %s -> %s (GGUF v3, llama, %s): %s tensors, %.1f MB\n", o.checkpoint.c_str(),
+                o.out.c_str(), s.file_type.c_str(), types.c_str(), double(s.bytes) / 1e6);
+    if (s.requantized > 0)
+      std::printf("  %d packed tensors requantised to --quant %s (lossy)\n", s.requantized, o.gguf.quant.c_str());
+    if (s.tokenizer)
+      std::printf("  tokenizer metadata copied from %s\n", o.gguf.tokenizer.c_str());
+    else
+      std::printf("  note: no tokenizer metadata written (pass --tokenizer FILE.gguf to copy tokenizer.*; llama.cpp "
+                  "needs it to load the file)\n");
+  }
+  return 0;
+}
+
 int run_export(const ImportExportOptions& o, MPI_Comm comm) {
-  require(o.format == "hf", "export: --format '" + o.format + "' is not supported (hf)");
+  if (o.format == "gguf") return run_export_gguf(o, comm);
+  require(o.format == "hf", "export: --format '" + o.format + "' is not supported (hf, gguf)");
+  require(o.gguf.quant.empty() && o.gguf.tokenizer.empty() && o.gguf.name.empty(),
+          "export: --quant, --tokenizer and --name apply to --format gguf only");
   const ImportedModel m = read_model_checkpoint(o.checkpoint, comm);
   on_root(comm, [&] { export_hf_directory(o.out, m); });
   if (rank_of(comm) == 0)
@@ -81,10 +104,17 @@ void register_import_export(CLI::App& app) {
       ->required();
   o.import_cmd->add_option("--out", o.out, "checkpoint file to write (.h5)")->required();
 
-  o.export_cmd = app.add_subcommand("export", "Tessera checkpoint -> Hugging Face directory");
+  o.export_cmd = app.add_subcommand("export", "Tessera checkpoint -> Hugging Face directory or GGUF file");
   o.export_cmd->add_option("--checkpoint", o.checkpoint, "Tessera checkpoint (.h5)")->required();
-  o.export_cmd->add_option("--out", o.out, "directory for model.safetensors + config.json")->required();
-  o.export_cmd->add_option("--format", o.format, "output format")->check(CLI::IsMember({"hf"}));
+  o.export_cmd->add_option("--out", o.out, "hf: directory for model.safetensors + config.json; gguf: the .gguf file")
+      ->required();
+  o.export_cmd->add_option("--format", o.format, "output format (hf | gguf)")->check(CLI::IsMember({"hf", "gguf"}));
+  o.export_cmd->add_option("--quant", o.gguf.quant,
+                           "gguf: type of float 2-D tensors and of packed ones stored otherwise (f32 | f16 | q8_0 | "
+                           "q4_0 | q4_1); default: as the checkpoint holds them")
+      ->check(CLI::IsMember({"f32", "f16", "q8_0", "q4_0", "q4_1"}));
+  o.export_cmd->add_option("--tokenizer", o.gguf.tokenizer, "gguf: GGUF file whose tokenizer.* metadata is copied");
+  o.export_cmd->add_option("--name", o.gguf.name, "gguf: general.name (default: the checkpoint's file stem)");
 }
 
 int run_import_export(MPI_Comm comm) {

@@ -49,7 +49,7 @@ void write_quantized_checkpoint(const std::string& path, const CompressedModel& 
         const std::string obj = "/masks/" + name;
         h5::Handle d = f.create_dataset(obj, H5T_NATIVE_UINT8, shape);
         h5::write_box(f, d, obj, H5T_NATIVE_UINT8, std::vector<int64_t>(shape.size(), 0), shape, mask.data(), true,
-                      true);
+                      true);  // collective on MPI_COMM_SELF: HDF5 writes filtered (checksummed) data only collectively
       }
       for (const auto& [name, t] : m.packed) {
         const std::string g = "/quantized/" + name;
