@@ -4,10 +4,13 @@
 #include "src/compress/quantized_checkpoint.hpp"
 #include "src/cli/task_inputs.hpp"
 #include "src/cli/forward_rows.hpp"
+#include "src/cli/predictive.hpp"
+#include "src/explain/calibration.hpp"
 
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -37,6 +40,11 @@ struct PredictOptions {
   std::string text_column, text_pair_column;  // default: the dataset's, else "text" / none
   std::string format = "auto";
   int batch_size = 0;  // 0 = train.micro_batch_size
+  // Sequence classification: uncertainty over MC-dropout passes / an ensemble.
+  std::string ensemble;
+  int mc_dropout = 0;
+  uint64_t seed = 1;
+  bool samples = false;
 };
 
 PredictOptions& options() {
@@ -171,24 +179,57 @@ int run(const PredictOptions& o, MPI_Comm comm) {
     require(bool(out), o.output + ": cannot open for writing");
   });
 
-  const std::string ckpt = checkpoint_for(o.checkpoint, cfg);
-  // float32 or quantised (packed weights, src/compress/quantized_checkpoint.hpp)
-  const std::unique_ptr<Transformer<float>> owned = load_inference_model(mc, ckpt, comm);
-  Transformer<float>& model = *owned;
+  const bool uncertain = o.mc_dropout > 0 || !o.ensemble.empty();
+  require(!uncertain || head == HeadKind::SequenceClassification,
+          "predict: --mc-dropout and --ensemble need a sequence_classification head (model.head = " +
+              std::string(head_name(head)) + ")");
+  require(o.ensemble.empty() || o.checkpoint.empty(), "predict: pass --checkpoint or --ensemble, not both");
+  require(!o.samples || uncertain, "predict: --samples needs --mc-dropout or --ensemble");
+  if (o.mc_dropout > 0) require_dropout(mc, o.config);
+  const std::string ckpt = o.ensemble.empty() ? checkpoint_for(o.checkpoint, cfg) : o.ensemble;
   const int B = o.batch_size > 0 ? o.batch_size : cfg.train.micro_batch_size;
   require(B >= 1, "predict: --batch-size must be >= 1");
   const int64_t T = enc.T;
   const int64_t per_row = head == HeadKind::SequenceClassification  ? K
                           : head == HeadKind::TokenClassification ? T * K
                                                                   : T * 2;
-  const std::vector<float> logits = forward_rows(model, enc, B, per_row, tok.pad_id, comm);
+  // Sequence classification: softmax(z / T) with the checkpoint's fitted temperature
+  // (tessera calibrate --fit-temperature), averaged over the samples.
+  PredictiveSamples samples;
+  std::vector<float> logits;
+  if (head == HeadKind::SequenceClassification) {
+    const std::vector<std::string> ckpts =
+        o.ensemble.empty() ? std::vector<std::string>{ckpt} : split_checkpoint_list(o.ensemble);
+    samples = predictive_samples(mc, ckpts, enc, B, K, tok.pad_id, o.mc_dropout, o.seed, comm);
+  } else {
+    // float32 or quantised (packed weights, src/compress/quantized_checkpoint.hpp)
+    const std::unique_ptr<Transformer<float>> owned = load_inference_model(mc, ckpt, comm);
+    logits = forward_rows(*owned, enc, B, per_row, tok.pad_id, comm);
+  }
 
   on_root(comm, [&] {
     auto write = [&](const nlohmann::json& j) { out << j.dump() << "\n"; };
     if (head == HeadKind::SequenceClassification) {
+      std::vector<std::vector<double>> probs;  // per sample [n, K]
+      for (size_t s = 0; s < samples.logits.size(); ++s)
+        probs.push_back(explain::softmax_rows(samples.logits[s], K,
+                                              samples.temperatures[size_t(samples.checkpoint_of[s])]));
+      std::vector<float> z(static_cast<size_t>(K));
       for (size_t i = 0; i < inputs.size(); ++i) {
-        const auto p = tasks::decode_classification(logits.data() + i * size_t(K), K, info.label_names);
-        write(tasks::classification_json(p));
+        std::vector<std::vector<double>> per_input;
+        for (const auto& p : probs) per_input.emplace_back(p.begin() + long(i * size_t(K)), p.begin() + long((i + 1) * size_t(K)));
+        const explain::PredictiveUncertainty u = explain::predictive_uncertainty(per_input);
+        // decode_classification takes logits: log p̄ gives back p̄ under its softmax.
+        for (int64_t k = 0; k < K; ++k) z[size_t(k)] = float(std::log(std::max(u.mean[size_t(k)], 1e-300)));
+        nlohmann::json j = tasks::classification_json(tasks::decode_classification(z.data(), K, info.label_names));
+        if (samples.temperatures.size() == 1 && samples.temperatures[0] != 1.0)
+          j["temperature"] = samples.temperatures[0];
+        if (uncertain) {
+          j["uncertainty"] = {{"samples", per_input.size()}, {"entropy", u.entropy},
+                              {"expected_entropy", u.expected_entropy}, {"mutual_information", u.mutual_information}};
+          if (o.samples) j["samples"] = per_input;
+        }
+        write(j);
       }
     } else if (head == HeadKind::TokenClassification) {
       for (size_t i = 0; i < inputs.size(); ++i) {
@@ -243,6 +284,12 @@ void register_predict(CLI::App& app) {
   p->add_option("--batch-size", o.batch_size, "rows per forward (default: train.micro_batch_size)")
       ->check(CLI::Range(1, 1 << 16));
   p->add_option("--run-dir", o.run_dir, "override run.dir (where checkpoints are looked up)");
+  p->add_option("--mc-dropout", o.mc_dropout,
+                "classification: T passes with the model's dropout on; mean, entropy, mutual information")
+      ->check(CLI::Range(1, 100000));
+  p->add_option("--seed", o.seed, "dropout seed for --mc-dropout (default 1)");
+  p->add_option("--ensemble", o.ensemble, "classification: comma-separated checkpoints, mean of their probabilities");
+  p->add_flag("--samples", o.samples, "with --mc-dropout / --ensemble: also write every sample's probabilities");
   o.cmd = p;
 }
 
