@@ -30,7 +30,7 @@ void append_row(Encoded& e, const std::vector<int32_t>& ids, int32_t pad) {
 }
 
 std::vector<float> forward_rows(Transformer<float>& model, const Encoded& enc, int B, int64_t per_row,
-                                int32_t pad, MPI_Comm comm, const Dropout& dropout) {
+                                int32_t pad, MPI_Comm comm, const Dropout& dropout, bool pooled) {
   const int rank = rank_of(comm), size = size_of(comm);
   const int64_t R = enc.rows(), T = enc.T;
   const int64_t batches = (R + B - 1) / B;
@@ -54,7 +54,7 @@ std::vector<float> forward_rows(Transformer<float>& model, const Encoded& enc, i
     in.token_types = types.data();
     in.attention_mask = mask.data();
     model.forward(in, B, int(T), fo);
-    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.logits());
+    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), pooled ? model.pooler_output() : model.logits());
     require(int64_t(host.extent(0)) >= B * per_row, "predict: the model's logits are smaller than expected");
     mine.insert(mine.end(), host.data(), host.data() + n * per_row);
   }

@@ -27,7 +27,8 @@ struct Dropout {
 
 // Logits of every row, in row order, on rank 0 (empty elsewhere): global batch g of B
 // rows runs on rank g mod size; short batches are padded with one-token dummy rows.
+// pooled: collect the BERT pooler output [rows, n_embd] (per_row = n_embd) instead.
 std::vector<float> forward_rows(Transformer<float>& model, const Encoded& enc, int B, int64_t per_row,
-                                int32_t pad, MPI_Comm comm, const Dropout& dropout = {});
+                                int32_t pad, MPI_Comm comm, const Dropout& dropout = {}, bool pooled = false);
 
 }  // namespace tessera
