@@ -169,9 +169,13 @@ TEST(CalibrateCli, McDropoutAndEnsembleUncertainty) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(read_file(s.dir / "mc9.jsonl"), outs[0]);
   // calibrate over the MC mean
-  r = run_tessera("calibrate " + cfg + " --split train --mc-dropout 4 --output " + (s.dir / "mccal").string());
+  r = run_tessera("calibrate " + cfg + " --split train --mc-dropout 4 --batch-size 2 --output " + (s.dir / "mccal").string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(nlohmann::json::parse(read_file(s.dir / "mccal" / "calibration.json"))["samples_per_input"], 4);
+  r = run_mpi(2, "calibrate " + cfg + " --split train --mc-dropout 4 --batch-size 2 --output " + (s.dir / "mccal2").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(read_file(s.dir / "mccal" / "calibration.json"), read_file(s.dir / "mccal2" / "calibration.json"))
+      << "calibrate --mc-dropout: 1 rank and 2 ranks differ";
 
   // Ensemble of two checkpoints: the mean of their single-checkpoint predictions.
   const tessera::RunConfig rc = tessera::load_run_config(s.config);
