@@ -45,6 +45,9 @@ struct PredictOptions {
   int mc_dropout = 0;
   uint64_t seed = 1;
   bool samples = false;
+  bool laplace = false;  // last-layer Laplace (BERT classifier), fitted on laplace_fit_split
+  std::string laplace_fit_split = "train";
+  int laplace_samples = 0;
 };
 
 PredictOptions& options() {
@@ -179,12 +182,14 @@ int run(const PredictOptions& o, MPI_Comm comm) {
     require(bool(out), o.output + ": cannot open for writing");
   });
 
-  const bool uncertain = o.mc_dropout > 0 || !o.ensemble.empty();
-  require(!uncertain || head == HeadKind::SequenceClassification,
-          "predict: --mc-dropout and --ensemble need a sequence_classification head (model.head = " +
+  require(!o.laplace || (o.mc_dropout == 0 && o.ensemble.empty()),
+          "predict: --laplace does not combine with --mc-dropout / --ensemble");
+  const bool uncertain = o.mc_dropout > 0 || !o.ensemble.empty() || (o.laplace && o.laplace_samples > 0);
+  require((!uncertain && !o.laplace) || head == HeadKind::SequenceClassification,
+          "predict: --mc-dropout, --ensemble and --laplace need a sequence_classification head (model.head = " +
               std::string(head_name(head)) + ")");
   require(o.ensemble.empty() || o.checkpoint.empty(), "predict: pass --checkpoint or --ensemble, not both");
-  require(!o.samples || uncertain, "predict: --samples needs --mc-dropout or --ensemble");
+  require(!o.samples || uncertain, "predict: --samples needs --mc-dropout, --ensemble or --laplace-samples");
   if (o.mc_dropout > 0) require_dropout(mc, o.config);
   const std::string ckpt = o.ensemble.empty() ? checkpoint_for(o.checkpoint, cfg) : o.ensemble;
   const int B = o.batch_size > 0 ? o.batch_size : cfg.train.micro_batch_size;
@@ -196,11 +201,16 @@ int run(const PredictOptions& o, MPI_Comm comm) {
   // Sequence classification: softmax(z / T) with the checkpoint's fitted temperature
   // (tessera calibrate --fit-temperature), averaged over the samples.
   PredictiveSamples samples;
+  LaplaceResult laplace;
   std::vector<float> logits;
   if (head == HeadKind::SequenceClassification) {
     const std::vector<std::string> ckpts =
         o.ensemble.empty() ? std::vector<std::string>{ckpt} : split_checkpoint_list(o.ensemble);
     samples = predictive_samples(mc, ckpts, enc, B, K, tok.pad_id, o.mc_dropout, o.seed, comm);
+    if (o.laplace) {
+      TaskDataset data(cfg.data.path, comm);
+      laplace = run_laplace(mc, data, o.laplace_fit_split, ckpt, enc, B, tok.pad_id, o.laplace_samples, o.seed, comm);
+    }
   } else {
     // float32 or quantised (packed weights, src/compress/quantized_checkpoint.hpp)
     const std::unique_ptr<Transformer<float>> owned = load_inference_model(mc, ckpt, comm);
@@ -211,9 +221,12 @@ int run(const PredictOptions& o, MPI_Comm comm) {
     auto write = [&](const nlohmann::json& j) { out << j.dump() << "\n"; };
     if (head == HeadKind::SequenceClassification) {
       std::vector<std::vector<double>> probs;  // per sample [n, K]
-      for (size_t s = 0; s < samples.logits.size(); ++s)
-        probs.push_back(explain::softmax_rows(samples.logits[s], K,
-                                              samples.temperatures[size_t(samples.checkpoint_of[s])]));
+      if (o.laplace && o.laplace_samples > 0) probs = laplace.samples;
+      else if (o.laplace) probs = {laplace.probs};
+      else
+        for (size_t s = 0; s < samples.logits.size(); ++s)
+          probs.push_back(explain::softmax_rows(samples.logits[s], K,
+                                                samples.temperatures[size_t(samples.checkpoint_of[s])]));
       std::vector<float> z(static_cast<size_t>(K));
       for (size_t i = 0; i < inputs.size(); ++i) {
         std::vector<std::vector<double>> per_input;
@@ -222,7 +235,9 @@ int run(const PredictOptions& o, MPI_Comm comm) {
         // decode_classification takes logits: log p̄ gives back p̄ under its softmax.
         for (int64_t k = 0; k < K; ++k) z[size_t(k)] = float(std::log(std::max(u.mean[size_t(k)], 1e-300)));
         nlohmann::json j = tasks::classification_json(tasks::decode_classification(z.data(), K, info.label_names));
-        if (samples.temperatures.size() == 1 && samples.temperatures[0] != 1.0)
+        if (o.laplace) j["laplace"] = {{"prior_precision", laplace.la.prior_precision},
+                                       {"predictive", o.laplace_samples > 0 ? "mc" : "probit"}};
+        else if (samples.temperatures.size() == 1 && samples.temperatures[0] != 1.0)
           j["temperature"] = samples.temperatures[0];
         if (uncertain) {
           j["uncertainty"] = {{"samples", per_input.size()}, {"entropy", u.entropy},
@@ -289,6 +304,11 @@ void register_predict(CLI::App& app) {
       ->check(CLI::Range(1, 100000));
   p->add_option("--seed", o.seed, "dropout seed for --mc-dropout (default 1)");
   p->add_option("--ensemble", o.ensemble, "classification: comma-separated checkpoints, mean of their probabilities");
+  p->add_flag("--laplace", o.laplace,
+              "classification (BERT): last-layer Laplace predictive (probit; fitted on --laplace-fit-split)");
+  p->add_option("--laplace-fit-split", o.laplace_fit_split, "dataset split the Laplace Hessian is fitted on (train)");
+  p->add_option("--laplace-samples", o.laplace_samples, "Monte-Carlo samples of the Laplace predictive (0 = probit)")
+      ->check(CLI::Range(0, 100000));
   p->add_flag("--samples", o.samples, "with --mc-dropout / --ensemble: also write every sample's probabilities");
   o.cmd = p;
 }

@@ -234,7 +234,25 @@ TEST(CalibrateCli, LastLayerLaplace) {
     EXPECT_LE(l["mean_confidence"].get<double>(), j["uncalibrated"]["mean_confidence"].get<double>() + 1e-9);
     EXPECT_TRUE(std::filesystem::exists(s.dir / "lap" / "reliability_laplace.png"));
   }
-  auto r = run_tessera("calibrate " + s.config + " --split train --laplace --laplace-fit-split nope");
+  // predict --laplace: the MC samples average to the written probabilities.
+  const auto in = s.dir / "in.jsonl";
+  write_file(in, kInputs);
+  auto r = run_tessera("predict " + s.config + " --input " + in.string() + " --output " + (s.dir / "l.jsonl").string() +
+                       " --laplace --laplace-samples 50 --samples");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const auto& j : jsonl(s.dir / "l.jsonl")) {
+    EXPECT_EQ(j["laplace"]["predictive"], "mc");
+    const auto smp = j["samples"].get<std::vector<std::vector<double>>>();
+    ASSERT_EQ(smp.size(), 50u);
+    const auto p = probabilities(j, s.labels);
+    for (size_t k = 0; k < p.size(); ++k) {
+      double m = 0;
+      for (const auto& v : smp) m += v[k] / 50;
+      EXPECT_NEAR(p[k], m, 1e-6);
+    }
+    EXPECT_GE(j["uncertainty"]["mutual_information"].get<double>(), 0.0);
+  }
+  r = run_tessera("calibrate " + s.config + " --split train --laplace --laplace-fit-split nope");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("no split 'nope'"), std::string::npos) << r.output;
 }
