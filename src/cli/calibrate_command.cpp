@@ -138,6 +138,11 @@ int run(const CalibrateOptions& o, MPI_Comm comm) {
       require(bool(p), out + "/" + name + ": write failed");
     };
     write_png(calibrated ? "reliability_uncalibrated.png" : "reliability.png", raw);
+    {
+      std::ofstream p(out + "/coverage.png", std::ios::binary);
+      p << coverage_png(mean_probabilities(s, calibrated), K, labels, 400, 300);
+      require(bool(p), out + "/coverage.png: write failed");
+    }
     std::printf("tessera calibrate: %s | %s n %lld | accuracy %.6f | ece %.6f | mce %.6f | brier %.6f | nll %.6f\n",
                 ckpts.size() == 1 ? ckpts[0].c_str() : "ensemble", o.split.c_str(), (long long)raw.n, raw.accuracy,
                 raw.ece, raw.mce, raw.brier, raw.nll);

@@ -210,4 +210,29 @@ std::string reliability_png(const CalibrationMetrics& m, int width, int height) 
   return png_rgb(rgb, width, height);
 }
 
+std::string coverage_png(const std::vector<double>& probs, int64_t K, const std::vector<int>& labels, int width,
+                         int height) {
+  const CalibrationMetrics m = calibration_metrics(probs, K, labels, 1, {});
+  const int64_t n = m.n;
+  std::vector<std::pair<double, int>> c(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const double* p = probs.data() + i * K;
+    const int64_t arg = std::max_element(p, p + K) - p;
+    c[size_t(i)] = {p[arg], arg == labels[size_t(i)] ? 1 : 0};
+  }
+  std::stable_sort(c.begin(), c.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  PlotSeries curve, base;
+  curve.r = 60, curve.g = 110, curve.b = 200, curve.thickness = 2;
+  base.r = base.g = base.b = 150;
+  double hits = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    hits += c[size_t(k)].second;
+    curve.x.push_back(double(k + 1) / double(n));
+    curve.y.push_back(hits / double(k + 1));
+  }
+  base.x = {0.0, 1.0};
+  base.y = {m.accuracy, m.accuracy};
+  return line_plot_png({base, curve}, width, height);
+}
+
 }  // namespace tessera::explain

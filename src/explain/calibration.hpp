@@ -68,5 +68,9 @@ PredictiveUncertainty predictive_uncertainty(const std::vector<std::vector<doubl
 // A reliability diagram as PNG bytes: per bin a bar of its accuracy (blue; grey
 // where empty), the gap to the bin's mean confidence (red), and the diagonal.
 std::string reliability_png(const CalibrationMetrics& m, int width, int height);
+// Accuracy vs coverage as PNG bytes (the top-k accuracy for k = 1..n in blue, the overall
+// accuracy as a grey line; x = coverage k/n, y from the data).
+std::string coverage_png(const std::vector<double>& probs, int64_t K, const std::vector<int>& labels, int width,
+                         int height);
 
 }  // namespace tessera::explain

@@ -72,6 +72,7 @@ TEST(CalibrateCli, ReportTemperatureStoredAndApplied) {
   EXPECT_EQ(u["accuracy_vs_coverage"].size(), 10u);
   EXPECT_FALSE(j.contains("calibrated"));
   EXPECT_EQ(read_file(s.dir / "cal" / "reliability.png").substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  EXPECT_EQ(read_file(s.dir / "cal" / "coverage.png").substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
 
   // Fit: T is stored in the checkpoint and lowers the NLL on the split it was fitted on.
   r = run_tessera("calibrate " + s.config + " --split train --fit-temperature --output " + (s.dir / "fit").string());
