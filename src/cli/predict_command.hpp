@@ -8,7 +8,9 @@
 //                   pass per checkpoint) the probabilities are the samples' mean, plus
 //                   "uncertainty": {"samples", "entropy", "expected_entropy",
 //                   "mutual_information"} (and "samples": every sample's vector with
-//                   --samples)
+//                   --samples). --laplace [--laplace-samples S]: the last-layer Laplace
+//                   predictive of a BERT classifier (probit, or S samples), fitted on the
+//                   dataset's train split (--laplace-fit-split)
 //   NER             CoNLL (first column = words; blank line between sentences; the text
 //                   is the words joined by single spaces, echoed as "text") or raw text
 //                   in .jsonl / .csv / .tsv: {"entities": [{"type", "start", "end"
