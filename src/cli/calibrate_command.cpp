@@ -26,7 +26,7 @@ using namespace explain;
 
 struct CalibrateOptions {
   CLI::App* cmd = nullptr;
-  std::string config, split = "validation", output, checkpoint, ensemble, run_dir, laplace_fit_split = "train";
+  std::string config, split = "validation", output, checkpoint, ensemble, run_dir, laplace_fit_split = "train", laplace_structure = "diag";
   int bins = 15, batch_size = 0, mc_dropout = 0, laplace_samples = 0;
   uint64_t seed = 1;
   bool fit = false, laplace = false;
@@ -113,7 +113,7 @@ int run(const CalibrateOptions& o, MPI_Comm comm) {
     s.temperatures[0] = fitted;
   }
   LaplaceResult lap;
-  if (o.laplace) lap = run_laplace(mc, data, o.laplace_fit_split, ckpts[0], enc, B, info.pad_id, o.laplace_samples, o.seed, comm);
+  if (o.laplace) lap = run_laplace(mc, data, o.laplace_fit_split, ckpts[0], enc, B, info.pad_id, o.laplace_samples, o.seed, comm, o.laplace_structure);
   bool calibrated = false;
   for (double T : s.temperatures) calibrated = calibrated || T != 1.0;
 
@@ -161,13 +161,14 @@ int run(const CalibrateOptions& o, MPI_Comm comm) {
       lj["prior_precision"] = lap.la.prior_precision;
       lj["log_marginal_likelihood"] = lap.la.log_marginal_likelihood;
       lj["fit_split"] = o.laplace_fit_split;
+      lj["structure"] = o.laplace_structure;
       lj["fit_n"] = lap.la.n;
       lj["predictive"] = o.laplace_samples > 0 ? "mc " + std::to_string(o.laplace_samples) : std::string("probit");
       lj["max_logit_gap"] = lap.max_logit_gap;
       j["laplace"] = lj;
       write_png("reliability_laplace.png", lm);
-      std::printf("tessera calibrate: last-layer Laplace (prior precision %.6g, %s) | ece %.6f | mce %.6f | brier %.6f | "
-                  "nll %.6f\n", lap.la.prior_precision, lj["predictive"].get<std::string>().c_str(), lm.ece, lm.mce,
+      std::printf("tessera calibrate: last-layer Laplace (%s, prior precision %.6g, %s) | ece %.6f | mce %.6f | brier %.6f | "
+                  "nll %.6f\n", o.laplace_structure.c_str(), lap.la.prior_precision, lj["predictive"].get<std::string>().c_str(), lm.ece, lm.mce,
                   lm.brier, lm.nll);
     }
     std::ofstream jf(out + "/calibration.json");
@@ -196,6 +197,8 @@ void register_calibrate(CLI::App& app) {
   c->add_flag("--laplace", o.laplace,
               "last-layer Laplace (diagonal Hessian of the BERT classifier head, prior by marginal likelihood)");
   c->add_option("--laplace-fit-split", o.laplace_fit_split, "split the Laplace Hessian is fitted on (default train)");
+  c->add_option("--laplace-structure", o.laplace_structure, "Laplace Hessian: diag or kron (KFAC)")
+      ->check(CLI::IsMember({"diag", "kron"}));
   c->add_option("--laplace-samples", o.laplace_samples, "Monte-Carlo samples of the Laplace predictive (0 = probit)")
       ->check(CLI::Range(0, 100000));
   c->add_option("--batch-size", o.batch_size, "rows per forward (default: train.micro_batch_size)")

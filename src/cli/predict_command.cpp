@@ -46,7 +46,7 @@ struct PredictOptions {
   uint64_t seed = 1;
   bool samples = false;
   bool laplace = false;  // last-layer Laplace (BERT classifier), fitted on laplace_fit_split
-  std::string laplace_fit_split = "train";
+  std::string laplace_fit_split = "train", laplace_structure = "diag";
   int laplace_samples = 0;
 };
 
@@ -209,7 +209,7 @@ int run(const PredictOptions& o, MPI_Comm comm) {
     samples = predictive_samples(mc, ckpts, enc, B, K, tok.pad_id, o.mc_dropout, o.seed, comm);
     if (o.laplace) {
       TaskDataset data(cfg.data.path, comm);
-      laplace = run_laplace(mc, data, o.laplace_fit_split, ckpt, enc, B, tok.pad_id, o.laplace_samples, o.seed, comm);
+      laplace = run_laplace(mc, data, o.laplace_fit_split, ckpt, enc, B, tok.pad_id, o.laplace_samples, o.seed, comm, o.laplace_structure);
     }
   } else {
     // float32 or quantised (packed weights, src/compress/quantized_checkpoint.hpp)
@@ -236,7 +236,8 @@ int run(const PredictOptions& o, MPI_Comm comm) {
         for (int64_t k = 0; k < K; ++k) z[size_t(k)] = float(std::log(std::max(u.mean[size_t(k)], 1e-300)));
         nlohmann::json j = tasks::classification_json(tasks::decode_classification(z.data(), K, info.label_names));
         if (o.laplace) j["laplace"] = {{"prior_precision", laplace.la.prior_precision},
-                                       {"predictive", o.laplace_samples > 0 ? "mc" : "probit"}};
+                                       {"predictive", o.laplace_samples > 0 ? "mc" : "probit"},
+                                       {"structure", o.laplace_structure}};
         else if (samples.temperatures.size() == 1 && samples.temperatures[0] != 1.0)
           j["temperature"] = samples.temperatures[0];
         if (uncertain) {
@@ -307,6 +308,8 @@ void register_predict(CLI::App& app) {
   p->add_flag("--laplace", o.laplace,
               "classification (BERT): last-layer Laplace predictive (probit; fitted on --laplace-fit-split)");
   p->add_option("--laplace-fit-split", o.laplace_fit_split, "dataset split the Laplace Hessian is fitted on (train)");
+  p->add_option("--laplace-structure", o.laplace_structure, "Laplace Hessian: diag or kron (KFAC)")
+      ->check(CLI::IsMember({"diag", "kron"}));
   p->add_option("--laplace-samples", o.laplace_samples, "Monte-Carlo samples of the Laplace predictive (0 = probit)")
       ->check(CLI::Range(0, 100000));
   p->add_flag("--samples", o.samples, "with --mc-dropout / --ensemble: also write every sample's probabilities");

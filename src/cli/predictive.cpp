@@ -82,7 +82,9 @@ Encoded split_rows(const TaskFeatures& f) {
 // fit_split, predictive on the calibrated split (rank 0; empty elsewhere).
 LaplaceResult run_laplace(const TransformerConfig& mc, const TaskDataset& data, const std::string& fit_split,
                           const std::string& ckpt, const Encoded& eval_rows, int B, int32_t pad, int samples,
-                          uint64_t seed, MPI_Comm comm) {
+                          uint64_t seed, MPI_Comm comm, const std::string& structure) {
+  require(structure == "diag" || structure == "kron",
+          "--laplace-structure '" + structure + "': expected diag or kron");
   require(mc.pooler && mc.family == Family::BERT,
           "--laplace: needs a BERT classifier (features = the pooler output, head = classifier.weight/bias)");
   require(data.has_split(fit_split),
@@ -107,7 +109,8 @@ LaplaceResult run_laplace(const TransformerConfig& mc, const TaskDataset& data, 
   }
   require(W.size() == size_t(K * C) && b.size() == size_t(K), ckpt + ": no classifier.weight [K, C] / classifier.bias [K]");
   const std::vector<double> fphi(fit_phi.begin(), fit_phi.end()), ephi(eval_phi.begin(), eval_phi.end());
-  r.la = fit_last_layer_laplace(fphi, C, std::vector<int>(fit.labels.begin(), fit.labels.end()), W, b, K);
+  r.la = fit_last_layer_laplace(fphi, C, std::vector<int>(fit.labels.begin(), fit.labels.end()), W, b, K,
+                                structure == "kron" ? LaplaceStructure::Kron : LaplaceStructure::Diagonal);
   // The head really is W φ + b on these features.
   for (size_t i = 0; i < eval_logits.size() / size_t(K); ++i)
     for (int64_t k = 0; k < K; ++k) {

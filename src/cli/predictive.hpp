@@ -48,7 +48,7 @@ struct LaplaceResult {
 };
 LaplaceResult run_laplace(const TransformerConfig& mc, const TaskDataset& data, const std::string& fit_split,
                           const std::string& ckpt, const Encoded& rows, int B, int32_t pad, int samples,
-                          uint64_t seed, MPI_Comm comm);
+                          uint64_t seed, MPI_Comm comm, const std::string& structure = "diag");
 
 // The encoded rows of a task-dataset split.
 Encoded split_rows(const TaskFeatures& f);

@@ -222,7 +222,8 @@ TEST(CalibrateCli, McDropoutAndEnsembleUncertainty) {
 
 TEST(CalibrateCli, LastLayerLaplace) {
   const ExplainSetup s = make_explain_setup("calibrate_cli_laplace");
-  for (const std::string pred : {"", " --laplace-samples 200"}) {
+  for (const std::string pred : {"", " --laplace-samples 200", " --laplace-structure kron",
+                                 " --laplace-structure kron --laplace-samples 200"}) {
     auto r = run_tessera("calibrate " + s.config + " --split train --laplace --output " + (s.dir / "lap").string() + pred);
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const auto j = nlohmann::json::parse(read_file(s.dir / "lap" / "calibration.json"));
@@ -230,7 +231,8 @@ TEST(CalibrateCli, LastLayerLaplace) {
     EXPECT_LT(l["max_logit_gap"].get<double>(), 1e-4);  // logits = classifier(pooler output)
     EXPECT_GT(l["prior_precision"].get<double>(), 0.0);
     EXPECT_EQ(l["n"], j["uncalibrated"]["n"]);
-    EXPECT_EQ(l["predictive"], pred.empty() ? "probit" : "mc 200");
+    EXPECT_EQ(l["predictive"], pred.find("samples") == std::string::npos ? "probit" : "mc 200");
+    EXPECT_EQ(l["structure"], pred.find("kron") == std::string::npos ? "diag" : "kron");
     // the posterior predictive is less confident than the MAP on average
     EXPECT_LE(l["mean_confidence"].get<double>(), j["uncalibrated"]["mean_confidence"].get<double>() + 1e-9);
     EXPECT_TRUE(std::filesystem::exists(s.dir / "lap" / "reliability_laplace.png"));
