@@ -226,6 +226,8 @@ void validate_state(const h5::File& f, const TrainingState& st) {
   for (const auto& [k, v] : st.scalars)
     if (std::isinf(v) || (std::isnan(v) && k != "best_value"))
       f.fail("/run/scalars/@" + k, "is not a finite number (corrupt checkpoint)");
+  if (auto t = scalar(kTemperatureScalar); t && !(*t > 0))
+    f.fail(std::string("/run/scalars@") + kTemperatureScalar, "is " + std::to_string(*t) + ", must be > 0");
   if (auto hb = scalar("has_best"); hb && *hb != 0.0 && *hb != 1.0)
     f.fail("/run/scalars/@has_best", "must be 0 or 1");
   if (auto hb = scalar("has_best"); hb && *hb == 1.0) {
@@ -262,6 +264,18 @@ std::string dataset_name(const std::string& prefix, const std::string& name) {
 }
 
 }  // namespace
+
+void write_checkpoint_scalar(const std::string& file, const std::string& key, double value, MPI_Comm comm) {
+  require(std::isfinite(value), file + ": checkpoint scalar '" + key + "' must be finite");
+  {
+    h5::File f = h5::File::open_write(file, comm);
+    check_format(f);
+    if (!f.is_group("/run")) f.create_group("/run");
+    if (!f.is_group("/run/scalars")) f.create_group("/run/scalars");
+    f.write_attr_f64("/run/scalars", key, value);
+  }
+  barrier(comm);
+}
 
 std::string checkpoint_path(const std::string& dir, int64_t step) {
   char buf[32];

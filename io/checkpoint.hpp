@@ -67,6 +67,13 @@ TrainingState read_checkpoint(const std::string& file, const std::vector<ParamIn
 // The training state only (no tensors).
 TrainingState read_checkpoint_state(const std::string& file, MPI_Comm comm);
 
+// The checkpoint scalar holding the fitted softmax temperature (tessera calibrate
+// --fit-temperature; /run/scalars@temperature, > 0). Absent = 1.
+inline constexpr const char* kTemperatureScalar = "temperature";
+
+// Sets /run/scalars@key = value in an existing checkpoint (collective over comm).
+void write_checkpoint_scalar(const std::string& file, const std::string& key, double value, MPI_Comm comm);
+
 // Newest complete <dir>/step_*.h5 by step number ("" if none or no dir); *.tmp ignored.
 std::string find_latest_checkpoint(const std::string& dir);
 

@@ -8,6 +8,7 @@
 #include "io/checkpoint.hpp"
 #include "io/task_dataset.hpp"
 #include "src/tasks/task_evaluator.hpp"
+#include "src/cli/predictive.hpp"
 #include "src/train/task_batch_loader.hpp"
 #include "io/checkpoint_verify.hpp"
 #include "io/inspect.hpp"
@@ -175,6 +176,12 @@ int eval_task(const RunConfig& cfg, const std::string& file, const std::string& 
   TaskEvaluator ev(cfg.model.transformer.head, data.info(), data.read_split(split),
                    cfg.model.transformer.head == HeadKind::QuestionAnswering ? data.read_examples(split)
                                                                               : TaskExamples{});
+  // Sequence classification with a fitted temperature (tessera calibrate
+  // --fit-temperature): the NLL of softmax(z / T) next to the raw loss.
+  const bool classify = cfg.model.transformer.head == HeadKind::SequenceClassification;
+  const double temperature = classify ? checkpoint_temperature(file, comm) : 1.0;
+  const int64_t K = cfg.model.transformer.num_labels;
+  double cal_nll = 0, cal_n = 0;
   MicroBatch mb;
   double loss = 0;
   for (int64_t i = 0; i < loader.eval_batches(); ++i) {
@@ -182,7 +189,19 @@ int eval_task(const RunConfig& cfg, const std::string& file, const std::string& 
     loss += model.forward(mb.inputs(), mb.B, mb.T, ForwardOptions{});
     auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.logits());
     ev.add_batch(mb, host.data());
+    if (temperature != 1.0)
+      for (int b = 0; b < mb.B; ++b) {
+        if (mb.example_index.size() == size_t(mb.B) && mb.example_index[size_t(b)] < 0) continue;
+        const float* z = host.data() + size_t(b) * size_t(K);
+        double mx = -INFINITY, se = 0;
+        for (int64_t k = 0; k < K; ++k) mx = std::max(mx, double(z[k]) / temperature);
+        for (int64_t k = 0; k < K; ++k) se += std::exp(double(z[k]) / temperature - mx);
+        cal_nll += mx + std::log(se) - double(z[mb.labels[size_t(b)]]) / temperature;
+        cal_n += 1;
+      }
   }
+  double cal[2] = {cal_nll, cal_n};
+  MPI_Allreduce(MPI_IN_PLACE, cal, 2, MPI_DOUBLE, MPI_SUM, comm);
   loss = loader.eval_batches() > 0 ? loss / double(loader.eval_batches()) : NAN;
   MPI_Allreduce(MPI_IN_PLACE, &loss, 1, MPI_DOUBLE, MPI_SUM, comm);
   loss /= size;
@@ -191,6 +210,8 @@ int eval_task(const RunConfig& cfg, const std::string& file, const std::string& 
     std::cout << "eval " << file << " | " << split << " loss " << loss;
     for (const auto& [k, v] : metrics)
       if (k.find('/') == std::string::npos) std::cout << " | " << k << " " << v;
+    if (temperature != 1.0)
+      std::cout << " | temperature " << temperature << " | calibrated_nll " << (cal[1] > 0 ? cal[0] / cal[1] : NAN);
     std::cout << "\n" << ev.report().dump(2) << "\n";
   }
   return 0;

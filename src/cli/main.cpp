@@ -7,6 +7,7 @@
 //   predict CONFIG.toml          task predictions (labels, entities, answers) as JSONL
 //   tune STUDY.toml              hyperparameter / architecture search (docs/tune.md)
 //   explain CONFIG.toml          attributions (SHAP, LIME, IG) and PDP/ICE, JSON + HTML
+//   calibrate CONFIG.toml        ECE/MCE/Brier/NLL, reliability diagram, temperature scaling
 //   import / export              Hugging Face safetensors + config.json / GGUF ↔ Tessera checkpoint
 //   quantize / prune             compress a float32 checkpoint (docs/compression.md)
 // Any error on any rank prints "tessera: error [rank r/n (dp d, pp p, tp t) on host H]: …"
@@ -17,6 +18,7 @@
 #include <Kokkos_Core.hpp>
 #include <cstdio>
 #include <iostream>
+#include "src/cli/calibrate_command.hpp"
 #include "src/cli/commands.hpp"
 #include "src/cli/compress_command.hpp"
 #include "src/cli/explain_command.hpp"
@@ -40,6 +42,7 @@ int main(int argc, char** argv) {
   tessera::register_commands(app, cl);
   tessera::register_predict(app);
   tessera::register_explain(app);
+  tessera::register_calibrate(app);
   tessera::register_import_export(app);
   tessera::register_tune(app);
   tessera::register_compress(app);
@@ -61,6 +64,7 @@ int main(int argc, char** argv) {
     if (rc < 0) rc = tessera::run_tune(MPI_COMM_WORLD);
     if (rc < 0) rc = tessera::run_compress(MPI_COMM_WORLD);
     if (rc < 0) rc = tessera::run_explain(MPI_COMM_WORLD);
+    if (rc < 0) rc = tessera::run_calibrate(MPI_COMM_WORLD);
     if (rc < 0) rc = tessera::run_command(cl, MPI_COMM_WORLD);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "tessera: error [%s]: %s\n", tessera::rank_context().c_str(), e.what());

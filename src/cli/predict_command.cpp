@@ -3,10 +3,14 @@
 #include "src/cli/predict_command.hpp"
 #include "src/compress/quantized_checkpoint.hpp"
 #include "src/cli/task_inputs.hpp"
+#include "src/cli/forward_rows.hpp"
+#include "src/cli/predictive.hpp"
+#include "src/explain/calibration.hpp"
 
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -36,6 +40,14 @@ struct PredictOptions {
   std::string text_column, text_pair_column;  // default: the dataset's, else "text" / none
   std::string format = "auto";
   int batch_size = 0;  // 0 = train.micro_batch_size
+  // Sequence classification: uncertainty over MC-dropout passes / an ensemble.
+  std::string ensemble;
+  int mc_dropout = 0;
+  uint64_t seed = 1;
+  bool samples = false;
+  bool laplace = false;  // last-layer Laplace (BERT classifier), fitted on laplace_fit_split
+  std::string laplace_fit_split = "train", laplace_structure = "diag";
+  int laplace_samples = 0;
 };
 
 PredictOptions& options() {
@@ -48,85 +60,7 @@ int rank_of(MPI_Comm comm) {
   MPI_Comm_rank(comm, &r);
   return r;
 }
-int size_of(MPI_Comm comm) {
-  int n = 1;
-  MPI_Comm_size(comm, &n);
-  return n;
-}
 
-
-// Encoded rows: B·T ids, masks and types; per input, the rows it owns.
-struct Encoded {
-  int64_t T = 0;
-  std::vector<int32_t> ids, mask, types;
-  int64_t rows() const { return T > 0 ? int64_t(ids.size()) / T : 0; }
-};
-
-void append_row(Encoded& e, const std::vector<int32_t>& ids, int32_t pad) {
-  const size_t T = size_t(e.T);
-  for (size_t t = 0; t < T; ++t) {
-    e.ids.push_back(t < ids.size() ? ids[t] : pad);
-    e.mask.push_back(t < ids.size() ? 1 : 0);
-    e.types.push_back(0);
-  }
-}
-
-// Logits of every row, in row order, on rank 0 (empty elsewhere): global batch g of B
-// rows runs on rank g mod size; short batches are padded with one-token dummy rows.
-std::vector<float> forward_rows(Transformer<float>& model, const Encoded& enc, int B, int64_t per_row,
-                                int32_t pad, MPI_Comm comm) {
-  const int rank = rank_of(comm), size = size_of(comm);
-  const int64_t R = enc.rows(), T = enc.T;
-  const int64_t batches = (R + B - 1) / B;
-  std::vector<float> mine;
-  std::vector<int32_t> tok(size_t(B * T)), mask(size_t(B * T)), types(size_t(B * T));
-  ForwardOptions fo;
-  fo.training = false;
-  for (int64_t g = rank; g < batches; g += size) {
-    const int64_t r0 = g * B, n = std::min<int64_t>(B, R - r0);
-    std::copy_n(enc.ids.begin() + r0 * T, n * T, tok.begin());
-    std::copy_n(enc.mask.begin() + r0 * T, n * T, mask.begin());
-    std::copy_n(enc.types.begin() + r0 * T, n * T, types.begin());
-    std::fill(tok.begin() + n * T, tok.end(), pad);
-    std::fill(mask.begin() + n * T, mask.end(), 0);
-    std::fill(types.begin() + n * T, types.end(), 0);
-    for (int64_t b = n; b < B; ++b) mask[size_t(b * T)] = 1;
-    ModelInputs in;
-    in.tokens = tok.data();
-    in.token_types = types.data();
-    in.attention_mask = mask.data();
-    model.forward(in, B, int(T), fo);
-    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.logits());
-    require(int64_t(host.extent(0)) >= B * per_row, "predict: the model's logits are smaller than expected");
-    mine.insert(mine.end(), host.data(), host.data() + n * per_row);
-  }
-  // Gather to rank 0: rank r's part is its batches in order.
-  const int64_t len = int64_t(mine.size());
-  std::vector<int64_t> lens(static_cast<size_t>(size));
-  MPI_Gather(&len, 1, MPI_INT64_T, lens.data(), 1, MPI_INT64_T, 0, comm);
-  std::vector<int> counts(static_cast<size_t>(size)), displs(static_cast<size_t>(size));
-  int64_t total = 0;
-  if (rank == 0)
-    for (int r = 0; r < size; ++r) {
-      counts[size_t(r)] = int(lens[size_t(r)]);
-      displs[size_t(r)] = int(total);
-      total += lens[size_t(r)];
-    }
-  require(R * per_row < (int64_t(1) << 31), "predict: too many logits to gather; split the input file");
-  std::vector<float> all(size_t(rank == 0 ? total : 0));
-  MPI_Gatherv(mine.data(), int(len), MPI_FLOAT, all.data(), counts.data(), displs.data(), MPI_FLOAT, 0, comm);
-  if (rank != 0) return {};
-  std::vector<float> ordered(size_t(R * per_row));
-  std::vector<int64_t> offset(static_cast<size_t>(size));
-  for (int r = 0; r < size; ++r) offset[size_t(r)] = displs[size_t(r)];
-  for (int64_t g = 0; g < batches; ++g) {
-    const int r = int(g % size);
-    const int64_t n = std::min<int64_t>(B, R - g * B) * per_row;
-    std::copy_n(all.begin() + offset[size_t(r)], n, ordered.begin() + g * B * per_row);
-    offset[size_t(r)] += n;
-  }
-  return ordered;
-}
 
 int run(const PredictOptions& o, MPI_Comm comm) {
   RunConfig cfg = load_run_config(o.config);
@@ -248,24 +182,70 @@ int run(const PredictOptions& o, MPI_Comm comm) {
     require(bool(out), o.output + ": cannot open for writing");
   });
 
-  const std::string ckpt = checkpoint_for(o.checkpoint, cfg);
-  // float32 or quantised (packed weights, src/compress/quantized_checkpoint.hpp)
-  const std::unique_ptr<Transformer<float>> owned = load_inference_model(mc, ckpt, comm);
-  Transformer<float>& model = *owned;
+  require(!o.laplace || (o.mc_dropout == 0 && o.ensemble.empty()),
+          "predict: --laplace does not combine with --mc-dropout / --ensemble");
+  const bool uncertain = o.mc_dropout > 0 || !o.ensemble.empty() || (o.laplace && o.laplace_samples > 0);
+  require((!uncertain && !o.laplace) || head == HeadKind::SequenceClassification,
+          "predict: --mc-dropout, --ensemble and --laplace need a sequence_classification head (model.head = " +
+              std::string(head_name(head)) + ")");
+  require(o.ensemble.empty() || o.checkpoint.empty(), "predict: pass --checkpoint or --ensemble, not both");
+  require(!o.samples || uncertain, "predict: --samples needs --mc-dropout, --ensemble or --laplace-samples");
+  if (o.mc_dropout > 0) require_dropout(mc, o.config);
+  const std::string ckpt = o.ensemble.empty() ? checkpoint_for(o.checkpoint, cfg) : o.ensemble;
   const int B = o.batch_size > 0 ? o.batch_size : cfg.train.micro_batch_size;
   require(B >= 1, "predict: --batch-size must be >= 1");
   const int64_t T = enc.T;
   const int64_t per_row = head == HeadKind::SequenceClassification  ? K
                           : head == HeadKind::TokenClassification ? T * K
                                                                   : T * 2;
-  const std::vector<float> logits = forward_rows(model, enc, B, per_row, tok.pad_id, comm);
+  // Sequence classification: softmax(z / T) with the checkpoint's fitted temperature
+  // (tessera calibrate --fit-temperature), averaged over the samples.
+  PredictiveSamples samples;
+  LaplaceResult laplace;
+  std::vector<float> logits;
+  if (head == HeadKind::SequenceClassification) {
+    const std::vector<std::string> ckpts =
+        o.ensemble.empty() ? std::vector<std::string>{ckpt} : split_checkpoint_list(o.ensemble);
+    samples = predictive_samples(mc, ckpts, enc, B, K, tok.pad_id, o.mc_dropout, o.seed, comm);
+    if (o.laplace) {
+      TaskDataset data(cfg.data.path, comm);
+      laplace = run_laplace(mc, data, o.laplace_fit_split, ckpt, enc, B, tok.pad_id, o.laplace_samples, o.seed, comm, o.laplace_structure);
+    }
+  } else {
+    // float32 or quantised (packed weights, src/compress/quantized_checkpoint.hpp)
+    const std::unique_ptr<Transformer<float>> owned = load_inference_model(mc, ckpt, comm);
+    logits = forward_rows(*owned, enc, B, per_row, tok.pad_id, comm);
+  }
 
   on_root(comm, [&] {
     auto write = [&](const nlohmann::json& j) { out << j.dump() << "\n"; };
     if (head == HeadKind::SequenceClassification) {
+      std::vector<std::vector<double>> probs;  // per sample [n, K]
+      if (o.laplace && o.laplace_samples > 0) probs = laplace.samples;
+      else if (o.laplace) probs = {laplace.probs};
+      else
+        for (size_t s = 0; s < samples.logits.size(); ++s)
+          probs.push_back(explain::softmax_rows(samples.logits[s], K,
+                                                samples.temperatures[size_t(samples.checkpoint_of[s])]));
+      std::vector<float> z(static_cast<size_t>(K));
       for (size_t i = 0; i < inputs.size(); ++i) {
-        const auto p = tasks::decode_classification(logits.data() + i * size_t(K), K, info.label_names);
-        write(tasks::classification_json(p));
+        std::vector<std::vector<double>> per_input;
+        for (const auto& p : probs) per_input.emplace_back(p.begin() + long(i * size_t(K)), p.begin() + long((i + 1) * size_t(K)));
+        const explain::PredictiveUncertainty u = explain::predictive_uncertainty(per_input);
+        // decode_classification takes logits: log p̄ gives back p̄ under its softmax.
+        for (int64_t k = 0; k < K; ++k) z[size_t(k)] = float(std::log(std::max(u.mean[size_t(k)], 1e-300)));
+        nlohmann::json j = tasks::classification_json(tasks::decode_classification(z.data(), K, info.label_names));
+        if (o.laplace) j["laplace"] = {{"prior_precision", laplace.la.prior_precision},
+                                       {"predictive", o.laplace_samples > 0 ? "mc" : "probit"},
+                                       {"structure", o.laplace_structure}};
+        else if (samples.temperatures.size() == 1 && samples.temperatures[0] != 1.0)
+          j["temperature"] = samples.temperatures[0];
+        if (uncertain) {
+          j["uncertainty"] = {{"samples", per_input.size()}, {"entropy", u.entropy},
+                              {"expected_entropy", u.expected_entropy}, {"mutual_information", u.mutual_information}};
+          if (o.samples) j["samples"] = per_input;
+        }
+        write(j);
       }
     } else if (head == HeadKind::TokenClassification) {
       for (size_t i = 0; i < inputs.size(); ++i) {
@@ -320,6 +300,19 @@ void register_predict(CLI::App& app) {
   p->add_option("--batch-size", o.batch_size, "rows per forward (default: train.micro_batch_size)")
       ->check(CLI::Range(1, 1 << 16));
   p->add_option("--run-dir", o.run_dir, "override run.dir (where checkpoints are looked up)");
+  p->add_option("--mc-dropout", o.mc_dropout,
+                "classification: T passes with the model's dropout on; mean, entropy, mutual information")
+      ->check(CLI::Range(1, 100000));
+  p->add_option("--seed", o.seed, "dropout seed for --mc-dropout (default 1)");
+  p->add_option("--ensemble", o.ensemble, "classification: comma-separated checkpoints, mean of their probabilities");
+  p->add_flag("--laplace", o.laplace,
+              "classification (BERT): last-layer Laplace predictive (probit; fitted on --laplace-fit-split)");
+  p->add_option("--laplace-fit-split", o.laplace_fit_split, "dataset split the Laplace Hessian is fitted on (train)");
+  p->add_option("--laplace-structure", o.laplace_structure, "Laplace Hessian: diag or kron (KFAC)")
+      ->check(CLI::IsMember({"diag", "kron"}));
+  p->add_option("--laplace-samples", o.laplace_samples, "Monte-Carlo samples of the Laplace predictive (0 = probit)")
+      ->check(CLI::Range(0, 100000));
+  p->add_flag("--samples", o.samples, "with --mc-dropout / --ensemble: also write every sample's probabilities");
   o.cmd = p;
 }
 

@@ -2,6 +2,15 @@
 // [--vocab FILE] [--text-column C] [--text-pair-column C] [--format F] [--batch-size B]`:
 // a fine-tuned task model over raw inputs, one JSON line per input, in input order.
 //   classification  .csv / .tsv (header row) / .jsonl: {"label", "score", "probabilities"}
+//                   = softmax(z / T) with the checkpoint's fitted temperature T (also
+//                   echoed as "temperature" when not 1; tessera calibrate). With
+//                   --mc-dropout T (T passes, dropout on, --seed) or --ensemble A,B (one
+//                   pass per checkpoint) the probabilities are the samples' mean, plus
+//                   "uncertainty": {"samples", "entropy", "expected_entropy",
+//                   "mutual_information"} (and "samples": every sample's vector with
+//                   --samples). --laplace [--laplace-samples S]: the last-layer Laplace
+//                   predictive of a BERT classifier (probit, or S samples), fitted on the
+//                   dataset's train split (--laplace-fit-split)
 //   NER             CoNLL (first column = words; blank line between sentences; the text
 //                   is the words joined by single spaces, echoed as "text") or raw text
 //                   in .jsonl / .csv / .tsv: {"entities": [{"type", "start", "end"

@@ -1,0 +1,89 @@
+#include "src/cli/forward_rows.hpp"
+
+#include <Kokkos_Core.hpp>
+#include <algorithm>
+
+#include "src/runtime/error.hpp"
+
+namespace tessera {
+
+namespace {
+int rank_of(MPI_Comm comm) {
+  int r = 0;
+  MPI_Comm_rank(comm, &r);
+  return r;
+}
+int size_of(MPI_Comm comm) {
+  int n = 1;
+  MPI_Comm_size(comm, &n);
+  return n;
+}
+}  // namespace
+
+void append_row(Encoded& e, const std::vector<int32_t>& ids, int32_t pad) {
+  const size_t T = size_t(e.T);
+  for (size_t t = 0; t < T; ++t) {
+    e.ids.push_back(t < ids.size() ? ids[t] : pad);
+    e.mask.push_back(t < ids.size() ? 1 : 0);
+    e.types.push_back(0);
+  }
+}
+
+std::vector<float> forward_rows(Transformer<float>& model, const Encoded& enc, int B, int64_t per_row,
+                                int32_t pad, MPI_Comm comm, const Dropout& dropout, bool pooled) {
+  const int rank = rank_of(comm), size = size_of(comm);
+  const int64_t R = enc.rows(), T = enc.T;
+  const int64_t batches = (R + B - 1) / B;
+  std::vector<float> mine;
+  std::vector<int32_t> tok(size_t(B * T)), mask(size_t(B * T)), types(size_t(B * T));
+  ForwardOptions fo;
+  fo.training = dropout.on;
+  fo.seed = dropout.seed;
+  for (int64_t g = rank; g < batches; g += size) {
+    fo.step = dropout.pass * uint64_t(batches) + uint64_t(g);
+    const int64_t r0 = g * B, n = std::min<int64_t>(B, R - r0);
+    std::copy_n(enc.ids.begin() + r0 * T, n * T, tok.begin());
+    std::copy_n(enc.mask.begin() + r0 * T, n * T, mask.begin());
+    std::copy_n(enc.types.begin() + r0 * T, n * T, types.begin());
+    std::fill(tok.begin() + n * T, tok.end(), pad);
+    std::fill(mask.begin() + n * T, mask.end(), 0);
+    std::fill(types.begin() + n * T, types.end(), 0);
+    for (int64_t b = n; b < B; ++b) mask[size_t(b * T)] = 1;
+    ModelInputs in;
+    in.tokens = tok.data();
+    in.token_types = types.data();
+    in.attention_mask = mask.data();
+    model.forward(in, B, int(T), fo);
+    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), pooled ? model.pooler_output() : model.logits());
+    require(int64_t(host.extent(0)) >= B * per_row, "predict: the model's logits are smaller than expected");
+    mine.insert(mine.end(), host.data(), host.data() + n * per_row);
+  }
+  // Gather to rank 0: rank r's part is its batches in order.
+  const int64_t len = int64_t(mine.size());
+  std::vector<int64_t> lens(static_cast<size_t>(size));
+  MPI_Gather(&len, 1, MPI_INT64_T, lens.data(), 1, MPI_INT64_T, 0, comm);
+  std::vector<int> counts(static_cast<size_t>(size)), displs(static_cast<size_t>(size));
+  int64_t total = 0;
+  if (rank == 0)
+    for (int r = 0; r < size; ++r) {
+      counts[size_t(r)] = int(lens[size_t(r)]);
+      displs[size_t(r)] = int(total);
+      total += lens[size_t(r)];
+    }
+  require(R * per_row < (int64_t(1) << 31), "predict: too many logits to gather; split the input file");
+  std::vector<float> all(size_t(rank == 0 ? total : 0));
+  MPI_Gatherv(mine.data(), int(len), MPI_FLOAT, all.data(), counts.data(), displs.data(), MPI_FLOAT, 0, comm);
+  if (rank != 0) return {};
+  std::vector<float> ordered(size_t(R * per_row));
+  std::vector<int64_t> offset(static_cast<size_t>(size));
+  for (int r = 0; r < size; ++r) offset[size_t(r)] = displs[size_t(r)];
+  for (int64_t g = 0; g < batches; ++g) {
+    const int r = int(g % size);
+    const int64_t n = std::min<int64_t>(B, R - g * B) * per_row;
+    std::copy_n(all.begin() + offset[size_t(r)], n, ordered.begin() + g * B * per_row);
+    offset[size_t(r)] += n;
+  }
+  return ordered;
+}
+
+}  // namespace tessera
