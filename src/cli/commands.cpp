@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 #include <tuple>
 #include "io/checkpoint.hpp"
 #include "io/task_dataset.hpp"
@@ -23,6 +24,7 @@
 #include "src/tasks/text_generation.hpp"
 #include "src/tokenizer/text_tokenizer.hpp"
 #include "src/train/trainer.hpp"
+#include "src/train/memory_estimate.hpp"
 
 namespace tessera {
 
@@ -100,7 +102,7 @@ void register_commands(CLI::App& app, CommandLine& cl) {
       ->check(CLI::IsMember({"first-subword", "all-subwords"}));
   prep->callback([&] { cl.command = "prepare"; });
 
-  auto* insp = app.add_subcommand("inspect", "Describe a Tessera HDF5 file (dataset or checkpoint)");
+  auto* insp = app.add_subcommand("inspect", "Describe a Tessera HDF5 file (dataset or checkpoint) or a run config (CONFIG.toml: memory estimate)");
   insp->add_option("file", cl.file, "HDF5 file")->required();
   insp->add_flag("--verify", cl.verify, "read every chunk and check its checksum; exit 1 on corruption");
   insp->callback([&] { cl.command = "inspect"; });
@@ -326,6 +328,39 @@ std::string format_bleu(const metrics::BleuScore& b) {
   return buf;
 }
 
+// `tessera inspect CONFIG.toml`: the model, grid, hang-watchdog timeout and the
+// per-rank memory estimate against what this node has.
+int inspect_config(const std::string& path, MPI_Comm comm, std::ostream& out) {
+  RunConfig cfg = load_run_config(path);
+  resolve_init_from(cfg, comm);
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  if (rank != 0) return 0;
+  const TransformerConfig& m = cfg.model.transformer;
+  auto num = [](double x) {
+    std::ostringstream s;
+    s << x;
+    return s.str();
+  };
+  const MemoryEstimate e = estimate_training_memory(cfg);
+  std::string source;
+  const double avail = available_memory_bytes(&source);
+  out << path << ": Tessera run config\n  model " << family_name(m.family) << " (" << head_name(m.head) << "): " << m.n_layer
+      << " layers, " << m.n_head << " heads, width " << m.n_embd << ", vocab " << m.vocab_size << ", "
+      << m.num_parameters() << " parameters\n  grid dp " << cfg.parallel.dp << " × tp " << cfg.parallel.tp << " × pp "
+      << cfg.parallel.pp << (cfg.parallel.zero1 ? " (ZeRO-1)" : "") << " = " << cfg.parallel.dp * cfg.parallel.tp * cfg.parallel.pp
+      << " ranks; hang watchdog: "
+      << (cfg.parallel.timeout_s > 0 ? num(cfg.parallel.timeout_s) + " s floor, × " +
+                                           num(cfg.parallel.timeout_step_factor) + " the slowest step"
+                                     : std::string("off"))
+      << "\n  " << describe(e) << "\n  available on this node: "
+      << (avail >= 0 ? format_bytes(avail) + " (" + source + ")" : std::string("unknown")) << "\n";
+  if (avail >= 0)
+    out << "  " << (e.total() <= avail ? "fits" : "does NOT fit") << " with one rank per node"
+        << (e.total() <= avail ? "" : ": tessera train refuses it before allocating") << "\n";
+  return 0;
+}
+
 int cmd_score(const CommandLine& cl, MPI_Comm comm) {
   const std::vector<std::string> hyps = read_lines(cl.hypotheses);
   std::vector<std::vector<std::string>> refs;
@@ -351,6 +386,8 @@ int run_command(const CommandLine& cl, MPI_Comm comm) {
   if (cl.command == "generate") return cmd_generate(cl, comm);
   if (cl.command == "prepare") return cmd_prepare(cl, comm);
   if (cl.command == "inspect" && cl.verify) return print_verification(cl.file, std::cout);
+  if (cl.command == "inspect" && std::filesystem::path(cl.file).extension() == ".toml")
+    return inspect_config(cl.file, comm, std::cout);
   if (cl.command == "inspect") return inspect_file(cl.file, std::cout);
   if (cl.command == "score") return cmd_score(cl, comm);
   throw Error("unknown command '" + cl.command + "'");
