@@ -1,4 +1,5 @@
 #include "io/hdf5_file.hpp"
+#include <atomic>
 
 #include <algorithm>
 #include <cstring>
@@ -35,6 +36,12 @@ std::vector<std::string> ordered_splits(std::vector<std::string> names) {
   out.insert(out.end(), names.begin(), names.end());
   return out;
 }
+
+namespace {
+std::atomic<bool> g_close_failed{false};
+}
+bool close_failed() { return g_close_failed.load(); }
+void note_close_failure() { g_close_failed.store(true); }
 
 bool multi_rank_job() {
   int initialized = 0, finalized = 0;
