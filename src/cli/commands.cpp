@@ -135,7 +135,11 @@ int cmd_train(const CommandLine& cl, MPI_Comm comm) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   if (rank == 0) {
-    std::cout << "done: " << s.steps_done << " steps, train loss " << s.last_train_loss;
+    std::cout << "done: " << s.steps_done << " steps, ";
+    if (std::isnan(s.last_train_loss))
+      std::cout << "no training step run (already at step " << s.steps_done << ")";
+    else
+      std::cout << "train loss " << s.last_train_loss;
     if (s.last_val_loss >= 0) std::cout << ", validation loss " << s.last_val_loss << " (perplexity " << std::exp(s.last_val_loss) << ")";
     std::cout << ", checkpoint " << s.last_checkpoint << (s.stopped_early ? " (stopped early; resume with --resume)" : "")
               << (s.early_stopping ? " (early stopping; best weights from step " + std::to_string(s.best_step) + ")" : "")
@@ -271,6 +275,13 @@ int cmd_generate(const CommandLine& cl, MPI_Comm comm) {
 }
 
 int cmd_prepare(const CommandLine& cl, MPI_Comm comm) {
+  for (const std::string& in : cl.inputs) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(in, ec))
+      throw Error("prepare --input " + in + ": is a directory, not a file; pass the files in it (e.g. --input " +
+                  (std::filesystem::path(in) / "*.txt").string() + ")");
+    if (!std::filesystem::exists(in, ec)) throw Error("prepare --input " + in + ": no such file");
+  }
   if (!cl.task.empty()) {
     require(cl.inputs.size() == 1, "prepare --task takes one --input (the training file)");
     PrepareTaskOptions t;

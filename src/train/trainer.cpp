@@ -408,6 +408,9 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
                         ")"
                   : std::string("hang watchdog off (parallel.timeout_s = 0): a stalled rank hangs the job"));
   double slowest_step = 0;
+  if (step > 0 && step >= total_steps)
+    log.message("already at step " + std::to_string(step) + " of " + std::to_string(total_steps) +
+                ": no training step to run (evaluating and saving only)");
   const auto run_start = std::chrono::steady_clock::now();
   auto fetch = [&](int, MicroBatch& mb) { loader->next_batch(mb); };
   bool early_stop = false;
