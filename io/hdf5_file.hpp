@@ -30,6 +30,15 @@ bool multi_rank_job();
 // MPI_Finalize, so main() skips MPI_Finalize after an error when this is set.
 bool close_failed();
 void note_close_failure();
+
+// Atomic output files (datasets): write to `tmp`, then commit_file renames it to
+// `path` on rank 0 (between barriers); remove_partial drops a failed `tmp` so no
+// partial file is ever found at `path`.
+void commit_file(const std::string& tmp, const std::string& path, MPI_Comm comm);
+void remove_partial(const std::string& tmp, MPI_Comm comm);
+// ": No space left on device (DIR has X free)" / ": Read-only file system" when
+// the file system of `file` is full or read-only now; "" otherwise.
+std::string space_hint(const std::string& file);
 // Rank and size of comm; MPI_COMM_NULL (plain POSIX files) counts as one rank 0.
 int comm_rank(MPI_Comm comm);
 int comm_size(MPI_Comm comm);

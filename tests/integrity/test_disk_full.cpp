@@ -108,3 +108,16 @@ TEST(DiskFull, CheckpointFailingMidWriteLeavesNoPartialFileThenPreviousResumesEx
   // Room for the tensor bytes but not the whole file: HDF5 fails part way.
   fill_and_resume("midwrite", reference().tensor_bytes + 16384, "filled up while writing");
 }
+
+TEST(DiskFull, DatasetWriteFailsClearlyAndLeavesNoPartialFile) {
+  const fs::path dir = fresh_dir("disk_full_dataset");
+  Tmpfs disk(dir / "out", 64 * 1024);
+  ASSERT_TRUE(disk.error.empty()) << disk.error;
+  const std::string out = (disk.dir / "ruth.h5").string();
+  auto r = run_tessera("prepare --input " + source_dir() + "/data/kjv/08_ruth.txt --output " + out +
+                       " --validation-fraction 0.2 --doc-separator line");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find(out), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("No space left on device"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::is_empty(disk.dir)) << "a partial dataset was left behind";
+}
