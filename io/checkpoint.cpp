@@ -1,6 +1,7 @@
 #include "io/checkpoint.hpp"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -58,6 +59,19 @@ void fsync_path(const std::string& path, bool directory) {
   ::close(fd);
   if (rc != 0 && !(directory && (e == EINVAL || e == EROFS)))
     throw Error(path + ": fsync failed: " + std::strerror(e));
+}
+
+// Bytes free for an unprivileged writer in the file system holding `dir` (-1 = unknown).
+double free_bytes(const std::string& dir) {
+  struct statvfs v {};
+  if (::statvfs(dir.c_str(), &v) != 0) return -1;
+  return double(v.f_bavail) * double(v.f_frsize);
+}
+
+std::string mib(double bytes) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f MiB", bytes / 1048576.0);
+  return b;
 }
 
 std::string shape_str(const std::vector<int64_t>& s) {
@@ -300,8 +314,27 @@ std::string write_checkpoint(const std::string& dir, const std::vector<ParamInfo
     if (ec) throw Error(dir + ": cannot create checkpoint directory: " + ec.message());
   });
   const CheckpointPlan plan = plan_checkpoint(infos, comm, tmp_path);
+  // Disk full: refuse before writing when the tensor bytes alone do not fit (the
+  // previous checkpoints stay as they are); a write that fails anyway removes its
+  // temporary file and says why.
+  double need = 0;
+  for (const auto& ds : plan.datasets) {
+    double n = double(sizeof(S));
+    for (int64_t d : ds.full_shape) n *= double(d);
+    need += n * double(groups.size());
+  }
+  auto no_space = [&](double free, bool while_writing) {
+    return std::string(std::strerror(ENOSPC)) + " (" + dir +
+           (while_writing ? " filled up while writing; " + mib(free) + " free again after removing the partial file"
+                          : " has " + mib(free) + " free") +
+           ", the checkpoint needs at least " + mib(need) + " of tensors plus HDF5 metadata); the previous checkpoints are intact";
+  };
+  on_root(comm, [&] {
+    const double free = free_bytes(dir);
+    if (free >= 0 && free < need) throw Error(final_path + ": cannot write the checkpoint: " + no_space(free, false));
+  });
   barrier(comm);
-  {
+  try {
     h5::File f = h5::File::create(tmp_path, comm);
     write_state(f, st);
     for (const auto& g : groups) {
@@ -320,6 +353,13 @@ std::string write_checkpoint(const std::string& dir, const std::vector<ParamInfo
     }
     f.flush();
     f.close();
+  } catch (const std::exception& e) {
+    std::error_code ec;
+    const double full = free_bytes(dir);  // with the partial file still there
+    if (h5::comm_rank(comm) == 0) fs::remove(tmp_path, ec);  // no partial file left behind
+    std::string msg = e.what();
+    if (full >= 0 && full < need) msg += ": " + no_space(free_bytes(dir), true);
+    throw Error(msg);
   }
   fault_point("checkpoint_write", st.step);  // tests: a job killed between write and rename
   barrier(comm);

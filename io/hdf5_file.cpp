@@ -1,4 +1,7 @@
 #include "io/hdf5_file.hpp"
+#include <cerrno>
+#include <sys/statvfs.h>
+#include <atomic>
 
 #include <algorithm>
 #include <cstring>
@@ -36,6 +39,42 @@ std::vector<std::string> ordered_splits(std::vector<std::string> names) {
   return out;
 }
 
+namespace {
+std::atomic<bool> g_close_failed{false};
+}
+bool close_failed() { return g_close_failed.load(); }
+void note_close_failure() { g_close_failed.store(true); }
+
+void commit_file(const std::string& tmp, const std::string& path, MPI_Comm comm) {
+  if (comm != MPI_COMM_NULL) MPI_Barrier(comm);
+  std::string err;
+  if (comm_rank(comm) == 0 && std::rename(tmp.c_str(), path.c_str()) != 0)
+    err = tmp + ": cannot rename to " + path + ": " + std::strerror(errno);
+  int bad = err.empty() ? 0 : 1;
+  if (comm != MPI_COMM_NULL) MPI_Bcast(&bad, 1, MPI_INT, 0, comm);
+  if (bad) throw Error(err.empty() ? path + ": rank 0 could not rename the finished file into place" : err);
+}
+
+void remove_partial(const std::string& tmp, MPI_Comm comm) {
+  if (comm_rank(comm) == 0) std::remove(tmp.c_str());
+}
+
+std::string space_hint(const std::string& file) {
+  std::string dir = file;
+  const auto slash = dir.rfind('/');
+  dir = slash == std::string::npos ? std::string(".") : (slash == 0 ? std::string("/") : dir.substr(0, slash));
+  struct statvfs v {};
+  if (::statvfs(dir.c_str(), &v) != 0) return "";
+  if (v.f_flag & ST_RDONLY) return std::string(": ") + std::strerror(EROFS) + " (" + dir + ")";
+  const double free = double(v.f_bavail) * double(v.f_frsize);
+  if (free < 256.0 * 1024) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.0f KiB", free / 1024);
+    return std::string(": ") + std::strerror(ENOSPC) + " (" + dir + " has " + b + " free)";
+  }
+  return "";
+}
+
 bool multi_rank_job() {
   int initialized = 0, finalized = 0;
   MPI_Initialized(&initialized);
@@ -70,12 +109,12 @@ static std::string where(const std::string& file, const std::string& object) {
 
 Handle checked(hid_t id, Handle::Closer closer, const std::string& file, const std::string& object,
                const std::string& what) {
-  if (id < 0) throw Error(where(file, object) + ": " + what);
+  if (id < 0) throw Error(where(file, object) + ": " + what + space_hint(file));
   return Handle(id, closer);
 }
 
 void check(herr_t rc, const std::string& file, const std::string& object, const std::string& what) {
-  if (rc < 0) throw Error(where(file, object) + ": " + what);
+  if (rc < 0) throw Error(where(file, object) + ": " + what + space_hint(file));
 }
 
 static bool mpi_up() {

@@ -25,6 +25,20 @@ void check_signature(const std::string& path);
 // Owns one hid_t and closes it with the matching H5*close.
 // True when MPI is initialised with more than one rank in MPI_COMM_WORLD.
 bool multi_rank_job();
+// True once an H5*close failed (e.g. a file's final flush on a full disk): HDF5
+// then still lists the half-closed file and crashes closing it again in
+// MPI_Finalize, so main() skips MPI_Finalize after an error when this is set.
+bool close_failed();
+void note_close_failure();
+
+// Atomic output files (datasets): write to `tmp`, then commit_file renames it to
+// `path` on rank 0 (between barriers); remove_partial drops a failed `tmp` so no
+// partial file is ever found at `path`.
+void commit_file(const std::string& tmp, const std::string& path, MPI_Comm comm);
+void remove_partial(const std::string& tmp, MPI_Comm comm);
+// ": No space left on device (DIR has X free)" / ": Read-only file system" when
+// the file system of `file` is full or read-only now; "" otherwise.
+std::string space_hint(const std::string& file);
 // Rank and size of comm; MPI_COMM_NULL (plain POSIX files) counts as one rank 0.
 int comm_rank(MPI_Comm comm);
 int comm_size(MPI_Comm comm);
@@ -58,7 +72,7 @@ class Handle {
   operator hid_t() const { return id_; }
   bool valid() const { return id_ >= 0; }
   void reset() {
-    if (id_ >= 0 && closer_) closer_(id_);
+    if (id_ >= 0 && closer_ && closer_(id_) < 0) note_close_failure();
     id_ = H5I_INVALID_HID;
   }
   // Closes now and reports failure (destructors ignore it).

@@ -267,43 +267,51 @@ void write_task_dataset(const std::string& path, const TaskDatasetInfo& info,
     examples_text[name] = std::move(text);
   }
 
-  h5::File f = h5::File::create(path, comm);
-  f.write_attr_string("/", "format", kTaskFormat);
-  f.write_attr_i64("/", "format_version", kTaskFormatVersion);
-  f.write_attr_string("/", "task", info.task);
-  f.write_attr_string("/", "tokenizer", info.tokenizer);
-  f.write_attr_i64("/", "vocab_size", info.vocab_size);
-  f.write_attr_i64("/", "pad_id", info.pad_id);
-  f.write_attr_i64("/", "max_len", info.max_len);
-  write_string_array_attr(f, "label_names", info.label_names);
-  if (!info.tokenizer_files.empty()) write_string_array_attr(f, "tokenizer_files", info.tokenizer_files);
-  if (info.doc_stride > 0) f.write_attr_i64("/", "doc_stride", info.doc_stride);
-  if (info.max_question_len > 0) f.write_attr_i64("/", "max_question_len", info.max_question_len);
-  if (!info.label_alignment.empty()) f.write_attr_string("/", "label_alignment", info.label_alignment);
-  if (!info.text_column.empty()) f.write_attr_string("/", "text_column", info.text_column);
-  if (!info.text_pair_column.empty()) f.write_attr_string("/", "text_pair_column", info.text_pair_column);
-  size_t k = 0;
-  for (const auto& [name, feats] : splits) {
-    const int64_t n = rows[k++];
-    const std::string g = "/" + name;
-    f.create_group(g);
-    auto skipped = info.skipped_rows.find(name);
-    if (skipped != info.skipped_rows.end()) f.write_attr_i64(g, "skipped_rows", skipped->second);
-    TaskFeatures& mf = const_cast<TaskFeatures&>(feats);  // only read through the column getters
-    for (const Col& c : columns(info.task)) {
-      const std::string obj = g + "/" + c.name;
-      auto shape = shape_of(c, n, info.max_len);
-      std::vector<int64_t> start(shape.size(), 0);
-      h5::Handle d = f.create_dataset(obj, c.i64 ? H5T_STD_I64LE : H5T_STD_I32LE, shape);
-      const void* buf = c.i64 ? static_cast<const void*>(i64_col(mf, c.name)->data())
-                              : static_cast<const void*>(i32_col(mf, c.name)->data());
-      h5::write_box(f, d, obj, c.i64 ? H5T_NATIVE_INT64 : H5T_NATIVE_INT32, start, shape, buf, writer, true);
+  // Written as PATH.tmp and renamed when complete: a failure (full disk) leaves no partial PATH.
+  const std::string tmp_path = path + ".tmp";
+  try {
+    h5::File f = h5::File::create(tmp_path, comm);
+    f.write_attr_string("/", "format", kTaskFormat);
+    f.write_attr_i64("/", "format_version", kTaskFormatVersion);
+    f.write_attr_string("/", "task", info.task);
+    f.write_attr_string("/", "tokenizer", info.tokenizer);
+    f.write_attr_i64("/", "vocab_size", info.vocab_size);
+    f.write_attr_i64("/", "pad_id", info.pad_id);
+    f.write_attr_i64("/", "max_len", info.max_len);
+    write_string_array_attr(f, "label_names", info.label_names);
+    if (!info.tokenizer_files.empty()) write_string_array_attr(f, "tokenizer_files", info.tokenizer_files);
+    if (info.doc_stride > 0) f.write_attr_i64("/", "doc_stride", info.doc_stride);
+    if (info.max_question_len > 0) f.write_attr_i64("/", "max_question_len", info.max_question_len);
+    if (!info.label_alignment.empty()) f.write_attr_string("/", "label_alignment", info.label_alignment);
+    if (!info.text_column.empty()) f.write_attr_string("/", "text_column", info.text_column);
+    if (!info.text_pair_column.empty()) f.write_attr_string("/", "text_pair_column", info.text_pair_column);
+    size_t k = 0;
+    for (const auto& [name, feats] : splits) {
+      const int64_t n = rows[k++];
+      const std::string g = "/" + name;
+      f.create_group(g);
+      auto skipped = info.skipped_rows.find(name);
+      if (skipped != info.skipped_rows.end()) f.write_attr_i64(g, "skipped_rows", skipped->second);
+      TaskFeatures& mf = const_cast<TaskFeatures&>(feats);  // only read through the column getters
+      for (const Col& c : columns(info.task)) {
+        const std::string obj = g + "/" + c.name;
+        auto shape = shape_of(c, n, info.max_len);
+        std::vector<int64_t> start(shape.size(), 0);
+        h5::Handle d = f.create_dataset(obj, c.i64 ? H5T_STD_I64LE : H5T_STD_I32LE, shape);
+        const void* buf = c.i64 ? static_cast<const void*>(i64_col(mf, c.name)->data())
+                                : static_cast<const void*>(i32_col(mf, c.name)->data());
+        h5::write_box(f, d, obj, c.i64 ? H5T_NATIVE_INT64 : H5T_NATIVE_INT32, start, shape, buf, writer, true);
+      }
+      auto ex = examples_text.find(name);
+      if (ex != examples_text.end()) f.write_string_dataset(g + "/examples", ex->second);
     }
-    auto ex = examples_text.find(name);
-    if (ex != examples_text.end()) f.write_string_dataset(g + "/examples", ex->second);
+    f.flush();
+    f.close();
+  } catch (...) {
+    h5::remove_partial(tmp_path, comm);
+    throw;
   }
-  f.flush();
-  f.close();
+  h5::commit_file(tmp_path, path, comm);
 }
 
 TaskDataset::TaskDataset(const std::string& path, MPI_Comm comm) : path_(path) {

@@ -54,36 +54,44 @@ void write_token_dataset(const std::string& path, const TokenDatasetInfo& info,
   if (comm != MPI_COMM_NULL)
     MPI_Bcast(sizes.data(), static_cast<int>(sizes.size()), MPI_INT64_T, 0, comm);
 
-  h5::File f = h5::File::create(path, comm);
-  f.write_attr_string("/", "format", kTokenFormat);
-  f.write_attr_i64("/", "format_version", kTokenFormatVersion);
-  f.write_attr_string("/", "tokenizer", info.tokenizer);
-  f.write_attr_i64("/", "vocab_size", info.vocab_size);
-  {
-    // eot_id is an int32 attribute
-    h5::Handle root = f.open_group("/");
-    h5::Handle space = h5::checked(H5Screate(H5S_SCALAR), H5Sclose, path, "/@eot_id", "cannot create dataspace");
-    h5::Handle a = h5::checked(H5Acreate2(root, "eot_id", H5T_NATIVE_INT32, space, H5P_DEFAULT, H5P_DEFAULT),
-                               H5Aclose, path, "/@eot_id", "cannot create attribute");
-    h5::check(H5Awrite(a, H5T_NATIVE_INT32, &info.eot_id), path, "/@eot_id", "cannot write attribute");
-  }
-  size_t k = 0;
-  for (const auto& [name, toks] : tokens) {
-    const int64_t ntok = sizes[k++], noff = sizes[k++];
-    const std::string g = "/" + name;
-    f.create_group(g);
+  // Written as PATH.tmp and renamed when complete: a failure (full disk) leaves no partial PATH.
+  const std::string tmp_path = path + ".tmp";
+  try {
+    h5::File f = h5::File::create(tmp_path, comm);
+    f.write_attr_string("/", "format", kTokenFormat);
+    f.write_attr_i64("/", "format_version", kTokenFormatVersion);
+    f.write_attr_string("/", "tokenizer", info.tokenizer);
+    f.write_attr_i64("/", "vocab_size", info.vocab_size);
     {
-      h5::Handle d = f.create_dataset(g + "/tokens", H5T_STD_I32LE, {ntok}, {kChunkTokens});
-      h5::write_box(f, d, g + "/tokens", H5T_NATIVE_INT32, {0}, {ntok}, toks.data(), writer, true);
+      // eot_id is an int32 attribute
+      h5::Handle root = f.open_group("/");
+      h5::Handle space = h5::checked(H5Screate(H5S_SCALAR), H5Sclose, path, "/@eot_id", "cannot create dataspace");
+      h5::Handle a = h5::checked(H5Acreate2(root, "eot_id", H5T_NATIVE_INT32, space, H5P_DEFAULT, H5P_DEFAULT),
+                                 H5Aclose, path, "/@eot_id", "cannot create attribute");
+      h5::check(H5Awrite(a, H5T_NATIVE_INT32, &info.eot_id), path, "/@eot_id", "cannot write attribute");
     }
-    {
-      const auto& off = doc_offsets.at(name);
-      h5::Handle d = f.create_dataset(g + "/doc_offsets", H5T_STD_I64LE, {noff});
-      h5::write_box(f, d, g + "/doc_offsets", H5T_NATIVE_INT64, {0}, {noff}, off.data(), writer, true);
+    size_t k = 0;
+    for (const auto& [name, toks] : tokens) {
+      const int64_t ntok = sizes[k++], noff = sizes[k++];
+      const std::string g = "/" + name;
+      f.create_group(g);
+      {
+        h5::Handle d = f.create_dataset(g + "/tokens", H5T_STD_I32LE, {ntok}, {kChunkTokens});
+        h5::write_box(f, d, g + "/tokens", H5T_NATIVE_INT32, {0}, {ntok}, toks.data(), writer, true);
+      }
+      {
+        const auto& off = doc_offsets.at(name);
+        h5::Handle d = f.create_dataset(g + "/doc_offsets", H5T_STD_I64LE, {noff});
+        h5::write_box(f, d, g + "/doc_offsets", H5T_NATIVE_INT64, {0}, {noff}, off.data(), writer, true);
+      }
     }
+    f.flush();
+    f.close();
+  } catch (...) {
+    h5::remove_partial(tmp_path, comm);
+    throw;
   }
-  f.flush();
-  f.close();
+  h5::commit_file(tmp_path, path, comm);
 }
 
 TokenDataset::TokenDataset(const std::string& path, MPI_Comm comm) : path_(path) {

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 #include <tuple>
 #include "io/checkpoint.hpp"
 #include "io/task_dataset.hpp"
@@ -24,6 +25,7 @@
 #include "src/tasks/text_generation.hpp"
 #include "src/tokenizer/text_tokenizer.hpp"
 #include "src/train/trainer.hpp"
+#include "src/train/memory_estimate.hpp"
 
 namespace tessera {
 
@@ -101,7 +103,7 @@ void register_commands(CLI::App& app, CommandLine& cl) {
       ->check(CLI::IsMember({"first-subword", "all-subwords"}));
   prep->callback([&] { cl.command = "prepare"; });
 
-  auto* insp = app.add_subcommand("inspect", "Describe a Tessera HDF5 file (dataset or checkpoint)");
+  auto* insp = app.add_subcommand("inspect", "Describe a Tessera HDF5 file (dataset or checkpoint) or a run config (CONFIG.toml: memory estimate)");
   insp->add_option("file", cl.file, "HDF5 file")->required();
   insp->add_flag("--verify", cl.verify, "read every chunk and check its checksum; exit 1 on corruption");
   insp->callback([&] { cl.command = "inspect"; });
@@ -134,7 +136,11 @@ int cmd_train(const CommandLine& cl, MPI_Comm comm) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   if (rank == 0) {
-    std::cout << "done: " << s.steps_done << " steps, train loss " << s.last_train_loss;
+    std::cout << "done: " << s.steps_done << " steps, ";
+    if (std::isnan(s.last_train_loss))
+      std::cout << "no training step run (already at step " << s.steps_done << ")";
+    else
+      std::cout << "train loss " << s.last_train_loss;
     if (s.last_val_loss >= 0) std::cout << ", validation loss " << s.last_val_loss << " (perplexity " << std::exp(s.last_val_loss) << ")";
     std::cout << ", checkpoint " << s.last_checkpoint << (s.stopped_early ? " (stopped early; resume with --resume)" : "")
               << (s.early_stopping ? " (early stopping; best weights from step " + std::to_string(s.best_step) + ")" : "")
@@ -290,6 +296,13 @@ int cmd_generate(const CommandLine& cl, MPI_Comm comm) {
 }
 
 int cmd_prepare(const CommandLine& cl, MPI_Comm comm) {
+  for (const std::string& in : cl.inputs) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(in, ec))
+      throw Error("prepare --input " + in + ": is a directory, not a file; pass the files in it (e.g. --input " +
+                  (std::filesystem::path(in) / "*.txt").string() + ")");
+    if (!std::filesystem::exists(in, ec)) throw Error("prepare --input " + in + ": no such file");
+  }
   if (!cl.task.empty()) {
     require(cl.inputs.size() == 1, "prepare --task takes one --input (the training file)");
     PrepareTaskOptions t;
@@ -347,6 +360,39 @@ std::string format_bleu(const metrics::BleuScore& b) {
   return buf;
 }
 
+// `tessera inspect CONFIG.toml`: the model, grid, hang-watchdog timeout and the
+// per-rank memory estimate against what this node has.
+int inspect_config(const std::string& path, MPI_Comm comm, std::ostream& out) {
+  RunConfig cfg = load_run_config(path);
+  resolve_init_from(cfg, comm);
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  if (rank != 0) return 0;
+  const TransformerConfig& m = cfg.model.transformer;
+  auto num = [](double x) {
+    std::ostringstream s;
+    s << x;
+    return s.str();
+  };
+  const MemoryEstimate e = estimate_training_memory(cfg);
+  std::string source;
+  const double avail = available_memory_bytes(&source);
+  out << path << ": Tessera run config\n  model " << family_name(m.family) << " (" << head_name(m.head) << "): " << m.n_layer
+      << " layers, " << m.n_head << " heads, width " << m.n_embd << ", vocab " << m.vocab_size << ", "
+      << m.num_parameters() << " parameters\n  grid dp " << cfg.parallel.dp << " × tp " << cfg.parallel.tp << " × pp "
+      << cfg.parallel.pp << (cfg.parallel.zero1 ? " (ZeRO-1)" : "") << " = " << cfg.parallel.dp * cfg.parallel.tp * cfg.parallel.pp
+      << " ranks; hang watchdog: "
+      << (cfg.parallel.timeout_s > 0 ? num(cfg.parallel.timeout_s) + " s floor, × " +
+                                           num(cfg.parallel.timeout_step_factor) + " the slowest step"
+                                     : std::string("off"))
+      << "\n  " << describe(e) << "\n  available on this node: "
+      << (avail >= 0 ? format_bytes(avail) + " (" + source + ")" : std::string("unknown")) << "\n";
+  if (avail >= 0)
+    out << "  " << (e.total() <= avail ? "fits" : "does NOT fit") << " with one rank per node"
+        << (e.total() <= avail ? "" : ": tessera train refuses it before allocating") << "\n";
+  return 0;
+}
+
 int cmd_score(const CommandLine& cl, MPI_Comm comm) {
   const std::vector<std::string> hyps = read_lines(cl.hypotheses);
   std::vector<std::vector<std::string>> refs;
@@ -372,6 +418,8 @@ int run_command(const CommandLine& cl, MPI_Comm comm) {
   if (cl.command == "generate") return cmd_generate(cl, comm);
   if (cl.command == "prepare") return cmd_prepare(cl, comm);
   if (cl.command == "inspect" && cl.verify) return print_verification(cl.file, std::cout);
+  if (cl.command == "inspect" && std::filesystem::path(cl.file).extension() == ".toml")
+    return inspect_config(cl.file, comm, std::cout);
   if (cl.command == "inspect") return inspect_file(cl.file, std::cout);
   if (cl.command == "score") return cmd_score(cl, comm);
   throw Error("unknown command '" + cl.command + "'");

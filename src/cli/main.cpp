@@ -17,6 +17,7 @@
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include "src/cli/calibrate_command.hpp"
 #include "src/cli/commands.hpp"
@@ -25,6 +26,7 @@
 #include "src/cli/import_export_command.hpp"
 #include "src/cli/predict_command.hpp"
 #include "src/cli/tune_command.hpp"
+#include "io/hdf5_file.hpp"
 #include "src/runtime/error.hpp"
 #include "src/runtime/rank_context.hpp"
 
@@ -71,6 +73,7 @@ int main(int argc, char** argv) {
     std::fflush(stderr);
     if (size > 1) MPI_Abort(MPI_COMM_WORLD, 1);
     rc = 1;
+    if (tessera::h5::close_failed()) std::_Exit(rc);  // see io/hdf5_file.hpp: MPI_Finalize would crash in HDF5
   }
   Kokkos::finalize();
   MPI_Finalize();

@@ -128,6 +128,7 @@ const std::vector<Field>& fields() {
       TESSERA_FIELD("parallel", "zero1", parallel.zero1),
       TESSERA_FIELD("parallel", "bucket_mb", parallel.bucket_mb),
       TESSERA_FIELD("parallel", "timeout_s", parallel.timeout_s),
+      TESSERA_FIELD("parallel", "timeout_step_factor", parallel.timeout_step_factor),
 
       TESSERA_FIELD("prune", "final_sparsity", prune.final_sparsity),
       TESSERA_FIELD("prune", "initial_sparsity", prune.initial_sparsity),
@@ -636,6 +637,7 @@ class Parser {
     check(c, par.tp <= g.vocab_size, "parallel.tp", "<= model.vocab_size", "model.vocab_size");
     check(c, par.bucket_mb > 0, "parallel.bucket_mb", "> 0");
     check(c, par.timeout_s >= 0, "parallel.timeout_s", ">= 0 (0 = no timeout)");
+    check(c, par.timeout_step_factor >= 0, "parallel.timeout_step_factor", ">= 0 (0 = no scaling)");
   }
 
   std::string origin_;

@@ -94,7 +94,8 @@ struct ParallelSection {  // [parallel]
   int pp = 1;                    // pipeline stages
   bool zero1 = false;            // shard AdamW moments over dp (ZeRO stage 1)
   double bucket_mb = 25;         // gradient all-reduce bucket size (MiB)
-  double timeout_s = 0;          // a collective/exchange not done within this aborts the job (0 = wait forever)
+  double timeout_s = 300;        // hang watchdog: a collective/exchange not done within this aborts the job (0 = wait forever)
+  double timeout_step_factor = 20;  // the timeout grows to this × the slowest step so far (0 = fixed timeout_s)
 };
 
 struct PruneSection {  // [prune] — gradual magnitude pruning while fine-tuning (src/compress/sparsity_masks.hpp)

@@ -122,6 +122,8 @@ struct OpInfo {
   const char* op = "";
   double timeout = 0.0;
   int peer = -1;        // for send/recv
+  int axis_id = -1;     // progress-board axis slot
+  std::int64_t seq = -1;  // collective number on this axis (progress board)
   bool cancel_on_timeout = false;  // receives can be cancelled
   bool collective = true;          // MPI forbids freeing/cancelling collective requests
   MPI_Comm comm = MPI_COMM_NULL;   // for the progress report on timeout
@@ -160,14 +162,36 @@ bool wait_requests(std::vector<MPI_Request>& reqs, const OpInfo& info) {
     return true;
   }
   using clock = std::chrono::steady_clock;
-  const auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(info.timeout));
-  long spins = 0;
-  for (;;) {
+  {
     int done = 0;
     int rc = MPI_Testall(n, reqs.data(), &done, MPI_STATUSES_IGNORE);
     if (rc != MPI_SUCCESS) throw Error(op_label(info) + " failed: " + mpi_error_string(rc) + context_suffix());
     if (done) return true;
+  }
+  progress_wait_begin(info.axis_id, info.op, info.seq);  // heartbeats while waiting (progress board)
+  auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(info.timeout));
+  auto last_iteration = clock::now();
+  long spins = 0;
+  for (;;) {
+    // A gap of over a second between two iterations means this process itself
+    // was stopped (SIGSTOP, a debugger) or starved: that time is not the peers'
+    // fault, so the deadline moves out by it (a rank resumed by the launcher's
+    // SIGCONT must not blame the ranks that waited for it).
+    const auto now = clock::now();
+    if (now - last_iteration > std::chrono::seconds(1)) deadline += now - last_iteration;
+    last_iteration = now;
+    int done = 0;
+    int rc = MPI_Testall(n, reqs.data(), &done, MPI_STATUSES_IGNORE);
+    if (rc != MPI_SUCCESS) {
+      progress_wait_end();
+      throw Error(op_label(info) + " failed: " + mpi_error_string(rc) + context_suffix());
+    }
+    if (done) {
+      progress_wait_end();
+      return true;
+    }
     if (clock::now() >= deadline) break;
+    progress_wait_tick();
     // Spin briefly (latency), then back off so oversubscribed ranks get the core.
     if (++spins < 1000) {
       sched_yield();
@@ -205,7 +229,7 @@ class MpiPendingOp final : public PendingOp {
     if (!wait_requests(reqs_, info_)) {
       if (info_.collective) broken_->store(true);
       throw Error(op_label(info_) + " timed out after " + format_seconds(info_.timeout) + context_suffix() +
-                  progress_report(info_.comm, info_.axis));
+                  progress_report(info_.comm, info_.axis, info_.axis_id, info_.seq, info_.peer));
     }
   }
   bool test() override {
@@ -216,7 +240,7 @@ class MpiPendingOp final : public PendingOp {
   }
   static std::string format_seconds(double s) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%g s", s);
+    std::snprintf(buf, sizeof buf, "%.4g s", s);
     return buf;
   }
 
@@ -232,6 +256,7 @@ class MpiCommunicator final : public Communicator {
     require(comm != MPI_COMM_NULL, "cannot create the MPI communicator for axis '" + this->axis() + "': MPI_COMM_NULL");
     MPI_Comm_rank(comm_, &rank_);
     MPI_Comm_size(comm_, &size_);
+    axis_id_ = progress_axis(this->axis());
   }
 
   int rank() const override { return rank_; }
@@ -387,6 +412,8 @@ class MpiCommunicator final : public Communicator {
     i.collective = peer < 0;
     i.comm = comm_;
     i.wait_ns = wait_ns_;
+    i.axis_id = axis_id_;
+    if (i.collective) i.seq = progress_op_started(axis_id_);
     return i;
   }
 
@@ -403,7 +430,7 @@ class MpiCommunicator final : public Communicator {
           if (r != MPI_REQUEST_NULL) MPI_Request_free(&r);
       }
       throw Error(op_label(i) + " timed out after " + MpiPendingOp::format_seconds(i.timeout) + context_suffix() +
-                  progress_report(i.comm, i.axis));
+                  progress_report(i.comm, i.axis, i.axis_id, i.seq, i.peer));
     }
   }
 
@@ -432,6 +459,7 @@ class MpiCommunicator final : public Communicator {
   }
 
   MPI_Comm comm_;
+  int axis_id_ = -1;
   int rank_ = 0;
   int size_ = 1;
   std::shared_ptr<std::atomic<bool>> broken_ = std::make_shared<std::atomic<bool>>(false);

@@ -33,7 +33,10 @@ void TokenBatchLoader::build_order() {
 }
 
 void TokenBatchLoader::set_position(int64_t epoch, int64_t cursor) {
-  require(epoch >= 0 && cursor >= 0 && cursor <= num_samples_, "invalid data loader position in checkpoint");
+  require(epoch >= 0 && cursor >= 0 && cursor <= num_samples_,
+          "invalid data loader position in checkpoint (data_epoch " + std::to_string(epoch) + ", data_cursor " +
+              std::to_string(cursor) + "; the training split has " + std::to_string(num_samples_) +
+              " samples per epoch: a different dataset or data.seq_len than the run that wrote it?)");
   epoch_ = epoch;
   cursor_ = cursor;
   build_order();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -34,6 +35,7 @@
 #include "src/train/block_subset.hpp"
 #include "src/train/gradient_sync.hpp"
 #include "src/train/lr_schedule.hpp"
+#include "src/train/memory_estimate.hpp"
 #include "src/train/pipeline_runner.hpp"
 #include "src/tasks/text_generation.hpp"
 #include "src/train/step_log.hpp"
@@ -229,6 +231,20 @@ HeadLists configured_head_pruning(const RunConfig& cfg, const TrainingData& data
 
 }  // namespace
 
+double collective_timeout_floor(const RunConfig& cfg) {
+  if (cfg.given.count("parallel.timeout_s")) return cfg.parallel.timeout_s;
+  // The default; TESSERA_DEFAULT_TIMEOUT_S replaces it (tests: the default path with a short floor).
+  const char* env = std::getenv("TESSERA_DEFAULT_TIMEOUT_S");
+  if (env && *env) {
+    char* end = nullptr;
+    const double v = std::strtod(env, &end);
+    require(end && *end == '\0' && std::isfinite(v) && v >= 0,
+            std::string("TESSERA_DEFAULT_TIMEOUT_S = '") + env + "': expected a number of seconds >= 0");
+    return v;
+  }
+  return cfg.parallel.timeout_s;
+}
+
 void resolve_init_from(RunConfig& cfg, MPI_Comm comm) {
   if (cfg.model.init_from.empty()) return;
   const TrainingState st = read_checkpoint_state(cfg.model.init_from, comm);
@@ -248,6 +264,7 @@ void resolve_init_from(RunConfig& cfg, MPI_Comm comm) {
 TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_at_step, const TrainingHooks& hooks) {
   RunConfig cfg = cfg_in;
   resolve_init_from(cfg, comm);
+  check_training_memory(cfg, comm);  // fail fast: refuse a model that cannot fit, before allocating
   // The config stored in checkpoints: the file as written, or — when the architecture
   // came from model.init_from — the resolved config without init_from, so the
   // checkpoint alone describes its model (generate --checkpoint, export, init_from).
@@ -260,7 +277,16 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
   }
   const ParallelSection& par = cfg.parallel;
   ProcessGrid grid(comm, par.dp, par.tp, par.pp);
-  if (par.timeout_s > 0) grid.set_timeout_seconds(par.timeout_s);
+  // HPC ops: hang watchdog on by default (parallel.timeout_s, default 300 s; 0 = off),
+  // raised to timeout_step_factor × the slowest step once steps are measured.
+  const double timeout_floor = collective_timeout_floor(cfg);
+  double timeout_now = timeout_floor;
+  auto raise_timeout = [&](double seconds) {
+    if (timeout_floor <= 0 || par.timeout_step_factor <= 0) return;
+    const double t = std::max(timeout_floor, par.timeout_step_factor * seconds);
+    if (t > timeout_now) grid.set_timeout_seconds(timeout_now = t);
+  };
+  if (timeout_floor > 0) grid.set_timeout_seconds(timeout_floor);
   install_stop_signal_handler();             // HPC ops: preemption (see stop_signal.hpp)
   ProgressBoardScope progress_board(comm);    // HPC ops: watchdog progress board (collective)
   const bool lead = grid.world_rank() == 0;
@@ -443,6 +469,19 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
     return summary;
   }
   const double flops_step = flops_per_token(mc, T) * double(global_tokens);
+  // Before the first step is measured: its ideal time at the job's measured GEMM peak,
+  // with a 5 % efficiency margin (so a slow, large model's first step is not cut short).
+  raise_timeout(20.0 * flops_step / std::max(1.0, job_peak_gflops * 1e9));
+  log.message(timeout_floor > 0
+                  ? "hang watchdog: collectives time out after " + fmt_double(timeout_now) + " s (parallel.timeout_s " +
+                        fmt_double(timeout_floor) +
+                        (par.timeout_step_factor > 0 ? ", raised to " + fmt_double(par.timeout_step_factor) + " × the slowest step" : std::string()) +
+                        ")"
+                  : std::string("hang watchdog off (parallel.timeout_s = 0): a stalled rank hangs the job"));
+  double slowest_step = 0;
+  if (step > 0 && step >= total_steps)
+    log.message("already at step " + std::to_string(step) + " of " + std::to_string(total_steps) +
+                ": no training step to run (evaluating and saving only)");
   const auto run_start = std::chrono::steady_clock::now();
   auto fetch = [&](int, MicroBatch& mb) { loader->next_batch(mb); };
   bool early_stop = false;
@@ -492,6 +531,7 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
     tokens_seen += global_tokens;
     masks.after_step(model, step);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (secs > slowest_step) raise_timeout(slowest_step = secs);
     summary.last_train_loss = loss;
     const PipelineRunner::Times& rt = runner.last_times();
     const std::map<std::string, double> phases = {{"data", rt.data},           {"forward", rt.forward},

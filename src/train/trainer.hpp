@@ -2,6 +2,7 @@
 // gradient norm and clipping → AdamW with the LR schedule; periodic validation
 // (loss, perplexity), checkpoints (atomic, keep last K), exact resume, NaN guard.
 #pragma once
+#include <cmath>
 #include <mpi.h>
 #include <functional>
 #include <map>
@@ -14,7 +15,7 @@ namespace tessera {
 
 struct TrainSummary {
   int64_t steps_done = 0;
-  double last_train_loss = 0;
+  double last_train_loss = NAN;  // NaN = no step run (e.g. resumed at max_steps)
   double last_val_loss = -1;  // -1 = no validation
   std::string last_checkpoint;
   bool stopped_early = false;  // max_time reached
