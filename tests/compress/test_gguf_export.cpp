@@ -38,7 +38,9 @@ struct ExportSetup {
 const ExportSetup& setup() {
   static ExportSetup s = [] {
     ExportSetup t;
-    t.dir = tessera_test::fresh_dir("gguf_export");
+    // One directory a test: ctest runs these tests as concurrent processes.
+    t.dir = tessera_test::fresh_dir(std::string("gguf_export_") +
+                                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
     const ImportedModel m = import_pretrained(tessera_test::source_dir() + "/tests/fixtures/hf/tiny_llama");
     t.cfg = m.config;
     t.fp32 = (t.dir / "fp32.h5").string();

@@ -57,7 +57,8 @@ std::map<std::string, std::string> overrides(const std::string& ckpt_dir = "") {
 const Reference& reference() {
   static Reference r;
   if (r.data.empty()) {
-    r.dir = fresh_dir("disk_full");
+    r.dir = fresh_dir(std::string("disk_full_") +  // one per test: ctest runs tests as concurrent processes
+                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
     r.data = prepare_ruth(r.dir);
     write_file(r.dir / "ref.toml", tiny_config(r.data, (r.dir / "ref").string(), overrides()));
     auto run = run_tessera("train " + (r.dir / "ref.toml").string());

@@ -27,7 +27,8 @@ struct SigtermRun {
 const SigtermRun& sigterm_run() {
   static SigtermRun s;
   if (s.cfg.empty()) {
-    s.dir = fresh_dir("sigterm");
+    s.dir = fresh_dir(std::string("sigterm_") +  // one per test: ctest runs tests as concurrent processes
+                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
     s.cfg = (s.dir / "train.toml").string();
     write_file(s.cfg, tiny_config(prepare_ruth(s.dir), (s.dir / "run").string(),
                                   {{"parallel.dp", "2"}, {"train.max_steps", std::to_string(kSteps)},
