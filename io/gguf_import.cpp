@@ -29,9 +29,22 @@ double gguf_float(const GgufFile& f, const std::string& key, double def) {
   return v;
 }
 
-TransformerConfig gguf_config(const GgufFile& f) {
-  const std::string arch = f.get_string("general.architecture");
-  require(arch == "llama", f.path() + ": general.architecture '" + arch + "' is not supported (llama)");
+// GPT-2 (general.architecture = gpt2, as llama.cpp's convert_hf_to_gguf.py writes it).
+TransformerConfig gguf_gpt2_config(const GgufFile& f) {
+  TransformerConfig c;
+  c.family = Family::GPT2;
+  c.head = HeadKind::CausalLM;
+  c.n_layer = gguf_dim(f, "gpt2.block_count");
+  c.n_embd = gguf_dim(f, "gpt2.embedding_length");
+  c.n_head = gguf_dim(f, "gpt2.attention.head_count");
+  c.n_inner = gguf_dim(f, "gpt2.feed_forward_length");
+  c.n_positions = gguf_dim(f, "gpt2.context_length");
+  c.layer_norm_epsilon = gguf_float(f, "gpt2.attention.layer_norm_epsilon", 1e-5);
+  return c;
+}
+
+// Llama (general.architecture = llama).
+TransformerConfig gguf_llama_config(const GgufFile& f) {
   TransformerConfig c;
   c.family = Family::Llama;
   c.head = HeadKind::CausalLM;
@@ -43,22 +56,6 @@ TransformerConfig gguf_config(const GgufFile& f) {
   c.n_positions = gguf_dim(f, "llama.context_length");
   c.rope_theta = gguf_float(f, "llama.rope.freq_base", 10000.0);
   c.layer_norm_epsilon = gguf_float(f, "llama.attention.layer_norm_rms_epsilon", 1e-6);
-  c.embd_pdrop = c.attn_pdrop = c.resid_pdrop = 0.0;
-  require(f.contains("token_embd.weight"), f.path() + ": tensor 'token_embd.weight' is missing");
-  const std::vector<int64_t> emb = f.tensor("token_embd.weight").shape();
-  require(emb.size() == 2 && emb[1] == c.n_embd,
-          f.path() + ": tensor 'token_embd.weight' has shape " + shape_string(emb) +
-              ", expected [vocab, llama.embedding_length = " + std::to_string(c.n_embd) + "]");
-  require(emb[0] >= 1 && emb[0] <= kMaxDim, f.path() + ": token_embd.weight: vocabulary out of range");
-  c.vocab_size = int(emb[0]);
-  if (f.has("llama.vocab_size"))
-    require(f.get_int("llama.vocab_size") == c.vocab_size,
-            f.path() + ": llama.vocab_size differs from token_embd.weight's " + std::to_string(c.vocab_size) + " rows");
-  c.tie_word_embeddings = !f.contains("output.weight");
-  if (f.has("tokenizer.ggml.padding_token_id")) {
-    const int64_t pad = f.get_int("tokenizer.ggml.padding_token_id");
-    if (pad >= 0 && pad < c.vocab_size) c.pad_token_id = int(pad);
-  }
   if (f.has("llama.rope.scaling.type")) {
     const std::string t = f.get_string("llama.rope.scaling.type");
     require(t == "none", f.path() + ": llama.rope.scaling.type '" + t + "' is not supported (plain RoPE only)");
@@ -66,11 +63,36 @@ TransformerConfig gguf_config(const GgufFile& f) {
   if (f.has("llama.rope.scaling.factor"))
     require(f.get_float("llama.rope.scaling.factor") == 1.0,
             f.path() + ": llama.rope.scaling.factor is not supported (plain RoPE only)");
+  return c;
+}
+
+TransformerConfig gguf_config(const GgufFile& f) {
+  const std::string arch = f.get_string("general.architecture");
+  require(arch == "llama" || arch == "gpt2",
+          f.path() + ": general.architecture '" + arch + "' is not supported (llama, gpt2)");
+  TransformerConfig c = arch == "gpt2" ? gguf_gpt2_config(f) : gguf_llama_config(f);
+  c.embd_pdrop = c.attn_pdrop = c.resid_pdrop = 0.0;
+  require(f.contains("token_embd.weight"), f.path() + ": tensor 'token_embd.weight' is missing");
+  const std::vector<int64_t> emb = f.tensor("token_embd.weight").shape();
+  require(emb.size() == 2 && emb[1] == c.n_embd,
+          f.path() + ": tensor 'token_embd.weight' has shape " + shape_string(emb) + ", expected [vocab, " + arch +
+              ".embedding_length = " + std::to_string(c.n_embd) + "]");
+  require(emb[0] >= 1 && emb[0] <= kMaxDim, f.path() + ": token_embd.weight: vocabulary out of range");
+  c.vocab_size = int(emb[0]);
+  if (f.has(arch + ".vocab_size"))
+    require(f.get_int(arch + ".vocab_size") == c.vocab_size,
+            f.path() + ": " + arch + ".vocab_size differs from token_embd.weight's " + std::to_string(c.vocab_size) +
+                " rows");
+  c.tie_word_embeddings = !f.contains("output.weight");
+  if (f.has("tokenizer.ggml.padding_token_id")) {
+    const int64_t pad = f.get_int("tokenizer.ggml.padding_token_id");
+    if (pad >= 0 && pad < c.vocab_size) c.pad_token_id = int(pad);
+  }
   const bool tie = c.tie_word_embeddings;
   apply_family_defaults(c);
   c.tie_word_embeddings = tie;
   validate_transformer_config(c, f.path());
-  if (f.has("llama.rope.dimension_count"))
+  if (c.family == Family::Llama && f.has("llama.rope.dimension_count"))
     require(f.get_int("llama.rope.dimension_count") == c.head_dim(),
             f.path() + ": llama.rope.dimension_count " + std::to_string(f.get_int("llama.rope.dimension_count")) +
                 " differs from the head dimension " + std::to_string(c.head_dim()) + " (partial RoPE is not supported)");
@@ -126,17 +148,41 @@ std::map<std::string, std::string> gguf_llama_tensor_names(int n_layer) {
   return m;
 }
 
+std::map<std::string, std::string> gguf_gpt2_tensor_names(int n_layer) {
+  std::map<std::string, std::string> m = {
+      {"wte.weight", "token_embd.weight"},   {"wpe.weight", "position_embd.weight"},
+      {"ln_f.weight", "output_norm.weight"}, {"ln_f.bias", "output_norm.bias"},
+      {"lm_head.weight", "output.weight"},
+  };
+  const std::pair<const char*, const char*> block[] = {
+      {"ln_1", "attn_norm"}, {"attn.c_attn", "attn_qkv"}, {"attn.c_proj", "attn_output"},
+      {"ln_2", "ffn_norm"},  {"mlp.c_fc", "ffn_up"},      {"mlp.c_proj", "ffn_down"},
+  };
+  for (int i = 0; i < n_layer; ++i)
+    for (const auto& [t, g] : block)
+      for (const char* part : {".weight", ".bias"})
+        m["h." + std::to_string(i) + "." + t + part] = "blk." + std::to_string(i) + "." + g + part;
+  return m;
+}
+
+std::map<std::string, std::string> gguf_tensor_names(const TransformerConfig& c) {
+  require(c.family == Family::Llama || c.family == Family::GPT2,
+          std::string("GGUF tensor names exist for the llama and gpt2 architectures, not '") + family_name(c.family) + "'");
+  return c.family == Family::GPT2 ? gguf_gpt2_tensor_names(c.n_layer) : gguf_llama_tensor_names(c.n_layer);
+}
+
 ImportedModel import_gguf(const std::string& path) {
   const GgufFile f = GgufFile::open(path);
   ImportedModel m;
   m.config = gguf_config(f);
   const TransformerConfig& c = m.config;
-  const std::map<std::string, std::string> names = gguf_llama_tensor_names(c.n_layer);
+  const std::map<std::string, std::string> names = gguf_tensor_names(c);
   const std::vector<ParamShape> expected = transformer_parameter_shapes(c);
   std::set<std::string> wanted;
   for (const ParamShape& p : expected) wanted.insert(names.at(p.name));
   for (const GgufTensorInfo& t : f.tensors())
-    require(wanted.count(t.name) > 0, path + ": unexpected tensor '" + t.name + "' (not part of a Llama with " +
+    require(wanted.count(t.name) > 0, path + ": unexpected tensor '" + t.name + "' (not part of a " +
+                                          std::string(family_name(c.family)) + " with " +
                                           std::to_string(c.n_layer) + " blocks)");
   for (const ParamShape& p : expected) {
     const std::string& g = names.at(p.name);
@@ -153,7 +199,8 @@ ImportedModel import_gguf(const std::string& path) {
     FloatTensor t;
     t.shape = p.shape;
     t.data = f.read_f32(g);
-    if (g.size() > 13 && g.compare(g.size() - 13, 13, "attn_q.weight") == 0)
+    if (c.family != Family::Llama) {
+    } else if (g.size() > 13 && g.compare(g.size() - 13, 13, "attn_q.weight") == 0)
       t.data = unpermute_rope_rows(t.data, p.shape[0], p.shape[1], c.n_head);
     else if (g.size() > 13 && g.compare(g.size() - 13, 13, "attn_k.weight") == 0)
       t.data = unpermute_rope_rows(t.data, p.shape[0], p.shape[1], c.kv_heads());

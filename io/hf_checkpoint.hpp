@@ -34,7 +34,7 @@ struct ImportedModel {
 
 // A Hugging Face model directory.
 ImportedModel import_hf_directory(const std::string& dir);
-// A GGUF file (general.architecture = llama).
+// A GGUF file (general.architecture = llama or gpt2).
 ImportedModel import_gguf(const std::string& path);
 // Either, by what `path` is (a directory, or a file starting with "GGUF").
 ImportedModel import_pretrained(const std::string& path);
@@ -55,5 +55,13 @@ std::vector<float> permute_rope_rows(const std::vector<float>& w, int64_t rows, 
 // Tessera name → llama.cpp tensor name of a Llama with n_layer blocks
 // (embed_tokens.weight → token_embd.weight, layers.N.self_attn.q_proj.weight → blk.N.attn_q.weight, ...).
 std::map<std::string, std::string> gguf_llama_tensor_names(int n_layer);
+// GPT-2 (llama.cpp's gpt2 architecture): wte.weight → token_embd.weight, wpe.weight →
+// position_embd.weight, h.N.attn.c_attn.{weight,bias} → blk.N.attn_qkv.*, c_proj →
+// attn_output, ln_1/ln_2 → attn_norm/ffn_norm, mlp.c_fc/c_proj → ffn_up/ffn_down,
+// ln_f → output_norm. Matrices are [out, in] in both (Tessera stores GPT-2's Conv1D
+// weights transposed, as llama.cpp's converter writes them).
+std::map<std::string, std::string> gguf_gpt2_tensor_names(int n_layer);
+// The map of c's family (llama or gpt2; other families are an Error).
+std::map<std::string, std::string> gguf_tensor_names(const TransformerConfig& c);
 
 }  // namespace tessera

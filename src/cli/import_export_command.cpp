@@ -69,14 +69,14 @@ int run_export_gguf(const ImportExportOptions& o, MPI_Comm comm) {
   if (rank_of(comm) == 0) {
     std::string types;
     for (const auto& [t, n] : s.tensors_by_type) types += (types.empty() ? "" : ", ") + std::to_string(n) + " " + t;
-    std::printf("tessera export: %s -> %s (GGUF v3, llama, %s): %s tensors, %.1f MB\n", o.checkpoint.c_str(),
-                o.out.c_str(), s.file_type.c_str(), types.c_str(), double(s.bytes) / 1e6);
+    std::printf("tessera export: %s -> %s (GGUF v3, %s, %s): %s tensors, %.1f MB\n", o.checkpoint.c_str(),
+                o.out.c_str(), s.architecture.c_str(), s.file_type.c_str(), types.c_str(), double(s.bytes) / 1e6);
     if (s.requantized > 0)
       std::printf("  %d packed tensors requantised to --quant %s (lossy)\n", s.requantized, o.gguf.quant.c_str());
     if (s.tokenizer)
-      std::printf("  tokenizer metadata copied from %s\n", o.gguf.tokenizer.c_str());
+      std::printf("  tokenizer metadata from %s\n", o.gguf.tokenizer.c_str());
     else
-      std::printf("  note: no tokenizer metadata written (pass --tokenizer FILE.gguf to copy tokenizer.*; llama.cpp "
+      std::printf("  note: no tokenizer metadata written (pass --tokenizer FILE.gguf to copy tokenizer.*, or a GPT-2 vocab.json + merges.txt directory; llama.cpp "
                   "needs it to load the file)\n");
   }
   return 0;
@@ -113,7 +113,7 @@ void register_import_export(CLI::App& app) {
                            "gguf: type of float 2-D tensors and of packed ones stored otherwise (f32 | f16 | q8_0 | "
                            "q4_0 | q4_1); default: as the checkpoint holds them")
       ->check(CLI::IsMember({"f32", "f16", "q8_0", "q4_0", "q4_1"}));
-  o.export_cmd->add_option("--tokenizer", o.gguf.tokenizer, "gguf: GGUF file whose tokenizer.* metadata is copied");
+  o.export_cmd->add_option("--tokenizer", o.gguf.tokenizer, "gguf: GGUF file whose tokenizer.* metadata is copied, or a GPT-2 tokenizer directory (vocab.json + merges.txt)");
   o.export_cmd->add_option("--name", o.gguf.name, "gguf: general.name (default: the checkpoint's file stem)");
 }
 

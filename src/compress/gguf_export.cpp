@@ -7,6 +7,7 @@
 #include "io/checkpoint.hpp"
 #include "io/dequantize.hpp"
 #include "io/gguf.hpp"
+#include "io/gguf_bpe_metadata.hpp"
 #include "io/gguf_writer.hpp"
 #include "io/hdf5_file.hpp"
 #include "io/hf_checkpoint.hpp"
@@ -155,18 +156,21 @@ GgufExportSummary export_gguf(const std::string& checkpoint, const std::string& 
   GgufExportSummary sum;
   on_root(comm, [&] {
     const TransformerConfig c = checkpoint_model_config(checkpoint);
-    require(c.family == Family::Llama,
-            checkpoint + ": export --format gguf supports Llama-family decoders (model.family = \"llama\"), not '" +
-                std::string(family_name(c.family)) + "'");
+    require(c.family == Family::Llama || c.family == Family::GPT2,
+            checkpoint + ": export --format gguf supports the decoders llama.cpp runs (model.family = \"llama\" or "
+                         "\"gpt2\"), not '" + std::string(family_name(c.family)) + "'");
+    const bool llama = c.family == Family::Llama;
+    const std::string arch = llama ? "llama" : "gpt2";
     require(c.head == HeadKind::CausalLM, checkpoint + ": export --format gguf needs a causal LM head (model.head = \"causal_lm\")");
     const std::vector<ParamShape> shapes = transformer_parameter_shapes(c);
-    const std::map<std::string, std::string> names = gguf_llama_tensor_names(c.n_layer);
+    const std::map<std::string, std::string> names = gguf_tensor_names(c);
     for (const ParamShape& p : shapes)
-      require(names.count(p.name) > 0, checkpoint + ": tensor " + p.name + " has no llama.cpp name");
+      require(names.count(p.name) > 0, checkpoint + ": tensor " + p.name + " has no llama.cpp " + arch + " name");
     auto sources = std::make_shared<std::map<std::string, Source>>(read_sources(checkpoint, c, shapes));
 
     GgufWriter w;
-    w.set_string("general.architecture", "llama");
+    w.set_string("general.architecture", arch);
+    sum.architecture = arch;
     w.set_string("general.name", opt.name.empty() ? std::filesystem::path(checkpoint).stem().string() : opt.name);
     std::map<uint32_t, int> block_types;  // ggml type of blk.* matrices
     bool any_quantized = false;
@@ -174,7 +178,7 @@ GgufExportSummary export_gguf(const std::string& checkpoint, const std::string& 
       const std::string g = names.at(p.name);
       const std::string what = checkpoint + ": tensor " + p.name;
       Source& s = sources->at(p.name);
-      const int heads = ends_with(g, "attn_q.weight") ? c.n_head : ends_with(g, "attn_k.weight") ? c.kv_heads() : 0;
+      const int heads = !llama ? 0 : ends_with(g, "attn_q.weight") ? c.n_head : ends_with(g, "attn_k.weight") ? c.kv_heads() : 0;
       std::vector<uint64_t> dims(p.shape.rbegin(), p.shape.rend());
       const int64_t rows = p.shape[0], cols = p.shape.size() == 2 ? p.shape[1] : 0;
       std::vector<int64_t> src_rows;
@@ -262,24 +266,37 @@ GgufExportSummary export_gguf(const std::string& checkpoint, const std::string& 
     sum.file_type = file_type_name(ft);
     w.set_u32("general.file_type", ft);
     if (any_quantized) w.set_u32("general.quantization_version", 2);
-    w.set_u32("llama.context_length", uint32_t(c.n_positions));
-    w.set_u32("llama.embedding_length", uint32_t(c.n_embd));
-    w.set_u32("llama.block_count", uint32_t(c.n_layer));
-    w.set_u32("llama.feed_forward_length", uint32_t(c.ffn_dim()));
-    w.set_u32("llama.attention.head_count", uint32_t(c.n_head));
-    w.set_u32("llama.attention.head_count_kv", uint32_t(c.kv_heads()));
-    w.set_f32("llama.rope.freq_base", float(c.rope_theta));
-    w.set_f32("llama.attention.layer_norm_rms_epsilon", float(c.layer_norm_epsilon));
-    w.set_u32("llama.rope.dimension_count", uint32_t(c.head_dim()));
-    w.set_u32("llama.vocab_size", uint32_t(c.vocab_size));
+    w.set_u32(arch + ".context_length", uint32_t(c.n_positions));
+    w.set_u32(arch + ".embedding_length", uint32_t(c.n_embd));
+    w.set_u32(arch + ".block_count", uint32_t(c.n_layer));
+    w.set_u32(arch + ".feed_forward_length", uint32_t(c.ffn_dim()));
+    w.set_u32(arch + ".attention.head_count", uint32_t(c.n_head));
+    if (llama) {
+      w.set_u32("llama.attention.head_count_kv", uint32_t(c.kv_heads()));
+      w.set_f32("llama.rope.freq_base", float(c.rope_theta));
+      w.set_f32("llama.attention.layer_norm_rms_epsilon", float(c.layer_norm_epsilon));
+      w.set_u32("llama.rope.dimension_count", uint32_t(c.head_dim()));
+    } else {
+      w.set_f32("gpt2.attention.layer_norm_epsilon", float(c.layer_norm_epsilon));
+    }
+    w.set_u32(arch + ".vocab_size", uint32_t(c.vocab_size));
     if (!opt.tokenizer.empty()) {
-      const GgufFile tok = GgufFile::open(opt.tokenizer);
-      require(tok.has("tokenizer.ggml.tokens"), opt.tokenizer + ": --tokenizer has no tokenizer.ggml.tokens");
-      const size_t n = tok.get_string_array("tokenizer.ggml.tokens").size();
+      // A GGUF (its tokenizer.* copied) or a GPT-2 tokenizer directory (vocab.json + merges.txt).
+      std::vector<std::pair<std::string, GgufValue>> kv;
+      if (std::filesystem::is_directory(opt.tokenizer)) {
+        kv = gguf_bpe_metadata(opt.tokenizer);
+      } else {
+        const GgufFile tok = GgufFile::open(opt.tokenizer);
+        require(tok.has("tokenizer.ggml.tokens"), opt.tokenizer + ": --tokenizer has no tokenizer.ggml.tokens");
+        for (const auto& [key, v] : tok.metadata())
+          if (key.rfind("tokenizer.", 0) == 0) kv.emplace_back(key, v);
+      }
+      size_t n = 0;
+      for (const auto& [key, v] : kv)
+        if (key == "tokenizer.ggml.tokens") n = v.strings.size();
       require(int64_t(n) == c.vocab_size, opt.tokenizer + ": --tokenizer has " + std::to_string(n) +
                                               " tokens, the model's vocabulary " + std::to_string(c.vocab_size));
-      for (const auto& [key, v] : tok.metadata())
-        if (key.rfind("tokenizer.", 0) == 0) w.set(key, v);
+      for (const auto& [key, v] : kv) w.set(key, v);
       sum.tokenizer = true;
     }
     std::error_code ec;

@@ -1,6 +1,13 @@
-// tessera export --format gguf: a Llama-family decoder checkpoint (float32, sparse or
-// quantised) as a GGUF v3 file that llama.cpp loads (docs/compression.md, "GGUF export"):
-//   * metadata: general.architecture = "llama", general.name, general.file_type,
+// tessera export --format gguf: a Llama-family or GPT-2 decoder checkpoint (float32,
+// sparse or quantised) as a GGUF v3 file that llama.cpp loads (docs/compression.md,
+// "GGUF export"):
+//   * GPT-2: general.architecture = "gpt2", gpt2.{context_length, embedding_length,
+//     block_count, feed_forward_length, attention.head_count,
+//     attention.layer_norm_epsilon, vocab_size}; tensors token_embd, position_embd,
+//     blk.N.{attn_norm, attn_qkv, attn_output, ffn_norm, ffn_up, ffn_down}.{weight,bias},
+//     output_norm (gguf_gpt2_tensor_names; no permutation); tokenizer.* also from a
+//     vocab.json + merges.txt directory (io/gguf_bpe_metadata.hpp);
+//   * Llama metadata: general.architecture = "llama", general.name, general.file_type,
 //     general.quantization_version, llama.{context_length, embedding_length,
 //     block_count, feed_forward_length, attention.head_count, attention.head_count_kv,
 //     rope.freq_base, attention.layer_norm_rms_epsilon, rope.dimension_count, vocab_size};
@@ -24,7 +31,8 @@ namespace tessera {
 
 struct GgufExportOptions {
   std::string quant;      // "" (as stored) | f32 | f16 | q8_0 | q4_0 | q4_1
-  std::string tokenizer;  // GGUF whose tokenizer.* metadata is copied ("" = none)
+  std::string tokenizer;  // GGUF whose tokenizer.* metadata is copied, or a GPT-2 tokenizer
+                          // directory (vocab.json + merges.txt); "" = none
   std::string name;       // general.name ("" = the checkpoint's file stem)
 };
 
@@ -34,6 +42,7 @@ struct GgufExportSummary {
   bool tokenizer = false;
   uint64_t bytes = 0;
   std::string file_type;                        // general.file_type as a name
+  std::string architecture;                     // general.architecture (llama | gpt2)
 };
 
 // Rank 0 reads `checkpoint` and writes `out`; collective over comm. Errors name the

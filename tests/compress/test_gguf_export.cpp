@@ -129,17 +129,22 @@ std::map<std::string, std::string> check_with_python(const std::string& gguf, co
   const GgufFile f = GgufFile::open(gguf);
   EXPECT_EQ(j["version"], 3);
   const nlohmann::json& md = j["metadata"];
-  EXPECT_EQ(md["general.architecture"], "llama");
-  EXPECT_EQ(md["llama.block_count"], c.n_layer);
-  EXPECT_EQ(md["llama.embedding_length"], c.n_embd);
-  EXPECT_EQ(md["llama.feed_forward_length"], c.ffn_dim());
-  EXPECT_EQ(md["llama.attention.head_count"], c.n_head);
-  EXPECT_EQ(md["llama.attention.head_count_kv"], c.kv_heads());
-  EXPECT_EQ(md["llama.rope.dimension_count"], c.head_dim());
-  EXPECT_EQ(md["llama.context_length"], c.n_positions);
-  EXPECT_EQ(md["llama.vocab_size"], c.vocab_size);
-  EXPECT_FLOAT_EQ(md["llama.rope.freq_base"].get<float>(), float(c.rope_theta));
-  EXPECT_FLOAT_EQ(md["llama.attention.layer_norm_rms_epsilon"].get<float>(), float(c.layer_norm_epsilon));
+  const std::string arch = c.family == Family::GPT2 ? "gpt2" : "llama";
+  EXPECT_EQ(md["general.architecture"], arch);
+  EXPECT_EQ(md[arch + ".block_count"], c.n_layer);
+  EXPECT_EQ(md[arch + ".embedding_length"], c.n_embd);
+  EXPECT_EQ(md[arch + ".feed_forward_length"], c.ffn_dim());
+  EXPECT_EQ(md[arch + ".attention.head_count"], c.n_head);
+  EXPECT_EQ(md[arch + ".context_length"], c.n_positions);
+  EXPECT_EQ(md[arch + ".vocab_size"], c.vocab_size);
+  if (c.family == Family::GPT2) {
+    EXPECT_FLOAT_EQ(md["gpt2.attention.layer_norm_epsilon"].get<float>(), float(c.layer_norm_epsilon));
+  } else {
+    EXPECT_EQ(md["llama.attention.head_count_kv"], c.kv_heads());
+    EXPECT_EQ(md["llama.rope.dimension_count"], c.head_dim());
+    EXPECT_FLOAT_EQ(md["llama.rope.freq_base"].get<float>(), float(c.rope_theta));
+    EXPECT_FLOAT_EQ(md["llama.attention.layer_norm_rms_epsilon"].get<float>(), float(c.layer_norm_epsilon));
+  }
   EXPECT_EQ(j["tensors"].size(), f.tensors().size());
   for (const nlohmann::json& t : j["tensors"]) {
     const std::string name = t["name"];
@@ -295,9 +300,68 @@ TEST(GgufExport, TokenizerCopiedFromGgufOrRefused) {
   };
   expect_error("--checkpoint " + s.fp32 + " --tokenizer " + tok999, {tok999, "999 tokens", "vocabulary 1000"});
   expect_error("--checkpoint " + s.fp32 + " --quant q5_0", {"--quant"});
-  const std::string gpt2 = (s.dir / "gpt2.h5").string();
-  write_model_checkpoint(gpt2, import_pretrained(tessera_test::source_dir() + "/tests/fixtures/hf/tiny_gpt2"),
+  const std::string bert = (s.dir / "bert.h5").string();
+  write_model_checkpoint(bert, import_pretrained(tessera_test::source_dir() + "/tests/fixtures/hf/tiny_bert"),
                          MPI_COMM_SELF);
-  expect_error("--checkpoint " + gpt2, {gpt2, "supports Llama-family decoders", "gpt2"});
+  expect_error("--checkpoint " + bert, {bert, "supports the decoders llama.cpp runs", "bert"});
   EXPECT_FALSE(fs::exists(s.dir / "bad.gguf"));
+}
+
+// GPT-2 (llama.cpp's gpt2 architecture): float32 export and import give the tensors back
+// bit for bit (no permutation: Tessera's [out, in] matrices are what llama.cpp's converter
+// writes after transposing HF's Conv1D weights), the PyPI reader agrees with Tessera on
+// every tensor and the gpt2.* metadata; a q8_0 checkpoint's blocks are exported as they
+// are and import back to the packed model's logits; a GPT-2 tokenizer directory of
+// another vocabulary is refused.
+TEST(GgufExport, Gpt2RoundTripsAndTheGgufReaderAgrees) {
+  const fs::path dir = tessera_test::fresh_dir("gguf_export_gpt2");
+  const ImportedModel m = import_pretrained(tessera_test::source_dir() + "/tests/fixtures/hf/tiny_gpt2");
+  const std::string fp32 = (dir / "fp32.h5").string(), q8 = (dir / "q8_0.h5").string();
+  write_model_checkpoint(fp32, m, MPI_COMM_SELF);
+  auto r = run_tessera("quantize --checkpoint " + fp32 + " --method q8_0 --out " + q8);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ExportSetup s;
+  s.dir = dir;
+  s.cfg = m.config;
+
+  const std::string g = export_gguf_cli(s, fp32, "gpt2_fp32", "");
+  const GgufFile f = GgufFile::open(g);
+  EXPECT_EQ(f.get_string("general.architecture"), "gpt2");
+  EXPECT_TRUE(f.contains("position_embd.weight"));
+  EXPECT_TRUE(f.contains("blk.1.attn_qkv.bias"));
+  EXPECT_FALSE(f.contains("output.weight"));  // tied head
+  EXPECT_EQ(f.tensor("blk.0.attn_qkv.weight").dims, (std::vector<uint64_t>{64, 192}));  // ggml order [in, out]
+  const ImportedModel back = import_gguf(g);
+  EXPECT_EQ(back.config.family, Family::GPT2);
+  EXPECT_EQ(back.config.n_layer, m.config.n_layer);
+  EXPECT_EQ(back.config.n_head, m.config.n_head);
+  EXPECT_EQ(back.config.n_positions, m.config.n_positions);
+  EXPECT_EQ(back.config.ffn_dim(), m.config.ffn_dim());
+  EXPECT_TRUE(back.config.tie_word_embeddings);
+  EXPECT_FLOAT_EQ(float(back.config.layer_norm_epsilon), float(m.config.layer_norm_epsilon));
+  ASSERT_EQ(back.tensors.size(), m.tensors.size());
+  for (const auto& [name, t] : m.tensors) {
+    ASSERT_TRUE(back.tensors.count(name)) << name;
+    EXPECT_TRUE(back.tensors.at(name).data == t.data) << name << " differs after export + import";
+  }
+  expect_close(logits_of(s.cfg, import_back(s, g)), logits_of(s.cfg, fp32), 1e-5f, "gpt2 fp32 -> gguf -> import");
+  const auto types = check_with_python(g, s.cfg);
+  EXPECT_EQ(types.size(), f.tensors().size());
+
+  const std::string g8 = export_gguf_cli(s, q8, "gpt2_q8", "");
+  const GgufFile f8 = GgufFile::open(g8);
+  EXPECT_EQ(f8.get_int("general.file_type"), 7);  // MOSTLY_Q8_0
+  EXPECT_TRUE(f8.read_raw("blk.0.ffn_down.weight") == packed_blocks(q8, "h.0.mlp.c_proj.weight"));
+  EXPECT_TRUE(f8.read_raw("blk.1.attn_qkv.weight") == packed_blocks(q8, "h.1.attn.c_attn.weight"));
+  expect_close(logits_of(s.cfg, import_back(s, g8)), logits_of(s.cfg, q8), 2e-4f, "gpt2 q8_0 -> gguf -> import");
+  const auto types8 = check_with_python(g8, s.cfg);
+  EXPECT_EQ(types8.at("blk.0.attn_qkv.weight"), "Q8_0");
+  EXPECT_EQ(types8.at("blk.0.attn_qkv.bias"), "F32");
+
+  const std::string assets = tessera_test::source_dir() + "/.cache/assets/gpt2";
+  r = run_tessera("export --format gguf --checkpoint " + fp32 + " --tokenizer " + assets + " --out " +
+                  (dir / "bad.gguf").string());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("50257 tokens, the model's vocabulary 1000"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "bad.gguf"));
 }

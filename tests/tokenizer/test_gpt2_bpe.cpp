@@ -2,7 +2,12 @@
 // ids and byte offsets for every corpus line, round trips, invalid UTF-8.
 #include <gtest/gtest.h>
 
+#include "io/gguf.hpp"
+#include "io/gguf_bpe_metadata.hpp"
+#include "io/gguf_writer.hpp"
 #include "src/runtime/error.hpp"
+#include "src/tokenizer/gguf_tokenizer.hpp"
+#include "test_support.hpp"
 #include "src/tokenizer/bpe_tokenizer.hpp"
 #include "tokenizer_test_util.hpp"
 
@@ -110,4 +115,50 @@ TEST(Gpt2Bpe, WhitespaceRules) {
                                                  {6, 7}, {7, 8}, {8, 9}, {9, 10}};
   EXPECT_EQ(e.ids, (std::vector<int32_t>{64, 220, 220, 275, 197, 197, 66, 220, 220}));
   EXPECT_EQ(e.offsets, want) << tok_test::show(e.offsets);
+}
+
+// tokenizer.ggml.* built from vocab.json + merges.txt (tessera export --format gguf
+// --tokenizer DIR) is read back by Tessera's GGUF tokenizer loader into a tokenizer that
+// encodes every corpus line exactly like the vocab.json + merges.txt one.
+TEST(Gpt2Bpe, GgufMetadataFromVocabMergesEncodesTheCorpusAlike) {
+  auto* t = gpt2();
+  ASSERT_NE(t, nullptr);
+  const auto kv = tessera::gguf_bpe_metadata(tok_test::assets_dir().string() + "/gpt2");
+  tessera::GgufWriter w;
+  w.set_string("general.architecture", "gpt2");
+  for (const auto& [key, v] : kv) w.set(key, v);
+  const std::filesystem::path dir = tessera_test::fresh_dir("gguf_bpe_metadata");
+  const std::string path = (dir / "tokenizer.gguf").string();
+  w.write(path);
+  const tessera::GgufFile f = tessera::GgufFile::open(path);
+  const tessera::GgufTokenizer meta = f.tokenizer();
+  EXPECT_EQ(meta.model, "gpt2");
+  EXPECT_EQ(meta.pre, "gpt-2");
+  ASSERT_EQ(meta.tokens.size(), 50257u);
+  EXPECT_EQ(meta.tokens[15496], "Hello");
+  EXPECT_EQ(meta.merges.size(), 50000u);
+  EXPECT_EQ(meta.merges[0], "Ġ t");
+  EXPECT_EQ(meta.eos_id, 50256);
+  EXPECT_EQ(meta.bos_id, 50256);
+  EXPECT_EQ(meta.token_type[50256], 3);
+  EXPECT_EQ(meta.token_type[0], 1);
+  const BpeTokenizer g = tessera::bpe_tokenizer_from_gguf(f);
+  EXPECT_EQ(g.vocab_size(), t->vocab_size());
+  for (const auto& s : tok_test::corpus()) ASSERT_EQ(g.encode(s), t->encode(s)) << s;
+  EXPECT_EQ(g.encode("a<|endoftext|>b"), (std::vector<int32_t>{64, 50256, 65}));
+  // A directory without the files, a merges line that is not two symbols.
+  try {
+    tessera::gguf_bpe_metadata(dir.string());
+    ADD_FAILURE() << "no vocab.json accepted";
+  } catch (const tessera::Error& e) {
+    EXPECT_NE(std::string(e.what()).find((dir / "vocab.json").string()), std::string::npos) << e.what();
+  }
+  tessera_test::write_file(dir / "vocab.json", "{\"a\": 0, \"b\": 1, \"ab\": 2}");
+  tessera_test::write_file(dir / "merges.txt", "#version: 0.2\na b\na b c\n");
+  try {
+    tessera::gguf_bpe_metadata(dir.string());
+    ADD_FAILURE() << "bad merges accepted";
+  } catch (const tessera::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("merges.txt: line 3"), std::string::npos) << e.what();
+  }
 }
