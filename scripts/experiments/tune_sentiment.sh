@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A real study with `tessera tune`: MiniLM (all-MiniLM-L6-v2) on the bundled
 # movie-review sentiment data, 2 concurrent groups of 1 rank (mpirun -np 2), BO +
-# ASHA over lr (log), warm-up, weight decay and dropout; then the default config
+# ASHA over lr (log), warm-up, weight decay, dropout, frozen bottom blocks and frozen
+# embeddings; then the default config
 # (the base config as written) trained once for comparison. Prints the best trial's
 # and the default's validation macro-F1 and the wall times; plots in the study dir.
 # Usage: scripts/experiments/tune_sentiment.sh [TRIALS=16] [TRAIN_ROWS=256] [VAL_ROWS=256] [STEPS=24]
@@ -71,8 +72,14 @@ high = 0.1
 type = "float"
 low = 0.0
 high = 0.3
+[space."train.freeze_blocks"]
+type = "int"
+low = 0
+high = 4
+[space."train.freeze_embeddings"]
+type = "categorical"
+choices = [false, true]
 TOML
-${TUNE_FREEZE_SPACE:+cat "$TUNE_FREEZE_SPACE" >> "$D/study.toml"}
 t0=$(date +%s.%N)
 mpirun -np 2 "$TESSERA" tune "$D/study.toml"
 t1=$(date +%s.%N)
