@@ -4,10 +4,15 @@
 // Prints one JSON object per line (keys: bench, config, ms_per_step, tokens_per_s,
 // gflops, peak_gflops, peak_ratio, peak_rss_mb, ...). Model FLOPs per token are
 // 6·params + 12·layers·C·T (forward + backward, attention included).
-// The sgemm peak is measured before and after the timed steps and the higher one is
-// used (a busy shared machine lowers a single measurement and inflates the ratio);
-// cpu_util = process CPU time / (wall · hardware threads) over the timed steps shows
-// how much of the machine the run actually got.
+// Contention: the sgemm peak is measured before the first step and again after every
+// timed step (interleaved, so a load that comes and goes is seen by both); the highest
+// is the peak, and the spread (max − min) / max is reported with each measurement's CPU
+// share (process CPU time / (wall · hardware threads); an unshared machine gives ≈ 1
+// during sgemm). A run is flagged "contended" — and prints no peak_ratio, since that
+// ratio would be meaningless — when the spread exceeds --max-spread (0.15), when sgemm got
+// less than --min-sgemm-cpu (0.85) of the machine, or when the model's GFLOP/s exceed the
+// peak (an impossible ratio above 1). cpu_util over the timed steps is reported too
+// (below 1 even when unshared: the Serial Kokkos kernels use one thread).
 #include <mpi.h>
 #include <sys/resource.h>
 #include <Kokkos_Core.hpp>
@@ -44,6 +49,21 @@ static double sgemm_peak_gflops(int n, int reps) {
   return 2.0 * double(n) * n * n / best * 1e-9;
 }
 
+static double cpu_seconds();
+
+// One peak measurement: GFLOP/s and the CPU share the process got while measuring.
+struct PeakSample {
+  double gflops, cpu_share;
+};
+
+static PeakSample measure_peak(int n, int reps) {
+  const double c0 = cpu_seconds();
+  const auto t0 = clock_type::now();
+  const double g = sgemm_peak_gflops(n, reps);
+  const double share = (cpu_seconds() - c0) / (seconds_since(t0) * std::max(1u, std::thread::hardware_concurrency()));
+  return {g, share};
+}
+
 static double cpu_seconds() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -60,6 +80,7 @@ static double peak_rss_mb() {
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
   int B = 4, T = 64, steps = 3, warmup = 1, peak_n = 2048;
+  double max_spread = 0.15, min_sgemm_cpu = 0.85;
   std::string preset = "gpt2-small";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
@@ -69,12 +90,14 @@ int main(int argc, char** argv) {
     else if (k == "--warmup") warmup = std::atoi(argv[i + 1]);
     else if (k == "--peak-n") peak_n = std::atoi(argv[i + 1]);
     else if (k == "--preset") preset = argv[i + 1];
+    else if (k == "--max-spread") max_spread = std::atof(argv[i + 1]);
+    else if (k == "--min-sgemm-cpu") min_sgemm_cpu = std::atof(argv[i + 1]);
   }
   Kokkos::initialize(argc, argv);
   {
     GPT2Config cfg;  // defaults = gpt2-small (124M)
     if (preset == "gpt2-tiny") { cfg.n_layer = 2; cfg.n_head = 2; cfg.n_embd = 64; cfg.n_positions = 128; cfg.vocab_size = 257; }
-    const double peak_before = sgemm_peak_gflops(peak_n, 5);
+    std::vector<PeakSample> peaks = {measure_peak(peak_n, 5)};
 
     GPT2<float> model(cfg);
     model.init_weights(1);
@@ -85,13 +108,9 @@ int main(int argc, char** argv) {
       tgt[i] = int32_t((i * 40503u + 7) % uint32_t(cfg.vocab_size));
     }
     std::vector<double> fwd_ms, bwd_ms, opt_ms, step_ms;
-    double cpu0 = 0;
-    auto wall0 = clock_type::now();
+    double step_cpu = 0;  // CPU seconds of the timed steps
     for (int s = 0; s < warmup + steps; ++s) {
-      if (s == warmup) {
-        cpu0 = cpu_seconds();
-        wall0 = clock_type::now();
-      }
+      const double c0 = cpu_seconds();
       auto t0 = clock_type::now();
       model.params().zero_grads();
       model.forward(tok.data(), tgt.data(), B, T, ForwardOptions{true, 1, uint64_t(s)});
@@ -108,16 +127,34 @@ int main(int argc, char** argv) {
         bwd_ms.push_back(tb * 1e3);
         opt_ms.push_back(to * 1e3);
         step_ms.push_back(seconds_since(t0) * 1e3);
+        step_cpu += cpu_seconds() - c0;
+        peaks.push_back(measure_peak(peak_n, 3));  // interleaved with the steps (not timed)
       }
     }
-    const double cpu_util =
-        (cpu_seconds() - cpu0) / (seconds_since(wall0) * std::max(1u, std::thread::hardware_concurrency()));
-    const double peak_after = sgemm_peak_gflops(peak_n, 5);
-    const double peak = std::max(peak_before, peak_after);
+    // cpu_util over the timed steps only (the interleaved peak measurements excluded).
+    double step_wall = 0;
+    for (double m : step_ms) step_wall += m * 1e-3;
+    const double cpu_util = step_cpu / (step_wall * std::max(1u, std::thread::hardware_concurrency()));
     auto median = [](std::vector<double> v) { std::sort(v.begin(), v.end()); return v[v.size() / 2]; };
+    std::vector<double> peak_values, peak_shares;
+    for (const PeakSample& p : peaks) {
+      peak_values.push_back(p.gflops);
+      peak_shares.push_back(p.cpu_share);
+    }
+    const double peak = *std::max_element(peak_values.begin(), peak_values.end());
+    const double peak_min = *std::min_element(peak_values.begin(), peak_values.end());
+    const double spread = (peak - peak_min) / peak;
+    const double min_share = *std::min_element(peak_shares.begin(), peak_shares.end());
     const double ms = median(step_ms);
     const double tokens = double(B) * T;
     const double gflops = flops_per_token(cfg, T) * tokens / (ms * 1e-3) * 1e-9;
+    std::string contention;
+    if (spread > max_spread)
+      contention = "sgemm peak spread " + std::to_string(spread) + " > " + std::to_string(max_spread);
+    else if (min_share < min_sgemm_cpu)
+      contention = "sgemm got " + std::to_string(min_share) + " of the machine (< " + std::to_string(min_sgemm_cpu) + ")";
+    else if (gflops > peak)
+      contention = "model GFLOP/s above the measured peak (the peak was measured while the machine was busy)";
     nlohmann::json j = {{"bench", "train_step"},
                         {"config", preset + " B=" + std::to_string(B) + " T=" + std::to_string(T)},
                         {"params", cfg.num_parameters()},
@@ -131,13 +168,18 @@ int main(int argc, char** argv) {
                         {"tokens_per_s", tokens / (ms * 1e-3)},
                         {"gflops", gflops},
                         {"peak_gflops", peak},
-                        {"peak_gflops_before", peak_before},
-                        {"peak_gflops_after", peak_after},
+                        {"peak_gflops_median", median(peak_values)},
+                        {"peak_gflops_min", peak_min},
+                        {"peak_spread", spread},
+                        {"peak_samples", peak_values.size()},
+                        {"sgemm_cpu_share_min", min_share},
                         {"cpu_util", cpu_util},
-                        {"peak_ratio", gflops / peak},
+                        {"contended", !contention.empty()},
+                        {"peak_ratio", contention.empty() ? nlohmann::json(gflops / peak) : nlohmann::json(nullptr)},
                         {"peak_rss_mb", peak_rss_mb()},
                         {"activation_mb", double(model.activation_bytes()) / 1048576.0},
                         {"backend", Kokkos::DefaultExecutionSpace::name()}};
+    if (!contention.empty()) j["contention"] = contention;
     std::printf("%s\n", j.dump().c_str());
   }
   Kokkos::finalize();

@@ -5,6 +5,8 @@
 #   scripts/bench.sh train_step      one (bench/bench_<name>.cpp)
 #   scripts/bench.sh parallel        DP/TP/PP/ZeRO-1 scaling, bytes per axis (mpirun; not in "all")
 #   scripts/bench.sh tune            tune's samplers vs Optuna's on test functions (not in "all")
+#   scripts/bench.sh peers           GPT-2 124M train step: Tessera fp32 vs PyTorch fp32 eager and bf16
+#                                    autocast, same shapes, same run (PyTorch from PyPI into a venv; not in "all")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/mpi_env.sh
@@ -43,6 +45,29 @@ run_tune() {
     --samplers "${TUNE_OPTUNA_SAMPLERS:-random,tpe,gp}" | tee -a "$out"
   /usr/bin/python3 scripts/tools/bench_tune_table.py "$out"
 }
+run_peers() {
+  # GPT-2 124M at B=4 T=64 and B=8 T=512, one rank, the machine's threads: Tessera fp32 and
+  # PyTorch (fp32 eager, bf16 autocast) alternating, then a Markdown table of ratios. PyTorch
+  # goes into .cache/venv-torch-bench (pip, PyPI) when it is not importable; without it the
+  # table shows Tessera alone.
+  local out="$BUILD_DIR/bench_peers.jsonl" py=python3 venv=.cache/venv-torch-bench threads
+  threads=$(nproc)
+  if ! python3 -c "import torch" 2>/dev/null; then
+    [[ -x $venv/bin/python ]] || python3 -m venv "$venv"
+    "$venv/bin/python" -c "import torch" 2>/dev/null || "$venv/bin/pip" install -q torch >&2 || true
+    py=$venv/bin/python
+  fi
+  : > "$out"
+  for shape in "4 64 5" "8 512 2"; do
+    read -r b t n <<< "$shape"
+    "$BUILD_DIR"/bench/bench_train_step --preset gpt2-small --batch "$b" --seq "$t" --steps "$n" --warmup 1 | tee -a "$out"
+    for dt in fp32 bf16; do
+      "$py" bench/torch_train_step.py --batch "$b" --seq "$t" --steps "$n" --warmup 1 --dtype "$dt" \
+        --threads "$threads" 2>/dev/null | tee -a "$out" || echo '{"bench":"train_step_torch","note":"torch not available"}'
+    done
+  done
+  /usr/bin/python3 scripts/tools/bench_peers_table.py "$out"
+}
 run_parallel() {
   # Small GPT-2 (4 layers, 8 heads, width 256, byte vocab, T=128) on the KJV text:
   # DP weak scaling, TP/PP overheads, PP bubble, bytes per axis vs analytic, ZeRO-1
@@ -56,5 +81,6 @@ case "$which" in
   tokenizer) run_tokenizer ;;
   parallel) shift; run_parallel "$@" ;;
   tune) run_tune ;;
-  *) echo "bench.sh: unknown benchmark '$which' (known: train_step, tokenizer, generation, parallel, tune)" >&2; exit 2 ;;
+  peers) run_peers ;;
+  *) echo "bench.sh: unknown benchmark '$which' (known: train_step, tokenizer, generation, parallel, tune, peers)" >&2; exit 2 ;;
 esac
