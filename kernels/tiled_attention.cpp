@@ -35,6 +35,41 @@ TeamPolicy team_policy(int64_t league, size_t scratch_elems, int& level) {
   return policy.set_scratch_size(level, Kokkos::PerTeam(bytes));
 }
 
+// o[d] = corr·o[d] + Σ_{c<n} w[c]·V[c·ld + d] for d < hd, 16 columns of o held in registers at a time.
+template <class S>
+KOKKOS_INLINE_FUNCTION void scale_add_rows(S* KOKKOS_RESTRICT o, const S corr, const S* KOKKOS_RESTRICT w,
+                                           const S* KOKKOS_RESTRICT V, const int n, const int ld, const int hd) {
+  constexpr int kW = 16;
+  int d0 = 0;
+  for (; d0 + kW <= hd; d0 += kW) {
+    S oc[kW];
+    for (int k = 0; k < kW; ++k) oc[k] = o[d0 + k] * corr;
+    for (int c = 0; c < n; ++c) {
+      const S wc = w[c];
+      const S* KOKKOS_RESTRICT v = V + c * ld + d0;
+      for (int k = 0; k < kW; ++k) oc[k] += wc * v[k];
+    }
+    for (int k = 0; k < kW; ++k) o[d0 + k] = oc[k];
+  }
+  for (; d0 < hd; ++d0) {
+    S x = o[d0] * corr;
+    for (int c = 0; c < n; ++c) x += w[c] * V[c * ld + d0];
+    o[d0] = x;
+  }
+}
+
+// acc[c] = Σ_d x[d]·Mt[d·N + c] for c < N (Mt: a tile stored transposed, N = its row count).
+template <class S, int N>
+KOKKOS_INLINE_FUNCTION void row_times_tile(S (&acc)[N], const S* KOKKOS_RESTRICT x, const S* KOKKOS_RESTRICT Mt,
+                                           const int hd) {
+  for (int c = 0; c < N; ++c) acc[c] = S(0);
+  for (int d = 0; d < hd; ++d) {
+    const S xd = x[d];
+    const S* KOKKOS_RESTRICT mt = Mt + d * N;
+    for (int c = 0; c < N; ++c) acc[c] += xd * mt[c];
+  }
+}
+
 // Where k and v of (batch b, key j, kv head kh) sit: k[b·bs + j·ts + kh·hs + d] (v likewise).
 template <class S>
 struct KVLayout {
@@ -58,7 +93,7 @@ void forward_impl(View1<S> out, int64_t ldo, View1<S> lse, ConstView1<S> qkv, in
   const S scale = S(1) / kmath::sqrt(S(hd)), big = std::numeric_limits<S>::max();
   const double pd = double(dropout_p);
   const S keep_scale = use_dropout ? S(1) / (S(1) - dropout_p) : S(1);
-  const size_t n_scr = size_t(2 * kTileQ * hp + 2 * kTileK * hd + kTileQ * kTileK + 2 * kTileQ);
+  const size_t n_scr = size_t(2 * kTileQ * hp + 2 * kTileK * hd + 2 * kTileQ);
   int level = 0;
   const TeamPolicy policy = team_policy<S>(int64_t(B) * NH * nqt, n_scr, level);
   Kokkos::parallel_for(
@@ -68,18 +103,18 @@ void forward_impl(View1<S> out, int64_t ldo, View1<S> lse, ConstView1<S> qkv, in
         S* Os = Qs + kTileQ * hp;    // [kTileQ][hp]  output accumulators
         S* Kt = Os + kTileQ * hp;    // [hd][kTileK]  key tile, transposed
         S* Vs = Kt + hd * kTileK;    // [kTileK][hd]  value tile
-        S* Ps = Vs + kTileK * hd;    // [kTileQ][kTileK] scores → weights
-        S* ms = Ps + kTileQ * kTileK;  // [kTileQ] running max
+        S* ms = Vs + kTileK * hd;    // [kTileQ] running max
         S* ls = ms + kTileQ;           // [kTileQ] running denominator
         const int64_t lr = m.league_rank();
         const int qt = int(lr % nqt);
         const int64_t bh = lr / nqt;
         const int h = int(bh % NH), b = int(bh / NH), kh = h / G;
         const int q0 = qt * kTileQ, nr = T - q0 < kTileQ ? T - q0 : kTileQ;
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(m, kTileQ * hd), [&](const int x) {
-          const int r = x / hd, d = x % hd;
-          Qs[r * hp + d] = r < nr ? qkv((int64_t(b) * T + q0 + r) * W + int64_t(h) * hd + d) * scale : S(0);
-          Os[r * hp + d] = S(0);
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(m, kTileQ), [&](const int r) {
+          for (int d = 0; d < hd; ++d) {
+            Qs[r * hp + d] = r < nr ? qkv((int64_t(b) * T + q0 + r) * W + int64_t(h) * hd + d) * scale : S(0);
+            Os[r * hp + d] = S(0);
+          }
         });
         Kokkos::parallel_for(Kokkos::TeamThreadRange(m, kTileQ), [&](const int r) {
           ms[r] = -big;
@@ -89,11 +124,12 @@ void forward_impl(View1<S> out, int64_t ldo, View1<S> lse, ConstView1<S> qkv, in
         for (int64_t k0 = 0; k0 < jend; k0 += kTileK) {
           const int nc = jend - k0 < kTileK ? int(jend - k0) : kTileK;
           m.team_barrier();  // every row is done with the previous tile
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, kTileK * hd), [&](const int x) {
-            const int c = x / hd, d = x % hd;
-            const int64_t src = int64_t(b) * kv.bs + (k0 + c) * kv.ts + int64_t(kh) * kv.hs + d;
-            Kt[d * kTileK + c] = c < nc ? kv.k[src] : S(0);
-            Vs[c * hd + d] = c < nc ? kv.v[src] : S(0);
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, kTileK), [&](const int c) {
+            for (int d = 0; d < hd; ++d) {
+              const int64_t src = int64_t(b) * kv.bs + (k0 + c) * kv.ts + int64_t(kh) * kv.hs + d;
+              Kt[d * kTileK + c] = c < nc ? kv.k[src] : S(0);
+              Vs[c * hd + d] = c < nc ? kv.v[src] : S(0);
+            }
           });
           m.team_barrier();
           Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nr), [&](const int r) {
@@ -102,14 +138,8 @@ void forward_impl(View1<S> out, int64_t ldo, View1<S> lse, ConstView1<S> qkv, in
             const int64_t vis = causal ? kv.pos0 + i + 1 - k0 : int64_t(nc);
             const int ncol = vis < nc ? int(vis) : nc;
             if (ncol <= 0) return;
-            S* s = Ps + r * kTileK;
-            const S* q = Qs + r * hp;
-            for (int c = 0; c < kTileK; ++c) s[c] = S(0);
-            for (int d = 0; d < hd; ++d) {
-              const S qd = q[d];
-              const S* kt = Kt + d * kTileK;
-              for (int c = 0; c < kTileK; ++c) s[c] += qd * kt[c];
-            }
+            S s[kTileK];  // scores, then dropped weights
+            row_times_tile<S, kTileK>(s, Qs + r * hp, Kt, hd);
             auto live = [&](int c) { return c < ncol && (!use_mask || key_mask(b * kv.mask_T + k0 + c) != 0); };
             bool any = false;
             S tmax = -big;
@@ -130,21 +160,15 @@ void forward_impl(View1<S> out, int64_t ldo, View1<S> lse, ConstView1<S> qkv, in
             }
             ls[r] = ls[r] * corr + lsum;
             ms[r] = mnew;
-            S* o = Os + r * hp;
-            for (int d = 0; d < hd; ++d) o[d] *= corr;
-            for (int c = 0; c < ncol; ++c) {
-              const S w = s[c];
-              if (w == S(0)) continue;
-              const S* v = Vs + c * hd;
-              for (int d = 0; d < hd; ++d) o[d] += w * v[d];
-            }
+            scale_add_rows<S>(Os + r * hp, corr, s, Vs, ncol, hd, hd);
           });
         }
         m.team_barrier();
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nr * hd), [&](const int x) {
-          const int r = x / hd, d = x % hd;
-          const S inv = ls[r] > S(0) ? S(1) / ls[r] : S(0);
-          out((int64_t(b) * T + q0 + r) * ldo + int64_t(h) * hd + d) = Os[r * hp + d] * inv;
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nr), [&](const int r) {
+          for (int d = 0; d < hd; ++d) {
+            const S inv = ls[r] > S(0) ? S(1) / ls[r] : S(0);
+            out((int64_t(b) * T + q0 + r) * ldo + int64_t(h) * hd + d) = Os[r * hp + d] * inv;
+          }
         });
         if (want_lse)
           Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nr), [&](const int r) {
@@ -206,7 +230,7 @@ void tiled_attention_backward(View1<S> dqkv, View1<S> delta, ConstView1<S> dout,
 
   // dk, dv: one team per (b, kv head, key tile); thread c owns key k0 + c.
   {
-    const size_t n_scr = size_t(4 * kTileK * hp + 4 * hd * kTileQ + 2 * kTileQ + 2 * kTileK * kTileQ);
+    const size_t n_scr = size_t(4 * kTileK * hp + 4 * hd * kTileQ + 2 * kTileQ);
     int level = 0;
     const TeamPolicy policy = team_policy<S>(int64_t(B) * NKV * nkt, n_scr, level);
     Kokkos::parallel_for(
@@ -222,20 +246,19 @@ void tiled_attention_backward(View1<S> dqkv, View1<S> delta, ConstView1<S> dout,
           S* dOs = dOt + hd * kTileQ;    // [kTileQ][hd]
           S* Ls = dOs + kTileQ * hd;     // [kTileQ] lse
           S* Ds = Ls + kTileQ;           // [kTileQ] D
-          S* Pw = Ds + kTileQ;           // [kTileK][kTileQ] dropped weights P'
-          S* dSw = Pw + kTileK * kTileQ; // [kTileK][kTileQ] dS
           const int64_t lr = m.league_rank();
           const int kt = int(lr % nkt);
           const int64_t bk = lr / nkt;
           const int kh = int(bk % NKV), b = int(bk / NKV);
           const int k0 = kt * kTileK, nc = T - k0 < kTileK ? T - k0 : kTileK;
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, kTileK * hd), [&](const int x) {
-            const int c = x / hd, d = x % hd;
-            const int64_t src = (int64_t(b) * T + k0 + c) * W + C + int64_t(kh) * hd + d;
-            Kc[c * hp + d] = c < nc ? qkv(src) * scale : S(0);
-            Vc[c * hp + d] = c < nc ? qkv(src + KV) : S(0);
-            dK[c * hp + d] = S(0);
-            dV[c * hp + d] = S(0);
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, kTileK), [&](const int c) {
+            for (int d = 0; d < hd; ++d) {
+              const int64_t src = (int64_t(b) * T + k0 + c) * W + C + int64_t(kh) * hd + d;
+              Kc[c * hp + d] = c < nc ? qkv(src) * scale : S(0);
+              Vc[c * hp + d] = c < nc ? qkv(src + KV) : S(0);
+              dK[c * hp + d] = S(0);
+              dV[c * hp + d] = S(0);
+            }
           });
           const int qt0 = causal ? k0 / kTileQ : 0;
           for (int g = 0; g < G; ++g) {
@@ -243,15 +266,16 @@ void tiled_attention_backward(View1<S> dqkv, View1<S> delta, ConstView1<S> dout,
             for (int qt = qt0; qt < nqt; ++qt) {
               const int q0 = qt * kTileQ, nr = T - q0 < kTileQ ? T - q0 : kTileQ;
               m.team_barrier();
-              Kokkos::parallel_for(Kokkos::TeamThreadRange(m, kTileQ * hd), [&](const int x) {
-                const int r = x / hd, d = x % hd;
-                const int64_t qi = (int64_t(b) * T + q0 + r) * W + int64_t(h) * hd + d;
-                const int64_t oi = (int64_t(b) * T + q0 + r) * C + int64_t(h) * hd + d;
-                const S qv = r < nr ? qkv(qi) : S(0), ov = r < nr ? dout(oi) : S(0);
-                Qt[d * kTileQ + r] = qv;
-                Qs[r * hd + d] = qv;
-                dOt[d * kTileQ + r] = ov;
-                dOs[r * hd + d] = ov;
+              Kokkos::parallel_for(Kokkos::TeamThreadRange(m, kTileQ), [&](const int r) {
+                for (int d = 0; d < hd; ++d) {
+                  const int64_t qi = (int64_t(b) * T + q0 + r) * W + int64_t(h) * hd + d;
+                  const int64_t oi = (int64_t(b) * T + q0 + r) * C + int64_t(h) * hd + d;
+                  const S qv = r < nr ? qkv(qi) : S(0), ov = r < nr ? dout(oi) : S(0);
+                  Qt[d * kTileQ + r] = qv;
+                  Qs[r * hd + d] = qv;
+                  dOt[d * kTileQ + r] = ov;
+                  dOs[r * hd + d] = ov;
+                }
               });
               Kokkos::parallel_for(Kokkos::TeamThreadRange(m, kTileQ), [&](const int r) {
                 const int64_t row = (int64_t(b) * NH + h) * T + q0 + r;
@@ -265,23 +289,9 @@ void tiled_attention_backward(View1<S> dqkv, View1<S> delta, ConstView1<S> dout,
                 // Rows r ≥ r0 of this tile see key j causally.
                 const int r0 = causal ? (j - q0 > 0 ? int(j - q0) : 0) : 0;
                 if (r0 >= nr) return;
-                S* pw = Pw + c * kTileQ;
-                S* ds = dSw + c * kTileQ;
-                const S* kc = Kc + c * hp;
-                const S* vc = Vc + c * hp;
-                for (int r = 0; r < kTileQ; ++r) {
-                  pw[r] = S(0);
-                  ds[r] = S(0);
-                }
-                for (int d = 0; d < hd; ++d) {
-                  const S kd = kc[d], vd = vc[d];
-                  const S* qt = Qt + d * kTileQ;
-                  const S* ot = dOt + d * kTileQ;
-                  for (int r = 0; r < kTileQ; ++r) {
-                    pw[r] += kd * qt[r];  // score s_ij
-                    ds[r] += vd * ot[r];  // dout_i · v_j
-                  }
-                }
+                S pw[kTileQ], ds[kTileQ];  // scores s_ij → weights P'_ij;  dout_i·v_j → dS_ij
+                row_times_tile<S, kTileQ>(pw, Kc + c * hp, Qt, hd);
+                row_times_tile<S, kTileQ>(ds, Vc + c * hp, dOt, hd);
                 const uint64_t gbase = (uint64_t(b + bo) * NHt + h + ho) * T;
                 for (int r = 0; r < kTileQ; ++r) {
                   const bool live = r >= r0 && r < nr && Ls[r] != big;
@@ -292,26 +302,18 @@ void tiled_attention_backward(View1<S> dqkv, View1<S> delta, ConstView1<S> dout,
                   pw[r] = p * kf;
                   ds[r] = p * (ds[r] * kf - Ds[r]);
                 }
-                S* dk = dK + c * hp;
-                S* dv = dV + c * hp;
-                for (int r = r0; r < nr; ++r) {
-                  const S w = pw[r], sgrad = ds[r];
-                  const S* q = Qs + r * hd;
-                  const S* o = dOs + r * hd;
-                  for (int d = 0; d < hd; ++d) {
-                    dv[d] += w * o[d];
-                    dk[d] += sgrad * q[d];
-                  }
-                }
+                scale_add_rows<S>(dV + c * hp, S(1), pw + r0, dOs + r0 * hd, nr - r0, hd, hd);
+                scale_add_rows<S>(dK + c * hp, S(1), ds + r0, Qs + r0 * hd, nr - r0, hd, hd);
               });
             }
           }
           m.team_barrier();
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nc * hd), [&](const int x) {
-            const int c = x / hd, d = x % hd;
-            const int64_t dst = (int64_t(b) * T + k0 + c) * W + C + int64_t(kh) * hd + d;
-            dqkv(dst) += dK[c * hp + d] * scale;
-            dqkv(dst + KV) += dV[c * hp + d];
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nc), [&](const int c) {
+            for (int d = 0; d < hd; ++d) {
+              const int64_t dst = (int64_t(b) * T + k0 + c) * W + C + int64_t(kh) * hd + d;
+              dqkv(dst) += dK[c * hp + d] * scale;
+              dqkv(dst + KV) += dV[c * hp + d];
+            }
           });
         });
     Kokkos::fence();
@@ -319,7 +321,7 @@ void tiled_attention_backward(View1<S> dqkv, View1<S> delta, ConstView1<S> dout,
 
   // dq: one team per (b, q head, query tile); thread r owns query row q0 + r.
   {
-    const size_t n_scr = size_t(3 * kTileQ * hp + 3 * kTileK * hd + 2 * kTileQ * kTileK);
+    const size_t n_scr = size_t(3 * kTileQ * hp + 3 * kTileK * hd);
     int level = 0;
     const TeamPolicy policy = team_policy<S>(int64_t(B) * NH * nqt, n_scr, level);
     Kokkos::parallel_for(
@@ -331,30 +333,30 @@ void tiled_attention_backward(View1<S> dqkv, View1<S> delta, ConstView1<S> dout,
           S* Kt = dQ + kTileQ * hp;      // [hd][kTileK]
           S* Ks = Kt + hd * kTileK;      // [kTileK][hd]
           S* Vt = Ks + kTileK * hd;      // [hd][kTileK]
-          S* Sw = Vt + hd * kTileK;      // [kTileQ][kTileK] scores → dS
-          S* dPw = Sw + kTileQ * kTileK; // [kTileQ][kTileK] dout·v
           const int64_t lr = m.league_rank();
           const int qt = int(lr % nqt);
           const int64_t bh = lr / nqt;
           const int h = int(bh % NH), b = int(bh / NH), kh = h / G;
           const int q0 = qt * kTileQ, nr = T - q0 < kTileQ ? T - q0 : kTileQ;
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, kTileQ * hd), [&](const int x) {
-            const int r = x / hd, d = x % hd;
-            Qs[r * hp + d] = r < nr ? qkv((int64_t(b) * T + q0 + r) * W + int64_t(h) * hd + d) * scale : S(0);
-            dOs[r * hp + d] = r < nr ? dout((int64_t(b) * T + q0 + r) * C + int64_t(h) * hd + d) : S(0);
-            dQ[r * hp + d] = S(0);
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, kTileQ), [&](const int r) {
+            for (int d = 0; d < hd; ++d) {
+              Qs[r * hp + d] = r < nr ? qkv((int64_t(b) * T + q0 + r) * W + int64_t(h) * hd + d) * scale : S(0);
+              dOs[r * hp + d] = r < nr ? dout((int64_t(b) * T + q0 + r) * C + int64_t(h) * hd + d) : S(0);
+              dQ[r * hp + d] = S(0);
+            }
           });
           const int jend = causal ? q0 + nr : T;
           for (int k0 = 0; k0 < jend; k0 += kTileK) {
             const int nc = jend - k0 < kTileK ? jend - k0 : kTileK;
             m.team_barrier();
-            Kokkos::parallel_for(Kokkos::TeamThreadRange(m, kTileK * hd), [&](const int x) {
-              const int c = x / hd, d = x % hd;
-              const int64_t src = (int64_t(b) * T + k0 + c) * W + C + int64_t(kh) * hd + d;
-              const S kv = c < nc ? qkv(src) : S(0), vv = c < nc ? qkv(src + KV) : S(0);
-              Kt[d * kTileK + c] = kv;
-              Ks[c * hd + d] = kv;
-              Vt[d * kTileK + c] = vv;
+            Kokkos::parallel_for(Kokkos::TeamThreadRange(m, kTileK), [&](const int c) {
+              for (int d = 0; d < hd; ++d) {
+                const int64_t src = (int64_t(b) * T + k0 + c) * W + C + int64_t(kh) * hd + d;
+                const S kv = c < nc ? qkv(src) : S(0), vv = c < nc ? qkv(src + KV) : S(0);
+                Kt[d * kTileK + c] = kv;
+                Ks[c * hd + d] = kv;
+                Vt[d * kTileK + c] = vv;
+              }
             });
             m.team_barrier();
             Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nr), [&](const int r) {
@@ -364,23 +366,9 @@ void tiled_attention_backward(View1<S> dqkv, View1<S> delta, ConstView1<S> dout,
               const int64_t vis = causal ? i + 1 - k0 : int64_t(nc);
               const int ncol = vis < nc ? int(vis) : nc;
               if (ncol <= 0) return;
-              S* s = Sw + r * kTileK;
-              S* dp = dPw + r * kTileK;
-              for (int c = 0; c < kTileK; ++c) {
-                s[c] = S(0);
-                dp[c] = S(0);
-              }
-              const S* q = Qs + r * hp;
-              const S* o = dOs + r * hp;
-              for (int d = 0; d < hd; ++d) {
-                const S qd = q[d], od = o[d];
-                const S* kt = Kt + d * kTileK;
-                const S* vt = Vt + d * kTileK;
-                for (int c = 0; c < kTileK; ++c) {
-                  s[c] += qd * kt[c];
-                  dp[c] += od * vt[c];
-                }
-              }
+              S s[kTileK], dp[kTileK];  // scores → dS;  dout_i·v_j
+              row_times_tile<S, kTileK>(s, Qs + r * hp, Kt, hd);
+              row_times_tile<S, kTileK>(dp, dOs + r * hp, Vt, hd);
               const uint64_t g0 = ((uint64_t(b + bo) * NHt + h + ho) * T + i) * T + k0;
               for (int c = 0; c < kTileK; ++c) {
                 const bool live = c < ncol && (!use_mask || key_mask(int64_t(b) * T + k0 + c) != 0);
@@ -389,19 +377,14 @@ void tiled_attention_backward(View1<S> dqkv, View1<S> delta, ConstView1<S> dout,
                 if (use_dropout && live) keep = rng_uniform(dropout_key, g0 + c) >= pd;
                 s[c] = p * (dp[c] * (keep ? keep_scale : S(0)) - Di);
               }
-              S* dq = dQ + r * hp;
-              for (int c = 0; c < ncol; ++c) {
-                const S w = s[c];
-                if (w == S(0)) continue;
-                const S* k = Ks + c * hd;
-                for (int d = 0; d < hd; ++d) dq[d] += w * k[d];
-              }
+              scale_add_rows<S>(dQ + r * hp, S(1), s, Ks, ncol, hd, hd);
             });
           }
           m.team_barrier();
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nr * hd), [&](const int x) {
-            const int r = x / hd, d = x % hd;
-            dqkv((int64_t(b) * T + q0 + r) * W + int64_t(h) * hd + d) += dQ[r * hp + d] * scale;
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(m, nr), [&](const int r) {
+            for (int d = 0; d < hd; ++d) {
+              dqkv((int64_t(b) * T + q0 + r) * W + int64_t(h) * hd + d) += dQ[r * hp + d] * scale;
+            }
           });
         });
     Kokkos::fence();
