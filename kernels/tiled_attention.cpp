@@ -35,12 +35,55 @@ TeamPolicy team_policy(int64_t league, size_t scratch_elems, int& level) {
   return policy.set_scratch_size(level, Kokkos::PerTeam(bytes));
 }
 
+// Host compilers (GCC/clang with AVX): the register loops below in GCC vector types, so the accumulators stay
+// in registers (plain local arrays get spilled to the stack on every FMA). Device compilers take the loops.
+#if defined(__GNUC__) && defined(__AVX__) && !defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__)
+#define TESSERA_HOST_VECTOR 1
+typedef float HostVecF __attribute__((vector_size(32)));   // 8 floats
+typedef double HostVecD __attribute__((vector_size(32)));  // 4 doubles
+template <class S> struct HostVec;
+template <> struct HostVec<float> { using type = HostVecF; };
+template <> struct HostVec<double> { using type = HostVecD; };
+template <class V, class S>
+inline V vload(const S* p) {
+  V v;
+  __builtin_memcpy(&v, p, sizeof(V));
+  return v;
+}
+template <class V, class S>
+inline void vstore(S* p, const V& v) {
+  __builtin_memcpy(p, &v, sizeof(V));
+}
+#endif
+
 // o[d] = corr·o[d] + Σ_{c<n} w[c]·V[c·ld + d] for d < hd, 16 columns of o held in registers at a time.
 template <class S>
 KOKKOS_INLINE_FUNCTION void scale_add_rows(S* KOKKOS_RESTRICT o, const S corr, const S* KOKKOS_RESTRICT w,
                                            const S* KOKKOS_RESTRICT V, const int n, const int ld, const int hd) {
   constexpr int kW = 16;
   int d0 = 0;
+#ifdef TESSERA_HOST_VECTOR
+  {
+    using Vec = typename HostVec<S>::type;
+    constexpr int L = int(sizeof(Vec) / sizeof(S));
+    for (; d0 + 4 * L <= hd; d0 += 4 * L) {
+      Vec o0 = vload<Vec>(o + d0) * corr, o1 = vload<Vec>(o + d0 + L) * corr, o2 = vload<Vec>(o + d0 + 2 * L) * corr,
+          o3 = vload<Vec>(o + d0 + 3 * L) * corr;
+      for (int c = 0; c < n; ++c) {
+        const S wc = w[c];
+        const S* v = V + c * ld + d0;
+        o0 += wc * vload<Vec>(v);
+        o1 += wc * vload<Vec>(v + L);
+        o2 += wc * vload<Vec>(v + 2 * L);
+        o3 += wc * vload<Vec>(v + 3 * L);
+      }
+      vstore(o + d0, o0);
+      vstore(o + d0 + L, o1);
+      vstore(o + d0 + 2 * L, o2);
+      vstore(o + d0 + 3 * L, o3);
+    }
+  }
+#endif
   for (; d0 + kW <= hd; d0 += kW) {
     S oc[kW];
     for (int k = 0; k < kW; ++k) oc[k] = o[d0 + k] * corr;
@@ -62,6 +105,35 @@ KOKKOS_INLINE_FUNCTION void scale_add_rows(S* KOKKOS_RESTRICT o, const S corr, c
 template <class S, int N>
 KOKKOS_INLINE_FUNCTION void row_times_tile(S (&acc)[N], const S* KOKKOS_RESTRICT x, const S* KOKKOS_RESTRICT Mt,
                                            const int hd) {
+#ifdef TESSERA_HOST_VECTOR
+  using Vec = typename HostVec<S>::type;
+  constexpr int L = int(sizeof(Vec) / sizeof(S));
+  if constexpr (N == 4 * L) {
+    Vec a0 = {}, a1 = {}, a2 = {}, a3 = {};
+    for (int d = 0; d < hd; ++d) {
+      const S xd = x[d];
+      const S* mt = Mt + d * N;
+      a0 += xd * vload<Vec>(mt);
+      a1 += xd * vload<Vec>(mt + L);
+      a2 += xd * vload<Vec>(mt + 2 * L);
+      a3 += xd * vload<Vec>(mt + 3 * L);
+    }
+    vstore(acc, a0);
+    vstore(acc + L, a1);
+    vstore(acc + 2 * L, a2);
+    vstore(acc + 3 * L, a3);
+    return;
+  } else if constexpr (N == 8 * L) {
+    Vec a[8] = {};
+    for (int d = 0; d < hd; ++d) {
+      const S xd = x[d];
+      const S* mt = Mt + d * N;
+      for (int k = 0; k < 8; ++k) a[k] += xd * vload<Vec>(mt + k * L);
+    }
+    for (int k = 0; k < 8; ++k) vstore(acc + k * L, a[k]);
+    return;
+  }
+#endif
   for (int c = 0; c < N; ++c) acc[c] = S(0);
   for (int d = 0; d < hd; ++d) {
     const S xd = x[d];
