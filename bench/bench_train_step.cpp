@@ -1,6 +1,7 @@
 // bench_train_step: full GPT-2 training steps (forward + backward + AdamW) at a
 // given (B, T), next to the machine's measured BLAS sgemm peak in the same run.
 //   bench_train_step [--preset gpt2-small] [--batch 4] [--seq 64] [--steps 3] [--warmup 1]
+//                    [--attention materialized|tiled]   (model.attention; n_positions grows to --seq)
 // Prints one JSON object per line (keys: bench, config, ms_per_step, tokens_per_s,
 // gflops, peak_gflops, peak_ratio, peak_rss_mb, ...). Model FLOPs per token are
 // 6·params + 12·layers·C·T (forward + backward, attention included).
@@ -81,7 +82,7 @@ int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
   int B = 4, T = 64, steps = 3, warmup = 1, peak_n = 2048;
   double max_spread = 0.15, min_sgemm_cpu = 0.85;
-  std::string preset = "gpt2-small";
+  std::string preset = "gpt2-small", attention = "materialized";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--batch") B = std::atoi(argv[i + 1]);
@@ -92,11 +93,18 @@ int main(int argc, char** argv) {
     else if (k == "--preset") preset = argv[i + 1];
     else if (k == "--max-spread") max_spread = std::atof(argv[i + 1]);
     else if (k == "--min-sgemm-cpu") min_sgemm_cpu = std::atof(argv[i + 1]);
+    else if (k == "--attention") attention = argv[i + 1];
   }
   Kokkos::initialize(argc, argv);
   {
     GPT2Config cfg;  // defaults = gpt2-small (124M)
     if (preset == "gpt2-tiny") { cfg.n_layer = 2; cfg.n_head = 2; cfg.n_embd = 64; cfg.n_positions = 128; cfg.vocab_size = 257; }
+    if (attention != "materialized" && attention != "tiled") {
+      std::fprintf(stderr, "bench_train_step: --attention must be materialized or tiled, not '%s'\n", attention.c_str());
+      return 2;
+    }
+    cfg.attention = attention == "tiled" ? AttentionKind::Tiled : AttentionKind::Materialized;
+    cfg.n_positions = std::max(cfg.n_positions, T);
     std::vector<PeakSample> peaks = {measure_peak(peak_n, 5)};
 
     GPT2<float> model(cfg);
@@ -157,6 +165,7 @@ int main(int argc, char** argv) {
       contention = "model GFLOP/s above the measured peak (the peak was measured while the machine was busy)";
     nlohmann::json j = {{"bench", "train_step"},
                         {"config", preset + " B=" + std::to_string(B) + " T=" + std::to_string(T)},
+                        {"attention", attention},
                         {"params", cfg.num_parameters()},
                         {"batch", B},
                         {"seq_len", T},

@@ -7,6 +7,7 @@
 #   scripts/bench.sh tune            tune's samplers vs Optuna's on test functions (not in "all")
 #   scripts/bench.sh peers           GPT-2 124M train step: Tessera fp32 vs PyTorch fp32 eager and bf16
 #                                    autocast, same shapes, same run (PyTorch from PyPI into a venv; not in "all")
+#   scripts/bench.sh attention       one attention layer, materialized vs tiled: memory and time (not in "all")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/mpi_env.sh
@@ -68,6 +69,20 @@ run_peers() {
   done
   /usr/bin/python3 scripts/tools/bench_peers_table.py "$out"
 }
+run_attention() {
+  # One GPT-2 124M attention layer (12 heads x 64, B=1, attn_pdrop 0.1), forward+backward at T=1024 and 2048:
+  # materialized (B·H·T·T probabilities) vs tiled (model.attention = tiled); each in its own process for its
+  # peak RSS, ratios in the same run. One BLAS thread: the tiled kernels run on one core on the Serial backend.
+  # PyTorch's sdpa on the same shapes only when torch is importable (not installed for this).
+  OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} "$BUILD_DIR"/bench/bench_attention --seq "${ATTN_SEQS:-1024,2048}" \
+    --repeats "${ATTN_REPEATS:-3}"
+  if python3 -c "import torch" 2>/dev/null; then
+    OMP_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} python3 scripts/tools/bench_attention_sdpa.py --seq "${ATTN_SEQS:-1024,2048}" \
+      --repeats "${ATTN_REPEATS:-3}"
+  else
+    echo '{"bench":"attention","path":"torch_sdpa","note":"torch not importable; not installed for this benchmark"}'
+  fi
+}
 run_parallel() {
   # Small GPT-2 (4 layers, 8 heads, width 256, byte vocab, T=128) on the KJV text:
   # DP weak scaling, TP/PP overheads, PP bubble, bytes per axis vs analytic, ZeRO-1
@@ -82,5 +97,6 @@ case "$which" in
   parallel) shift; run_parallel "$@" ;;
   tune) run_tune ;;
   peers) run_peers ;;
-  *) echo "bench.sh: unknown benchmark '$which' (known: train_step, tokenizer, generation, parallel, tune, peers)" >&2; exit 2 ;;
+  attention) run_attention ;;
+  *) echo "bench.sh: unknown benchmark '$which' (known: train_step, tokenizer, generation, parallel, tune, peers, attention)" >&2; exit 2 ;;
 esac

@@ -64,6 +64,7 @@ const std::vector<Field>& fields() {
       TESSERA_FIELD("model", "init_blocks", model.init_blocks),
       TESSERA_FIELD("model", "prune_heads", model.prune_heads),
       TESSERA_FIELD("model", "heads_per_layer", model.heads_per_layer),
+      TESSERA_FIELD("model", "attention", model.attention),
 
       TESSERA_FIELD("data", "path", data.path),
       TESSERA_FIELD("data", "train_split", data.train_split),
@@ -373,6 +374,7 @@ class Parser {
     t.family = parse_family(cfg.model.family, origin_ + ": model.family");
     t.head = parse_head(cfg.model.head, origin_ + ": model.head");
     apply_family_defaults(t);
+    t.attention = cfg.model.attention == "tiled" ? AttentionKind::Tiled : AttentionKind::Materialized;
     if (lines_.count("model.pooler")) t.pooler = given.pooler;
     if (lines_.count("model.type_vocab_size")) t.type_vocab_size = given.type_vocab_size;
     if (t.family == Family::BERT && !lines_.count("model.type_vocab_size")) t.type_vocab_size = 2;
@@ -522,6 +524,7 @@ class Parser {
     one_of(c, c.model.head,
            {"causal_lm", "sequence_classification", "token_classification", "question_answering", "none"},
            "model.head");
+    one_of(c, c.model.attention, {"materialized", "tiled"}, "model.attention");
     check(c, g.n_kv_head >= 0 && (g.n_kv_head == 0 || g.n_head % g.n_kv_head == 0), "model.n_kv_head",
           "0 or a divisor of model.n_head = " + std::to_string(g.n_head), "model.n_head");
     check(c, g.n_inner >= 0, "model.n_inner", ">= 0 (0 = 4·n_embd)");
@@ -685,6 +688,7 @@ void adopt_init_from_architecture(RunConfig& cfg, const std::string& stored_toml
   t.resid_pdrop = mine.resid_pdrop;
   t.classifier_pdrop = mine.classifier_pdrop;
   t.initializer_range = mine.initializer_range;
+  t.attention = mine.attention;  // a choice of kernels, not architecture
   validate_transformer_config(t, origin + " + " + (cfg.source_path.empty() ? "config" : cfg.source_path));
   cfg.model.family = base.model.family;
   cfg.model.transformer = t;
@@ -694,6 +698,7 @@ std::string model_toml(const TransformerConfig& t, const std::string& head) {
   RunConfig cfg;
   cfg.model.family = family_name(t.family);
   cfg.model.head = head.empty() ? head_name(t.head) : head;
+  cfg.model.attention = t.attention == AttentionKind::Tiled ? "tiled" : "materialized";
   cfg.model.transformer = t;
   const std::string all = to_toml(cfg);
   // Only the [model] section.

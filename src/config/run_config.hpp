@@ -20,6 +20,7 @@ struct ModelSection {  // [model]
   std::string init_blocks = "";  // with init_from: keep only these blocks ("first:K", "every:N", "0,2,5"); "" = all
   std::string prune_heads = "";  // attention heads pruned, "layer:head,head;layer:head" (src/compress/head_pruning.hpp)
   int heads_per_layer = 0;       // with init_from: keep the K most important heads of each layer (0 = all)
+  std::string attention = "materialized";  // materialized | tiled (kernels/tiled_attention.hpp; no B·NH·T·T buffers)
 };
 
 struct DataSection {  // [data]

@@ -4,6 +4,7 @@
 // reductions start while earlier blocks are still in backward.
 #include <string>
 #include "kernels/attention.hpp"
+#include "kernels/tiled_attention.hpp"
 #include "kernels/classification_loss.hpp"
 #include "kernels/cross_entropy.hpp"
 #include "kernels/cross_entropy_vocab_parallel.hpp"
@@ -191,6 +192,9 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
   shape.NH_total = int(d.NH);
   const bool gated = !head_gates_.empty();
   require(!gated || a.attg.extent(0) >= size_t(N * Ql), "model backward: head gates were set after the forward");
+  // model.attention = tiled: att holds one logsumexp per row, no probabilities (tiled_attention.hpp).
+  const bool tiled = cfg_.attention == AttentionKind::Tiled;
+  const int64_t AT = tiled ? 1 : T;
   for (int64_t li = L - 1; li >= 0; --li) {
     const int l = layer_begin_ + int(li);
     const BlockWeights<S> w = block_weights(params_, nm, l, false);
@@ -198,8 +202,8 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
     const View1<S> x = li == 0 ? sub(a.x0, 0, N * C) : block_out(li - 1);
     const View1<S> n1 = sub(a.n1, li * N * C, N * C), n1_mean = sub(a.n1_mean, li * N, N),
                    n1_rstd = sub(a.n1_rstd, li * N, N), qkv = sub(a.qkv, li * N * W, N * W),
-                   atty = sub(a.atty, li * N * Ql, N * Ql), att = sub(a.att, li * N * d.NHl * T, N * d.NHl * T),
-                   attd = drop.attn > 0 ? sub(a.attd, li * N * d.NHl * T, N * d.NHl * T) : View1<S>(),
+                   atty = sub(a.atty, li * N * Ql, N * Ql), att = sub(a.att, li * N * d.NHl * AT, N * d.NHl * AT),
+                   attd = drop.attn > 0 && !tiled ? sub(a.attd, li * N * d.NHl * T, N * d.NHl * T) : View1<S>(),
                    res2 = sub(a.res2, li * N * C, N * C), n2 = sub(a.n2, li * N * C, N * C),
                    n2_mean = sub(a.n2_mean, li * N, N), n2_rstd = sub(a.n2_rstd, li * N, N),
                    fch = sub(a.fch, li * N * Fh, N * Fh), fact = sub(a.fact, li * N * Fl, N * Fl),
@@ -263,8 +267,13 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
       head_gate_backward<S>(a.datty, gate_grad_on_ ? sub(gate_grad_dev_, li * d.NHl, d.NHl) : View1<S>(), atty, gate, N,
                             int(d.NHl), int(d.hd));
     zero(a.dqkv, N * W);
-    attention_backward<S>(a.dqkv, a.datt_scratch, a.datty, qkv, att, attd, shape, S(drop.attn),
-                          key(uint32_t(l + 1), 1));
+    if (tiled)
+      tiled_attention_backward<S>(a.dqkv, a.datt_scratch, a.datty, qkv, atty, att,
+                                  a.has_mask ? sub(a.mask, 0, N) : View1<int32_t>(), shape, S(drop.attn),
+                                  key(uint32_t(l + 1), 1));
+    else
+      attention_backward<S>(a.dqkv, a.datt_scratch, a.datty, qkv, att, attd, shape, S(drop.attn),
+                            key(uint32_t(l + 1), 1));
     if (cfg_.positions == PositionKind::Rotary)
       rope_backward<S>(a.dqkv, N, T, 0, int(d.NHl), int(d.NKVl), int(d.hd), cfg_.rope_theta);
     const View1<S> a_in = cfg_.pre_norm ? n1 : x;

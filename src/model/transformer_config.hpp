@@ -26,6 +26,9 @@ enum class NormKind { LayerNorm, RMSNorm };
 enum class Activation { GeluTanh, GeluErf, SwiGLU };
 enum class PositionKind { Learned, Rotary };
 enum class HeadKind { CausalLM, SequenceClassification, TokenClassification, QuestionAnswering, None };
+// model.attention: materialise the B·NH·T·T probabilities (attention.hpp) or the tiled online-softmax kernels
+// that keep only the output and a per-row logsumexp (tiled_attention.hpp). Same results either way.
+enum class AttentionKind { Materialized, Tiled };
 
 const char* family_name(Family f);
 const char* head_name(HeadKind h);
@@ -83,6 +86,7 @@ struct TransformerConfig {
   int num_labels = 0;            // classes (sequence/token classification)
 
   LoraConfig lora;               // adapters on the block's linear layers (base frozen)
+  AttentionKind attention = AttentionKind::Materialized;  // attention kernels (training and generation prefill)
 
   int kv_heads() const { return n_kv_head > 0 ? n_kv_head : n_head; }
   int head_dim() const { return n_embd / n_head; }

@@ -6,6 +6,7 @@
 // recompute does. Output equals the full forward's last rows (tested).
 #include <string>
 #include "kernels/attention.hpp"
+#include "kernels/tiled_attention.hpp"
 #include "kernels/embedding.hpp"
 #include "kernels/gelu.hpp"
 #include "kernels/residual.hpp"
@@ -86,9 +87,15 @@ void Transformer<S>::forward_decode(const int32_t* tokens, int B, int T_new, int
     }
     if (cfg_.positions == PositionKind::Rotary)
       rope_forward<S>(qkv, N, T, pos0, int(d.NHl), int(d.NKVl), int(d.hd), cfg_.rope_theta);
-    attention_forward_cached<S>(atty, qkv, sub(cache_->k, li * per_layer, per_layer),
-                                sub(cache_->v, li * per_layer, per_layer), no_mask, B, T, pos0, cache_->T_max,
-                                int(d.NHl), int(d.NKVl), int(d.hd), true);
+    // Prefill (several new tokens) with model.attention = tiled: the tiled kernel; one token: the row kernel.
+    if (cfg_.attention == AttentionKind::Tiled && T > 1)
+      tiled_attention_forward_cached<S>(atty, qkv, sub(cache_->k, li * per_layer, per_layer),
+                                        sub(cache_->v, li * per_layer, per_layer), no_mask, B, T, pos0,
+                                        cache_->T_max, int(d.NHl), int(d.NKVl), int(d.hd), true);
+    else
+      attention_forward_cached<S>(atty, qkv, sub(cache_->k, li * per_layer, per_layer),
+                                  sub(cache_->v, li * per_layer, per_layer), no_mask, B, T, pos0, cache_->T_max,
+                                  int(d.NHl), int(d.NKVl), int(d.hd), true);
     linear_fwd<S>(a.branch, atty, w.o_w, none, N, Ql, C, w.o_p);
     tp_sum(mp_, a.branch, N * C);
     if (w.o_b.extent(0) > 0) bias_add_forward<S>(a.branch, w.o_b, N, C);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 #include "kernels/attention.hpp"
+#include "kernels/tiled_attention.hpp"
 #include "kernels/classification_loss.hpp"
 #include "kernels/cross_entropy.hpp"
 #include "kernels/cross_entropy_vocab_parallel.hpp"
@@ -185,13 +186,16 @@ S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, c
   View1<S> x = a.x0;
   const bool gated = !head_gates_.empty();
   if (gated && a.attg.extent(0) < size_t(N * Ql)) a.attg = View1<S>("attg", size_t(a.capacity_rows * Ql));
+  // model.attention = tiled: att holds one logsumexp per row, no probabilities (tiled_attention.hpp).
+  const bool tiled = cfg_.attention == AttentionKind::Tiled;
+  const int64_t AT = tiled ? 1 : T;
   for (int64_t li = 0; li < L; ++li) {
     const int l = layer_begin_ + int(li);
     const BlockWeights<S> w = block_weights(params_, nm, l, false);
     const View1<S> n1 = sub(a.n1, li * N * C, N * C), n1_mean = sub(a.n1_mean, li * N, N),
                    n1_rstd = sub(a.n1_rstd, li * N, N), qkv = sub(a.qkv, li * N * W, N * W),
-                   atty = sub(a.atty, li * N * Ql, N * Ql), att = sub(a.att, li * N * d.NHl * T, N * d.NHl * T),
-                   attd = drop.attn > 0 ? sub(a.attd, li * N * d.NHl * T, N * d.NHl * T) : View1<S>(),
+                   atty = sub(a.atty, li * N * Ql, N * Ql), att = sub(a.att, li * N * d.NHl * AT, N * d.NHl * AT),
+                   attd = drop.attn > 0 && !tiled ? sub(a.attd, li * N * d.NHl * T, N * d.NHl * T) : View1<S>(),
                    res2 = sub(a.res2, li * N * C, N * C), n2 = sub(a.n2, li * N * C, N * C),
                    n2_mean = sub(a.n2_mean, li * N, N), n2_rstd = sub(a.n2_rstd, li * N, N),
                    fch = sub(a.fch, li * N * Fh, N * Fh), fact = sub(a.fact, li * N * Fl, N * Fl),
@@ -225,7 +229,8 @@ S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, c
     }
     if (cfg_.positions == PositionKind::Rotary)
       rope_forward<S>(qkv, N, T, 0, int(d.NHl), int(d.NKVl), int(d.hd), cfg_.rope_theta);
-    attention_forward<S>(atty, att, attd, qkv, key_mask, shape, S(drop.attn), key(uint32_t(l + 1), 1));
+    if (tiled) tiled_attention_forward<S>(atty, att, qkv, key_mask, shape, S(drop.attn), key(uint32_t(l + 1), 1));
+    else attention_forward<S>(atty, att, attd, qkv, key_mask, shape, S(drop.attn), key(uint32_t(l + 1), 1));
     View1<S> ctx = atty;  // o_proj input: the context, or ξ_h·context with head gates (atty keeps the ungated one)
     if (gated) {
       head_gate_forward<S>(a.attg, atty, sub(gate_dev_, li * d.NHl, d.NHl), N, int(d.NHl), int(d.hd));

@@ -247,6 +247,7 @@ struct Transformer<S>::Activations {
   int B = 0, T = 0;
   int64_t capacity_rows = 0;
   int alloc_T = 0;
+  bool alloc_tiled = false;  // att holds [L,B,NHl,T] logsumexps (model.attention = tiled)
   bool alloc_dropout = false;
   bool allocated = false;
 
@@ -284,7 +285,8 @@ struct Transformer<S>::Activations {
 
   void ensure(const Dims& d, const TransformerConfig& c, bool first, bool last, int B_, int T_, bool need_dropout) {
     const int64_t N = int64_t(B_) * T_;
-    if (!allocated || N > capacity_rows || T_ != alloc_T || (need_dropout && !alloc_dropout))
+    if (!allocated || N > capacity_rows || T_ != alloc_T || (need_dropout && !alloc_dropout) ||
+        (c.attention == AttentionKind::Tiled) != alloc_tiled)
       allocate(d, c, first, last, std::max(N, capacity_rows), T_, need_dropout || alloc_dropout);
     B = B_;
     T = T_;
@@ -292,13 +294,16 @@ struct Transformer<S>::Activations {
 
   void allocate(const Dims& d, const TransformerConfig& c, bool first, bool last, int64_t N, int T_, bool dropout) {
     const int64_t L = d.L, C = d.C;
-    const int64_t att_rows = N * d.NHl * T_;
+    // Per layer: the probabilities [B,NHl,T,T], or with tiled attention one logsumexp per row [B,NHl,T].
+    const bool tiled = c.attention == AttentionKind::Tiled;
+    const int64_t att_rows = tiled ? N * d.NHl : N * d.NHl * T_;
     const int64_t Bmax = N;  // B ≤ N
     *this = Activations{};
     allocated = true;
     capacity_rows = N;
     alloc_T = T_;
     alloc_dropout = dropout;
+    alloc_tiled = tiled;
     auto f = [](const char* name, int64_t n) { return View1<S>(std::string(name), size_t(n)); };
     tokens = View1<int32_t>("tokens", N);
     types = View1<int32_t>("types", N);
@@ -320,7 +325,7 @@ struct Transformer<S>::Activations {
     qkv = f("qkv", L * N * d.W);
     atty = f("atty", L * N * d.Ql);
     att = f("att", L * att_rows);
-    if (dropout) attd = f("attd", L * att_rows);
+    if (dropout && !tiled) attd = f("attd", L * att_rows);
     res2 = f("res2", L * N * C);
     n2 = f("n2", L * N * C);
     n2_mean = f("n2_mean", L * N);

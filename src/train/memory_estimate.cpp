@@ -39,7 +39,9 @@ MemoryEstimate estimate_training_memory(const RunConfig& cfg) {
   const double B = std::max(1, cfg.train.micro_batch_size);
   // Per block and micro-batch: ~ 16·C + 2·F floats per token (norms, q/k/v, attention
   // output, projections, MLP input/activation) plus the attention probabilities.
-  const double per_block = B * T * (16 * C + 2 * F) / tp + 2 * B * (H / tp) * T * T;
+  // model.attention = tiled keeps one logsumexp per row instead of the probabilities (and their dropout copy).
+  const double probs = m.attention == AttentionKind::Tiled ? B * (H / tp) * T : 2 * B * (H / tp) * T * T;
+  const double per_block = B * T * (16 * C + 2 * F) / tp + probs;
   const double logits = 2 * B * T * V / tp;  // logits and their gradient
   const double in_flight = std::min(pp, double(std::max(1, cfg.train.grad_accum_steps)));
   e.activation_bytes = f * (in_flight * blocks_per_stage * per_block + logits);
