@@ -351,7 +351,7 @@ int run(const ExplainOptions& o, MPI_Comm comm) {
     }
     on_root(comm, [&] {
       std::ofstream f(o.output + "/explanations.jsonl");
-      for (const auto& j : report["inputs"]) f << j.dump() << "\n";
+      for (const auto& j : report["inputs"]) f << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
       require(bool(f), o.output + "/explanations.jsonl: write failed");
     });
   }

@@ -218,7 +218,7 @@ int run(const PredictOptions& o, MPI_Comm comm) {
   }
 
   on_root(comm, [&] {
-    auto write = [&](const nlohmann::json& j) { out << j.dump() << "\n"; };
+    auto write = [&](const nlohmann::json& j) { out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n"; };
     if (head == HeadKind::SequenceClassification) {
       std::vector<std::vector<double>> probs;  // per sample [n, K]
       if (o.laplace && o.laplace_samples > 0) probs = laplace.samples;

@@ -33,7 +33,8 @@ void StepLog::record(const std::string& kind, nlohmann::json fields) {
   if (!enabled_) return;
   fields["kind"] = kind;
   fields["time"] = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  jsonl_ << fields.dump() << "\n";
+  // Invalid UTF-8 (a generated sample cut inside a character) becomes U+FFFD, never a throw.
+  jsonl_ << fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   jsonl_.flush();
 }
 
