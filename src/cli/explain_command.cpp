@@ -317,7 +317,7 @@ int run(const ExplainOptions& o, MPI_Comm comm) {
                                   "the full input is explained)");
         QaSpan sp;
         try {
-          sp = tm.predicted_span(x);
+          sp = tm.predicted_span(x, m.max_len);
         } catch (const Error& e) {
           throw Error(o.input + " row " + std::to_string(i + 1) + " (question '" + r.qa.id + "'): " + e.what());
         }
@@ -328,7 +328,8 @@ int run(const ExplainOptions& o, MPI_Comm comm) {
         base.qa_end = sp.end_token;
         span_j = {{"answer", sp.answer}, {"start", sp.char_start}, {"end", sp.char_end},
                   {"byte_start", sp.byte_start}, {"byte_end", sp.byte_end}, {"start_token", sp.start_token},
-                  {"end_token", sp.end_token}, {"start_logit", sp.start_logit}, {"end_logit", sp.end_logit}};
+                  {"end_token", sp.end_token}, {"start_logit", sp.start_logit}, {"end_logit", sp.end_logit},
+                  {"fallback", sp.fallback}};
         const std::string value = kind == "logit" ? "start_logit[s] + end_logit[e]"
                                   : kind == "probability" ? "p(start = s) * p(end = e)"
                                                           : "log p(start = s) + log p(end = e)";

@@ -302,17 +302,45 @@ TextInstance make_qa_instance(const QaExample& q, const TaskTokenizer& tok, cons
   return x;
 }
 
-QaSpan TextModel::predicted_span(const TextInstance& x) {
-  int T = 0;
-  const std::vector<float> logits = forward_logits({x.ids}, T, &x.types);
-  const size_t len = x.ids.size();
-  std::vector<float> start(len), end(len);
-  for (size_t t = 0; t < len; ++t) start[t] = logits[2 * t], end[t] = logits[2 * t + 1];
-  tasks::QaWindowLogits w{start.data(), end.data(), x.offsets.data(), int64_t(len)};
-  const tasks::SpanPrediction p = tasks::decode_span({w}, x.text);
+QaSpan TextModel::predicted_span(const TextInstance& x, int64_t padded_len) {
+  // The row padded to padded_len as predict runs it (the padding's logits take part in
+  // the n-best start / end choice there, then are skipped as outside the context).
+  const int64_t len = int64_t(x.ids.size()), T = std::max(len, padded_len);
+  std::vector<int32_t> ids(size_t(T), pad_id_), mask(size_t(T), 0), seg(size_t(T), 0);
+  std::vector<int64_t> offsets(size_t(2 * T), -1);
+  for (int64_t t = 0; t < len; ++t) {
+    ids[size_t(t)] = x.ids[size_t(t)];
+    mask[size_t(t)] = 1;
+    if (x.types.size() == size_t(len)) seg[size_t(t)] = x.types[size_t(t)];
+    offsets[size_t(2 * t)] = x.offsets[size_t(2 * t)];
+    offsets[size_t(2 * t + 1)] = x.offsets[size_t(2 * t + 1)];
+  }
+  ModelInputs in;
+  in.tokens = ids.data();
+  in.attention_mask = mask.data();
+  in.token_types = seg.data();
+  ForwardOptions fo;
+  fo.training = false;
+  model_.forward(in, 1, int(T), fo);
+  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model_.logits());
+  std::vector<float> start_logits(static_cast<size_t>(T)), end_logits(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) {
+    start_logits[size_t(t)] = host(size_t(2 * t));
+    end_logits[size_t(t)] = host(size_t(2 * t + 1));
+  }
+  tasks::QaWindowLogits w{start_logits.data(), end_logits.data(), offsets.data(), T};
+  tasks::SpanPrediction p = tasks::decode_span({w}, x.text);
+  bool fallback = false;
+  if (p.best < 0) {  // predict would answer "": take the best valid span over every position
+    tasks::SpanDecodeOptions all;
+    all.n_best = int(T);
+    p = tasks::decode_span({w}, x.text, all);
+    fallback = true;
+  }
   require(p.best >= 0, "explain: the model predicts no valid answer span in the context");
   const tasks::SpanCandidate& b = p.n_best[size_t(p.best)];
   QaSpan s;
+  s.fallback = fallback;
   s.start_token = int(b.start_token);
   s.end_token = int(b.end_token);
   s.start_logit = b.start_logit;

@@ -72,13 +72,14 @@ struct TextTarget {
 };
 
 // Question answering: the best span of x's window on the full input (span decoding as
-// predict: n-best 20, at most 30 tokens, no null answer); an error when the window has
-// no valid span.
+// predict: n-best 20, at most 30 tokens, no null answer); when that n-best has no valid
+// span (predict answers ""), the best valid span over every position (fallback = true).
 struct QaSpan {
   int start_token = -1, end_token = -1;
   double start_logit = 0, end_logit = 0;
   int64_t byte_start = 0, byte_end = 0, char_start = 0, char_end = 0;
   std::string answer;
+  bool fallback = false;  // predict's n-best (20 starts x 20 ends) had no valid span: best over all positions
 };
 
 // Token classification: the predicted entity spans of x (B-X starts a span, I-X of the
@@ -105,8 +106,9 @@ class TextModel {
   // types: segment ids of rows as long as it (every row, positions kept), else all 0.
   std::vector<float> forward_logits(const std::vector<std::vector<int32_t>>& rows, int& T,
                                     const std::vector<int32_t>* types = nullptr);
-  // Question answering: the span predicted on the full input x.
-  QaSpan predicted_span(const TextInstance& x);
+  // Question answering: the span predicted on the full input x, its row padded to
+  // padded_len (the dataset's max_len) as predict runs it, so the span is predict's answer.
+  QaSpan predicted_span(const TextInstance& x, int64_t padded_len = 0);
   // Class probabilities of token rows [rows, K] (this rank only).
   std::vector<double> class_probabilities(const std::vector<std::vector<int32_t>>& rows);
   // The value function of x (sharded over the ranks).
