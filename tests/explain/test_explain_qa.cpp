@@ -189,29 +189,6 @@ TEST(ExplainQa, BadInput) {
 
 namespace {
 
-struct QaSetup {
-  std::filesystem::path dir;
-  std::string config;
-};
-
-QaSetup make_qa_setup(const std::string& name) {
-  QaSetup s;
-  s.dir = fresh_dir(name);
-  const std::string fx = source_dir() + "/tests/fixtures/tasks/";
-  const std::string dataset = (s.dir / "qa.h5").string();
-  auto r = run_tessera("prepare --task qa --input " + fx + "squad.json --vocab " + fx +
-                       "vocab.txt --max-len 48 --doc-stride 16 --skip-bad-rows --output " + dataset);
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  s.config = (s.dir / "run.toml").string();
-  write_file(s.config, "[model]\nfamily = \"bert\"\nhead = \"question_answering\"\n"
-                       "n_layer = 2\nn_head = 2\nn_embd = 16\nn_positions = 48\nvocab_size = 69\n"
-                       "initializer_range = 0.5\n[data]\npath = \"" + dataset +
-                       "\"\nseq_len = 48\n[train]\nmicro_batch_size = 4\n[run]\ndir = \"" + (s.dir / "run").string() +
-                       "\"\n");
-  write_initial_checkpoint(s.config, s.dir / "run", 5);
-  return s;
-}
-
 const char* kQuestions =
     "{\"id\": \"a\", \"question\": \"Who created the heaven?\", \"context\": \"In the beginning God created the heaven\"}\n"
     "{\"id\": \"b\", \"question\": \"Who went?\", \"context\": \"Moses and Aaron went\"}\n";
@@ -219,7 +196,7 @@ const char* kQuestions =
 }  // namespace
 
 TEST(ExplainQa, CliShapLimeIgSpanJsonHtmlAndRanks) {
-  const QaSetup s = make_qa_setup("explain_qa_cli");
+  const ExplainSetup s = make_qa_explain_setup("explain_qa_cli");
   const auto in = s.dir / "q.jsonl";
   write_file(in, kQuestions);
   for (const std::string method : {"--method shap --shap exact", "--method shap --shap kernel --samples 40",
@@ -284,7 +261,7 @@ TEST(ExplainQa, CliShapLimeIgSpanJsonHtmlAndRanks) {
 }
 
 TEST(ExplainQa, CliInputsAndBadInput) {
-  const QaSetup s = make_qa_setup("explain_qa_cli_bad");
+  const ExplainSetup s = make_qa_explain_setup("explain_qa_cli_bad");
   const std::string fx = source_dir() + "/tests/fixtures/tasks/";
   auto args = [&](const std::string& in, const std::string& extra) {
     return "explain " + s.config + " --input " + in + " --output " + (s.dir / "o").string() + " " + extra;
