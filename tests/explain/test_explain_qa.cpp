@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "src/explain/integrated_gradients.hpp"
@@ -119,6 +120,7 @@ TEST(ExplainQa, ExactShapEqualsBruteForceShapley) {
     value[S] = span_log_probability(m, x, row, sp.start_token, sp.end_token);
   }
   auto fact = [](int n) { double r = 1; for (int k = 2; k <= n; ++k) r *= k; return r; };
+  double max_err = 0;
   for (int i = 0; i < M; ++i) {
     double phi = 0;
     for (uint32_t S = 0; S < (1u << M); ++S) {
@@ -127,7 +129,10 @@ TEST(ExplainQa, ExactShapEqualsBruteForceShapley) {
       phi += fact(s) * fact(M - s - 1) / fact(M) * (value[S | (1u << i)] - value[S]);
     }
     EXPECT_NEAR(a.phi[size_t(i)], phi, 1e-6) << "feature " << i;
+    max_err = std::max(max_err, std::fabs(a.phi[size_t(i)] - phi));
   }
+  std::printf("QA exact SHAP vs brute force: M = %d, max |error| %.3g, efficiency gap %.3g\n", M, max_err,
+              a.efficiency_gap());
   EXPECT_NEAR(a.full_value, value[(1u << M) - 1], 1e-9);
   EXPECT_NEAR(a.base_value, value[0], 1e-9);
   EXPECT_LT(std::fabs(a.efficiency_gap()), 1e-9);
@@ -157,6 +162,8 @@ TEST(ExplainQa, IntegratedGradientsCompleteness) {
   EXPECT_NEAR(g.f_baseline, span_log_probability(m, x, base, sp.start_token, sp.end_token), 1e-9);
   EXPECT_GT(std::fabs(g.f_input - g.f_baseline), 1e-3);
   EXPECT_LT(g.relative_gap(), 0.01) << "gap " << g.gap();
+  std::printf("QA IG (48 Gauss-Legendre points): F(x) - F(x') = %.6f, completeness gap %.3g (relative %.3g)\n",
+              g.f_input - g.f_baseline, g.gap(), g.relative_gap());
   // question tokens are not features but carry no difference (same tokens in x and x')
   for (int t0 = 1; t0 < 9; ++t0) EXPECT_EQ(g.token_attr[size_t(t0)], 0.0) << t0;
 }
