@@ -195,7 +195,7 @@ void register_calibrate(CLI::App& app) {
   c->add_option("--seed", o.seed, "dropout seed for --mc-dropout (default 1)");
   c->add_flag("--fit-temperature", o.fit, "fit the softmax temperature on the split and store it in the checkpoint");
   c->add_flag("--laplace", o.laplace,
-              "last-layer Laplace (diagonal Hessian of the BERT classifier head, prior by marginal likelihood)");
+              "last-layer Laplace of the classifier head (any family; diag or kron Hessian, prior by marginal likelihood)");
   c->add_option("--laplace-fit-split", o.laplace_fit_split, "split the Laplace Hessian is fitted on (default train)");
   c->add_option("--laplace-structure", o.laplace_structure, "Laplace Hessian: diag or kron (KFAC)")
       ->check(CLI::IsMember({"diag", "kron"}));

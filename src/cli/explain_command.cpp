@@ -34,7 +34,7 @@ using namespace explain;
 struct ExplainOptions {
   CLI::App* cmd = nullptr;
   std::string config, input, output, checkpoint, vocab, run_dir, format = "auto";
-  std::string method = "shap", shap = "auto", granularity = "word", removal = "mask", target, output_kind = "probability";
+  std::string method = "shap", shap = "auto", granularity = "word", removal = "mask", target, output_kind;
   std::string text_column, continuation_column = "continuation", integration = "gauss-legendre", words_file;
   std::vector<std::string> features;
   int64_t samples = 2048;
@@ -68,6 +68,7 @@ struct LoadedModel {
   std::unique_ptr<Transformer<float>> model;
   std::string checkpoint;
   int batch = 16;
+  QaEncodeOptions qa;  // question answering: the dataset's window options
 };
 
 LoadedModel load(const ExplainOptions& o, MPI_Comm comm) {
@@ -82,10 +83,9 @@ LoadedModel load(const ExplainOptions& o, MPI_Comm comm) {
   apply_family_defaults(m.mc);
   validate_transformer_config(m.mc, o.config + ": [model]");
   const HeadKind head = m.mc.head;
-  require(head != HeadKind::QuestionAnswering && head != HeadKind::None,
+  require(head != HeadKind::None,
           o.config + ": model.head = " + std::string(head_name(head)) +
-              "; explain serves sequence_classification, token_classification and causal_lm heads "
-              "(question_answering is not built yet)");
+              "; explain serves sequence_classification, token_classification, question_answering and causal_lm heads");
   std::string vocab = o.vocab;
   if (head != HeadKind::CausalLM) {
     require(!cfg.data.path.empty() && is_task_dataset(cfg.data.path),
@@ -93,6 +93,11 @@ LoadedModel load(const ExplainOptions& o, MPI_Comm comm) {
     const TaskDatasetInfo info = TaskDataset(cfg.data.path, comm).info();
     m.labels = info.label_names;
     m.max_len = info.max_len;
+    require(task_head_kind(info.task) == head, "dataset '" + cfg.data.path + "' is a " + info.task +
+                                                   " dataset but model.head = " + head_name(head));
+    m.qa.max_len = info.max_len;
+    m.qa.doc_stride = info.doc_stride > 0 ? info.doc_stride : 64;  // prepare's default (as predict)
+    if (info.max_question_len > 0) m.qa.max_question_len = info.max_question_len;
     if (vocab.empty()) {
       require(!info.tokenizer_files.empty(), "dataset '" + cfg.data.path + "' does not record its tokenizer: pass --vocab");
       vocab = info.tokenizer_files[0];
@@ -102,7 +107,7 @@ LoadedModel load(const ExplainOptions& o, MPI_Comm comm) {
       m.tok = info.tokenizer == "wordpiece" ? task_tokenizer(WordPieceTokenizer::from_vocab_txt(vocab))
                                             : open_task_tokenizer(vocab);
     }
-    require(m.mc.num_labels == int64_t(m.labels.size()), "dataset '" + cfg.data.path + "' has " +
+    require(head == HeadKind::QuestionAnswering || m.mc.num_labels == int64_t(m.labels.size()), "dataset '" + cfg.data.path + "' has " +
                                                              std::to_string(m.labels.size()) +
                                                              " labels but model.num_labels = " +
                                                              std::to_string(m.mc.num_labels));
@@ -156,10 +161,20 @@ int run(const ExplainOptions& o, MPI_Comm comm) {
   MPI_Comm_rank(comm, &rank);
   LoadedModel m = load(o, comm);
   const HeadKind head = m.mc.head;
-  if (head != HeadKind::SequenceClassification)
+  if (head == HeadKind::QuestionAnswering)
+    require(o.method != "pdp", "explain: --method pdp needs a sequence_classification head (model.head = "
+                               "question_answering serves shap, lime and ig)");
+  else if (head != HeadKind::SequenceClassification)
     require(o.method == "shap" || o.method == "lime",
-            "explain: --method " + o.method + " needs a sequence_classification head (model.head = " +
+            "explain: --method " + o.method + " needs a sequence_classification or question_answering head (model.head = " +
                 head_name(head) + "); " + head_name(head) + " serves shap and lime");
+  if (head == HeadKind::QuestionAnswering)
+    require(o.removal == "mask",
+            "explain: question_answering keeps token positions so that the answer span stays put: use --removal mask "
+            "(--removal delete is not served for question answering)");
+  require(o.output_kind.empty() || o.output_kind == "logit" || head == HeadKind::SequenceClassification ||
+              head == HeadKind::QuestionAnswering,
+          "explain: --output-kind applies to sequence_classification and question_answering heads");
   if (head == HeadKind::TokenClassification)
     require(o.removal == "mask" && o.granularity != "sentence",
             "explain: token_classification needs --removal mask and --granularity word or token");
@@ -168,12 +183,16 @@ int run(const ExplainOptions& o, MPI_Comm comm) {
   TextModel tm(*m.model, m.mask_id, m.tok.pad_id, m.batch, comm);
 
   // Inputs: CSV/TSV/JSONL texts (and the continuation for causal LM).
-  const std::string format = input_format(o.format, o.input, HeadKind::SequenceClassification);
-  require(format == "csv" || format == "tsv" || format == "jsonl",
-          o.input + ": explain reads .csv, .tsv or .jsonl (got format '" + format + "')");
+  const bool qa = head == HeadKind::QuestionAnswering;
+  const std::string format = input_format(o.format, o.input, qa ? head : HeadKind::SequenceClassification);
+  require(format == "csv" || format == "tsv" || format == "jsonl" || (qa && format == "squad"),
+          o.input + ": explain reads .csv, .tsv or .jsonl" + std::string(qa ? " or SQuAD .json" : "") +
+              " (got format '" + format + "')");
   const std::string col = o.text_column.empty() ? "text" : o.text_column;
+  // QA: predict's readers (SQuAD .json, JSONL / CSV / TSV with question and context).
   const std::vector<InputRow> rows =
-      read_text_records(o.input, format, col, head == HeadKind::CausalLM ? o.continuation_column : "");
+      qa ? read_questions(o.input, format)
+         : read_text_records(o.input, format, col, head == HeadKind::CausalLM ? o.continuation_column : "");
   require(!rows.empty(), o.input + ": no inputs");
   std::filesystem::create_directories(o.output);
 
@@ -265,18 +284,56 @@ int run(const ExplainOptions& o, MPI_Comm comm) {
   } else {
     for (size_t i = 0; i < rows.size(); ++i) {
       const InputRow& r = rows[i];
-      if (r.text.find_first_not_of(" \t\r\n") == std::string::npos)
-        throw Error(o.input + " row " + std::to_string(i + 1) + ": empty text (nothing to explain)");
-      const TextInstance x = make_text_instance(r.text, m.tok, m.max_len, gran, head == HeadKind::CausalLM ? r.pair : "");
-      warn_truncated(x, i);
+      TextInstance x;
+      if (qa) {
+        try {
+          x = make_qa_instance(r.qa, m.tok, m.qa, gran);
+        } catch (const Error& e) {
+          throw Error(o.input + " row " + std::to_string(i + 1) + " (question '" + r.qa.id + "'): " + e.what());
+        }
+        if (x.truncated && rank == 0)
+          std::fprintf(stderr, "tessera explain: warning: %s row %zu: the context needs more than one window of "
+                               "max_len = %lld tokens; explaining the first (%d context words)\n",
+                       o.input.c_str(), i + 1, (long long)m.max_len, x.M());
+      } else {
+        if (r.text.find_first_not_of(" \t\r\n") == std::string::npos)
+          throw Error(o.input + " row " + std::to_string(i + 1) + ": empty text (nothing to explain)");
+        x = make_text_instance(r.text, m.tok, m.max_len, gran, head == HeadKind::CausalLM ? r.pair : "");
+        warn_truncated(x, i);
+      }
       // One target per input; token classification: one per predicted entity span.
       std::vector<std::pair<TextTarget, nlohmann::json>> targets;
       TextTarget base;
       base.head = head;
+      nlohmann::json span_j;
       if (head == HeadKind::SequenceClassification) {
         base.label = o.target.empty() ? predicted(x) : label_index(o.target, m.labels);
-        base.kind = o.output_kind == "logit" ? TargetKind::Logit : TargetKind::Probability;
-        targets.push_back({base, {{"label", m.labels[size_t(base.label)]}, {"index", base.label}, {"kind", o.output_kind}}});
+        const std::string kind = o.output_kind.empty() ? "probability" : o.output_kind;
+        base.kind = kind == "logit" ? TargetKind::Logit
+                    : kind == "log-probability" ? TargetKind::LogProbability : TargetKind::Probability;
+        targets.push_back({base, {{"label", m.labels[size_t(base.label)]}, {"index", base.label}, {"kind", kind}}});
+      } else if (qa) {
+        require(o.target.empty(), "explain: --target does not apply to question_answering (the span predicted on "
+                                  "the full input is explained)");
+        QaSpan sp;
+        try {
+          sp = tm.predicted_span(x, m.max_len);
+        } catch (const Error& e) {
+          throw Error(o.input + " row " + std::to_string(i + 1) + " (question '" + r.qa.id + "'): " + e.what());
+        }
+        const std::string kind = o.output_kind.empty() ? "log-probability" : o.output_kind;
+        base.kind = kind == "logit" ? TargetKind::Logit
+                    : kind == "probability" ? TargetKind::Probability : TargetKind::LogProbability;
+        base.qa_start = sp.start_token;
+        base.qa_end = sp.end_token;
+        span_j = {{"answer", sp.answer}, {"start", sp.char_start}, {"end", sp.char_end},
+                  {"byte_start", sp.byte_start}, {"byte_end", sp.byte_end}, {"start_token", sp.start_token},
+                  {"end_token", sp.end_token}, {"start_logit", sp.start_logit}, {"end_logit", sp.end_logit},
+                  {"fallback", sp.fallback}};
+        const std::string value = kind == "logit" ? "start_logit[s] + end_logit[e]"
+                                  : kind == "probability" ? "p(start = s) * p(end = e)"
+                                                          : "log p(start = s) + log p(end = e)";
+        targets.push_back({base, {{"answer", sp.answer}, {"kind", kind == "logit" ? "span_logit" : kind == "probability" ? "span_probability" : "span_log_probability"}, {"value", value}}});
       } else if (head == HeadKind::TokenClassification) {
         int T = 0;
         const std::vector<float> logits = tm.forward_logits({x.ids}, T);
@@ -294,15 +351,21 @@ int run(const ExplainOptions& o, MPI_Comm comm) {
         targets.push_back({base, {{"continuation", r.pair}, {"kind", "log_probability"}}});
       }
       for (const auto& [t, target] : targets) {
-      nlohmann::json j = {{"row", i}, {"text", r.text}, {"target", target}, {"truncated", x.truncated}};
+      nlohmann::json j = {{"row", i}, {"text", qa ? r.qa.context : r.text}, {"target", target}, {"truncated", x.truncated}};
+      if (qa) {
+        j["id"] = r.qa.id;
+        j["question"] = r.qa.question;
+        j["span"] = span_j;
+      }
       const std::string where = o.input + " row " + std::to_string(i + 1) + ": ";
       const double t0 = MPI_Wtime();
       try {
         if (o.method == "ig") {
           const Quadrature q = parse_quadrature(o.integration);
-          const IgResult g = integrated_gradients(tm, x, t.label, o.steps, q);
+          const IgResult g = integrated_gradients(tm, x, t, o.steps, q);
           j["method"] = "ig";
-          j["target"]["kind"] = "log_probability";
+          j["target"]["kind"] = qa ? "span_log_probability" : "log_probability";
+          if (qa) j["target"]["value"] = "log p(start = s) + log p(end = e)";
           j["features"] = attribution_json(x, g.feature_attr);
           j["full_value"] = g.f_input;
           j["base_value"] = g.f_baseline;
@@ -372,7 +435,9 @@ void register_explain(CLI::App& app) {
   ExplainOptions& o = options();
   auto* p = app.add_subcommand("explain", "Attribute a fine-tuned model's predictions to input words (SHAP, LIME, IG, PDP)");
   p->add_option("config", o.config, "run config (TOML): [model] and data.path (the task dataset)")->required();
-  p->add_option("--input", o.input, "inputs: .csv/.tsv/.jsonl with a text column (causal LM: and a continuation)")->required();
+  p->add_option("--input", o.input,
+                "inputs: .csv/.tsv/.jsonl with a text column (causal LM: and a continuation; question answering: "
+                "SQuAD .json or question + context columns)")->required();
   p->add_option("--output", o.output, "output directory")->required();
   p->add_option("--method", o.method, "attribution method")->check(CLI::IsMember({"shap", "lime", "ig", "pdp"}));
   p->add_option("--shap", o.shap, "SHAP estimator (auto: exact up to 10 features, else kernel)")
@@ -383,7 +448,10 @@ void register_explain(CLI::App& app) {
   p->add_option("--removal", o.removal, "a removed feature's tokens: mask ([MASK], else pad) or delete")
       ->check(CLI::IsMember({"mask", "delete"}));
   p->add_option("--target", o.target, "class to explain, name or index (default: the predicted class)");
-  p->add_option("--output-kind", o.output_kind, "explained quantity")->check(CLI::IsMember({"probability", "logit"}));
+  p->add_option("--output-kind", o.output_kind,
+                "explained quantity (classification default probability; question answering default "
+                "log-probability of the span, logit = start_logit + end_logit)")
+      ->check(CLI::IsMember({"probability", "logit", "log-probability"}));
   p->add_option("--top-k", o.top_k, "lime: features in the local model (default: all)")->check(CLI::NonNegativeNumber);
   p->add_option("--steps", o.steps, "ig: quadrature points")->check(CLI::Range(1, 1 << 16));
   p->add_option("--integration", o.integration, "ig: quadrature")->check(CLI::IsMember({"gauss-legendre", "riemann"}));
@@ -394,7 +462,8 @@ void register_explain(CLI::App& app) {
   p->add_option("--vocab", o.vocab, "tokenizer (default: the dataset's; causal_lm: required)");
   p->add_option("--text-column", o.text_column, "text column / key (default 'text')");
   p->add_option("--continuation-column", o.continuation_column, "causal_lm: the scored continuation's column");
-  p->add_option("--format", o.format, "input format")->check(CLI::IsMember({"auto", "csv", "tsv", "jsonl"}));
+  p->add_option("--format", o.format, "input format (squad: question answering)")
+      ->check(CLI::IsMember({"auto", "csv", "tsv", "jsonl", "squad"}));
   p->add_option("--batch-size", o.batch_size, "coalitions per forward (default: train.micro_batch_size)")
       ->check(CLI::Range(1, 1 << 16));
   p->add_option("--run-dir", o.run_dir, "override run.dir (where checkpoints are looked up)");

@@ -2,6 +2,7 @@
 
 #include <Kokkos_Core.hpp>
 #include <algorithm>
+#include <cmath>
 
 #include "src/runtime/error.hpp"
 
@@ -20,6 +21,64 @@ int size_of(MPI_Comm comm) {
 }
 }  // namespace
 
+std::string classifier_output_layer(const TransformerConfig& mc) {
+  if (mc.family == Family::BERT) return "classifier";
+  if (mc.family == Family::RoBERTa) return "classifier.out_proj";
+  return "score";
+}
+
+ClassifierFeatures::ClassifierFeatures(Transformer<float>& model) : model_(model) {
+  const TransformerConfig& mc = model.config();
+  if (mc.head != HeadKind::SequenceClassification || mc.family != Family::RoBERTa) return;
+  // RoBERTa's head: out_proj(tanh(dense(h[<s>]))); dense [C, C] + [C] on the host.
+  const int64_t C = mc.n_embd;
+  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.params().values());
+  for (const ParamInfo& info : model.params().infos()) {
+    if (info.name != "classifier.dense.weight" && info.name != "classifier.dense.bias") continue;
+    require(info.numel > 0, info.name + " is packed (quantised); the classifier features need a float32 head");
+    std::vector<double>& dst = info.name == "classifier.dense.weight" ? dense_w_ : dense_b_;
+    dst.assign(host.data() + info.offset, host.data() + info.offset + info.numel);
+  }
+  require(dense_w_.size() == size_t(C * C) && dense_b_.size() == size_t(C),
+          "RoBERTa classifier: no classifier.dense.weight [C, C] / classifier.dense.bias [C]");
+}
+
+std::vector<float> ClassifierFeatures::operator()(const int32_t* mask, int B, int T) const {
+  const TransformerConfig& mc = model_.config();
+  const int64_t C = mc.n_embd;
+  if (mc.family == Family::BERT) {  // the pooler output tanh(W_p h[CLS] + b_p)
+    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model_.pooler_output());
+    require(int64_t(h.extent(0)) >= B * C, "classifier features: the model has no pooler output");
+    return std::vector<float>(h.data(), h.data() + B * C);
+  }
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model_.hidden_states());
+  require(int64_t(h.extent(0)) >= int64_t(B) * T * C, "classifier features: the model has no hidden states");
+  std::vector<float> out(size_t(B * C));
+  for (int b = 0; b < B; ++b) {
+    // the pooled row: RoBERTa the first token (<s>), decoders the last non-pad token
+    int row = 0;
+    if (!mc.is_encoder()) {
+      int n = T;
+      if (mask) {
+        n = 0;
+        for (int t = 0; t < T; ++t) n += mask[size_t(b) * size_t(T) + size_t(t)] != 0;
+      }
+      row = std::max(0, n - 1);
+    }
+    const float* x = h.data() + (int64_t(b) * T + row) * C;
+    if (mc.family != Family::RoBERTa) {
+      std::copy(x, x + C, out.begin() + b * C);
+      continue;
+    }
+    for (int64_t o = 0; o < C; ++o) {
+      double s = dense_b_[size_t(o)];
+      for (int64_t c = 0; c < C; ++c) s += dense_w_[size_t(o * C + c)] * double(x[c]);
+      out[size_t(b * C + o)] = float(std::tanh(s));
+    }
+  }
+  return out;
+}
+
 void append_row(Encoded& e, const std::vector<int32_t>& ids, int32_t pad) {
   const size_t T = size_t(e.T);
   for (size_t t = 0; t < T; ++t) {
@@ -36,6 +95,9 @@ std::vector<float> forward_rows(Transformer<float>& model, const Encoded& enc, i
   const int64_t batches = (R + B - 1) / B;
   std::vector<float> mine;
   std::vector<int32_t> tok(size_t(B * T)), mask(size_t(B * T)), types(size_t(B * T));
+  require(!pooled || model.config().head == HeadKind::SequenceClassification,
+          "forward_rows: classifier features need a sequence_classification head");
+  ClassifierFeatures features(model);
   ForwardOptions fo;
   fo.training = dropout.on;
   fo.seed = dropout.seed;
@@ -54,7 +116,13 @@ std::vector<float> forward_rows(Transformer<float>& model, const Encoded& enc, i
     in.token_types = types.data();
     in.attention_mask = mask.data();
     model.forward(in, B, int(T), fo);
-    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), pooled ? model.pooler_output() : model.logits());
+    if (pooled) {
+      require(per_row == model.config().n_embd, "forward_rows: classifier features have n_embd values a row");
+      const std::vector<float> f = features(mask.data(), B, int(T));
+      mine.insert(mine.end(), f.begin(), f.begin() + n * per_row);
+      continue;
+    }
+    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.logits());
     require(int64_t(host.extent(0)) >= B * per_row, "predict: the model's logits are smaller than expected");
     mine.insert(mine.end(), host.data(), host.data() + n * per_row);
   }

@@ -2,6 +2,7 @@
 #pragma once
 #include <mpi.h>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "src/model/transformer.hpp"
@@ -25,9 +26,29 @@ struct Dropout {
   uint64_t seed = 0, pass = 0;
 };
 
+// The input of a sequence classifier's last linear layer (its "features") after a
+// forward of B rows × T (mask [B, T], right padding), [B, n_embd] on the host:
+//   BERT     the pooler output tanh(W_p h[CLS] + b_p)        → classifier [K, C] + bias
+//   RoBERTa  tanh(classifier.dense(h[<s>]))                  → classifier.out_proj [K, C] + bias
+//   GPT-2, Llama  the final hidden state of the last non-pad token → score [K, C], no bias
+// (evaluation mode: the classifier dropout is off). RoBERTa's dense layer is applied on
+// the host in double from the float weights.
+class ClassifierFeatures {
+ public:
+  explicit ClassifierFeatures(Transformer<float>& model);
+  std::vector<float> operator()(const int32_t* mask, int B, int T) const;
+
+ private:
+  Transformer<float>& model_;
+  std::vector<double> dense_w_, dense_b_;
+};
+// The last linear layer of the sequence-classification head ("classifier",
+// "classifier.out_proj" or "score"); it has a bias for BERT / RoBERTa only.
+std::string classifier_output_layer(const TransformerConfig& mc);
+
 // Logits of every row, in row order, on rank 0 (empty elsewhere): global batch g of B
 // rows runs on rank g mod size; short batches are padded with one-token dummy rows.
-// pooled: collect the BERT pooler output [rows, n_embd] (per_row = n_embd) instead.
+// pooled: collect the classifier features [rows, n_embd] (ClassifierFeatures; per_row = n_embd) instead.
 std::vector<float> forward_rows(Transformer<float>& model, const Encoded& enc, int B, int64_t per_row,
                                 int32_t pad, MPI_Comm comm, const Dropout& dropout = {}, bool pooled = false);
 

@@ -45,7 +45,7 @@ struct PredictOptions {
   int mc_dropout = 0;
   uint64_t seed = 1;
   bool samples = false;
-  bool laplace = false;  // last-layer Laplace (BERT classifier), fitted on laplace_fit_split
+  bool laplace = false;  // last-layer Laplace (classifier head, any family), fitted on laplace_fit_split
   std::string laplace_fit_split = "train", laplace_structure = "diag";
   int laplace_samples = 0;
 };
@@ -306,7 +306,7 @@ void register_predict(CLI::App& app) {
   p->add_option("--seed", o.seed, "dropout seed for --mc-dropout (default 1)");
   p->add_option("--ensemble", o.ensemble, "classification: comma-separated checkpoints, mean of their probabilities");
   p->add_flag("--laplace", o.laplace,
-              "classification (BERT): last-layer Laplace predictive (probit; fitted on --laplace-fit-split)");
+              "classification: last-layer Laplace predictive (probit; fitted on --laplace-fit-split)");
   p->add_option("--laplace-fit-split", o.laplace_fit_split, "dataset split the Laplace Hessian is fitted on (train)");
   p->add_option("--laplace-structure", o.laplace_structure, "Laplace Hessian: diag or kron (KFAC)")
       ->check(CLI::IsMember({"diag", "kron"}));

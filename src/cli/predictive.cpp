@@ -78,15 +78,16 @@ Encoded split_rows(const TaskFeatures& f) {
   return enc;
 }
 
-// Last-layer Laplace of a BERT classifier (features = the pooler output): fitted on
-// fit_split, predictive on the calibrated split (rank 0; empty elsewhere).
+// Last-layer Laplace of a sequence classifier (features = the input of its last linear
+// layer, ClassifierFeatures): fitted on fit_split, predictive on the calibrated split
+// (rank 0; empty elsewhere).
 LaplaceResult run_laplace(const TransformerConfig& mc, const TaskDataset& data, const std::string& fit_split,
                           const std::string& ckpt, const Encoded& eval_rows, int B, int32_t pad, int samples,
                           uint64_t seed, MPI_Comm comm, const std::string& structure) {
   require(structure == "diag" || structure == "kron",
           "--laplace-structure '" + structure + "': expected diag or kron");
-  require(mc.pooler && mc.family == Family::BERT,
-          "--laplace: needs a BERT classifier (features = the pooler output, head = classifier.weight/bias)");
+  require(mc.head == HeadKind::SequenceClassification,
+          "--laplace: needs a sequence_classification head (model.head = " + std::string(head_name(mc.head)) + ")");
   require(data.has_split(fit_split),
           "--laplace: dataset has no split '" + fit_split + "' (--laplace-fit-split)");
   const TaskFeatures fit = data.read_split(fit_split);
@@ -99,27 +100,32 @@ LaplaceResult run_laplace(const TransformerConfig& mc, const TaskDataset& data, 
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   if (rank != 0) return r;
+  // The last linear layer: classifier (BERT), classifier.out_proj (RoBERTa), score
+  // (GPT-2 / Llama, no bias: b stays empty).
+  const std::string layer = classifier_output_layer(mc);
+  const bool has_bias = mc.is_encoder();
   std::vector<double> W, b;
   auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model->params().values());
   for (const ParamInfo& info : model->params().infos()) {
-    if (info.name != "classifier.weight" && info.name != "classifier.bias") continue;
+    if (info.name != layer + ".weight" && info.name != layer + ".bias") continue;
     require(info.numel > 0, ckpt + ": " + info.name + " is packed (quantised); --laplace needs a float32 head");
-    std::vector<double>& dst = info.name == "classifier.weight" ? W : b;
+    std::vector<double>& dst = info.name == layer + ".weight" ? W : b;
     dst.assign(host.data() + info.offset, host.data() + info.offset + info.numel);
   }
-  require(W.size() == size_t(K * C) && b.size() == size_t(K), ckpt + ": no classifier.weight [K, C] / classifier.bias [K]");
+  require(W.size() == size_t(K * C) && b.size() == (has_bias ? size_t(K) : 0),
+          ckpt + ": no " + layer + ".weight [K, C]" + (has_bias ? " / " + layer + ".bias [K]" : std::string()));
   const std::vector<double> fphi(fit_phi.begin(), fit_phi.end()), ephi(eval_phi.begin(), eval_phi.end());
   r.la = fit_last_layer_laplace(fphi, C, std::vector<int>(fit.labels.begin(), fit.labels.end()), W, b, K,
                                 structure == "kron" ? LaplaceStructure::Kron : LaplaceStructure::Diagonal);
   // The head really is W φ + b on these features.
   for (size_t i = 0; i < eval_logits.size() / size_t(K); ++i)
     for (int64_t k = 0; k < K; ++k) {
-      double f = b[size_t(k)];
+      double f = b.empty() ? 0.0 : b[size_t(k)];
       for (int64_t c = 0; c < C; ++c) f += W[size_t(k * C + c)] * ephi[i * size_t(C) + size_t(c)];
       r.max_logit_gap = std::max(r.max_logit_gap, std::fabs(f - double(eval_logits[i * size_t(K) + size_t(k)])));
     }
-  require(r.max_logit_gap < 1e-3, "--laplace: the logits differ from classifier(pooler output) by " +
-                                      std::to_string(r.max_logit_gap) + " (not a linear head over the pooler)");
+  require(r.max_logit_gap < 1e-3, "--laplace: the logits differ from " + layer + "(features) by " +
+                                      std::to_string(r.max_logit_gap) + " (not a linear head over the features)");
   if (samples > 0) {
     r.samples = laplace_samples(r.la, ephi, samples, seed);
     r.probs.assign(r.samples[0].size(), 0.0);

@@ -37,14 +37,15 @@ PredictiveSamples predictive_samples(const TransformerConfig& mc, const std::vec
                                      const Encoded& enc, int B, int64_t K, int32_t pad, int mc_dropout,
                                      uint64_t seed, MPI_Comm comm);
 
-// Last-layer Laplace of a BERT classifier (explain/laplace.hpp; features = the pooler
-// output), fitted on fit_split of data, predictive over rows: probit (samples = 0) or
+// Last-layer Laplace of a sequence classifier of any family (explain/laplace.hpp;
+// features = ClassifierFeatures, the input of classifier / classifier.out_proj / score;
+// no bias for GPT-2 / Llama), fitted on fit_split of data, predictive over rows: probit (samples = 0) or
 // `samples` Monte-Carlo samples. Rank 0 holds the result (empty elsewhere).
 struct LaplaceResult {
   explain::LastLayerLaplace la;
   std::vector<double> probs;                 // [n, K] predictive mean
   std::vector<std::vector<double>> samples;  // MC samples, each [n, K]
-  double max_logit_gap = 0;                  // |logits − (W φ + b)| over rows
+  double max_logit_gap = 0;                  // |logits − (W φ (+ b))| over rows
 };
 LaplaceResult run_laplace(const TransformerConfig& mc, const TaskDataset& data, const std::string& fit_split,
                           const std::string& ckpt, const Encoded& rows, int B, int32_t pad, int samples,

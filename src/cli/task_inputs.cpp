@@ -160,7 +160,17 @@ std::vector<InputRow> read_questions(const std::string& path, const std::string&
     }
     return rows;
   }
-  require(format == "jsonl", path + ": question answering reads SQuAD .json or .jsonl, not " + format);
+  if (format == "csv" || format == "tsv") {  // question and context columns
+    for (InputRow& t : read_text_records(path, format, "question", "context")) {
+      InputRow r;
+      r.qa.id = std::to_string(rows.size());
+      r.qa.question = std::move(t.text);
+      r.qa.context = std::move(t.pair);
+      rows.push_back(std::move(r));
+    }
+    return rows;
+  }
+  require(format == "jsonl", path + ": question answering reads SQuAD .json, .jsonl or .csv/.tsv (question, context columns), not " + format);
   const std::string text = read_all(path);
   for_each_jsonl_object(text, path, [&](const nlohmann::json& j, const std::string& at) {
     InputRow r;

@@ -25,7 +25,8 @@ std::vector<InputRow> read_text_records(const std::string& path, const std::stri
                                         const std::string& pair_col);
 // CoNLL: the first column of each line is a word; blank lines end sentences.
 std::vector<InputRow> read_conll_words(const std::string& path);
-// QA: SQuAD JSON (answers optional) or JSONL {"id", "question", "context"}.
+// QA: SQuAD JSON (answers optional), JSONL {"id", "question", "context"} or CSV / TSV
+// with question and context columns (id = the row index).
 std::vector<InputRow> read_questions(const std::string& path, const std::string& format);
 // `checkpoint` when given (must exist), else the newest in the run's checkpoint directory.
 std::string checkpoint_for(const std::string& checkpoint, const RunConfig& cfg);

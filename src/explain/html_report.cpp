@@ -58,6 +58,13 @@ figure { display: inline-block; margin: 1em; }
     head.textContent = 'input ' + (inp.row !== undefined ? inp.row : i) + ' · ' + (inp.method || '') +
       ' · target ' + JSON.stringify(inp.target || {}) + ' · f(x) = ' + inp.full_value + ' · f(baseline) = ' + inp.base_value;
     div.appendChild(head);
+    if (inp.question !== undefined) {  // question answering: the question (kept whole) and the explained span
+      var q = document.createElement('p');
+      q.className = 'meta qa';
+      q.textContent = 'question: ' + inp.question + ' · answer: "' + (inp.span ? inp.span.answer : '') + '"' +
+        (inp.span ? ' (characters ' + inp.span.start + '–' + inp.span.end + ' of the context)' : '');
+      div.appendChild(q);
+    }
     var feats = inp.features || [], maxAbs = 0;
     feats.forEach(function (f) { maxAbs = Math.max(maxAbs, Math.abs(f.attribution)); });
     feats.forEach(function (f, j) {

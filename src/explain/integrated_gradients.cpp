@@ -56,15 +56,24 @@ double IgResult::relative_gap() const {
 }
 
 IgResult integrated_gradients(TextModel& tm, const TextInstance& x, int label, int steps, Quadrature q) {
+  TextTarget t;
+  t.label = label;
+  return integrated_gradients(tm, x, t, steps, q);
+}
+
+IgResult integrated_gradients(TextModel& tm, const TextInstance& x, const TextTarget& target, int steps, Quadrature q) {
   require(x.M() >= 1, "explain ig: the input has no features (empty text?)");
   Transformer<float>& model = tm.model();
-  require(model.config().head == HeadKind::SequenceClassification,
-          std::string("explain ig: needs a sequence_classification head (model.head = ") +
-              head_name(model.config().head) + "); use --method shap or lime");
+  const HeadKind head = model.config().head;
+  require(head == HeadKind::SequenceClassification || head == HeadKind::QuestionAnswering,
+          std::string("explain ig: needs a sequence_classification or question_answering head (model.head = ") +
+              head_name(head) + "); use --method shap or lime");
+  const bool qa = head == HeadKind::QuestionAnswering;
+  const int label = target.label;
   const int T = int(x.ids.size()), C = int(model.config().n_embd);
   const auto two = tm.rows(x, {full_mask(x.M()), empty_mask(x.M())}, Removal::Mask);
-  TextTarget tt;
-  tt.label = label;
+  TextTarget tt = target;
+  tt.head = head;
   tt.kind = TargetKind::LogProbability;
   // Embedding outputs of the input and of the baseline (one forward each, B = 1).
   auto x0_of = [&](const std::vector<int32_t>& row, double& f) {
@@ -78,7 +87,7 @@ IgResult integrated_gradients(TextModel& tm, const TextInstance& x, int label, i
   quadrature_rule(q, steps, nodes, weights);
   const int B = tm.batch();
   const int64_t batches = (steps + B - 1) / B;
-  std::vector<int32_t> ids, mask, labels;
+  std::vector<int32_t> ids, mask, labels, types;
   // Batch g: Σ_k w_k ∂F/∂x0 at α_k for its steps, as T·C doubles.
   const std::vector<double> parts = gather_batches(batches, [&](int64_t g) {
     const int k0 = int(g) * B, n = std::min(B, steps - k0);
@@ -91,15 +100,25 @@ IgResult integrated_gradients(TextModel& tm, const TextInstance& x, int label, i
     ids.assign(size_t(n) * size_t(T), 0);
     for (int b = 0; b < n; ++b) std::copy(two[0].begin(), two[0].end(), ids.begin() + size_t(b) * size_t(T));
     mask.assign(size_t(n) * size_t(T), 1);
-    labels.assign(size_t(n), label);
+    types.assign(size_t(n) * size_t(T), 0);
+    if (x.types.size() == size_t(T))
+      for (int b = 0; b < n; ++b) std::copy(x.types.begin(), x.types.end(), types.begin() + size_t(b) * size_t(T));
+    labels.clear();
+    for (int b = 0; b < n; ++b) {
+      if (qa) labels.push_back(target.qa_start), labels.push_back(target.qa_end);
+      else labels.push_back(label);
+    }
     ModelInputs in;
     in.tokens = ids.data();
     in.attention_mask = mask.data();
+    in.token_types = types.data();
     in.labels = labels.data();
     ForwardOptions fo;
     model.set_embedding_override(over);
     model.forward(in, n, T, fo);
-    model.backward(float(-n));  // d(−n · mean CE)/dx0_b = ∂ log p_b(label)/∂x0_b
+    // classification: d(−n · mean CE)/dx0_b = ∂ log p_b(label)/∂x0_b; QA: the loss is
+    // ½ (mean CE_start + mean CE_end), so −2n gives ∂ (log p_b(s) + log p_b(e))/∂x0_b.
+    model.backward(float(qa ? -2 * n : -n));
     auto gr = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.embedding_output_grad());
     std::vector<double> acc(size_t(T) * size_t(C), 0.0);
     for (int b = 0; b < n; ++b)

@@ -1,6 +1,6 @@
 // Integrated gradients (Sundararajan et al. 2017) on the embedding output x0 of a
 // sequence classifier: attr_t = Σ_c (x_tc − x'_tc) · ∫₀¹ ∂F/∂x0_tc (x' + α(x − x')) dα,
-// F = log p(class), x' the embedding output of the baseline row (every feature
+// F = log p(class) (question answering: log p(s) + log p(e) of the span), x' the embedding output of the baseline row (every feature
 // removed: its tokens replaced by the mask token). The integral is a quadrature of
 // `steps` points: Gauss–Legendre on [0,1] or the Riemann midpoint rule. Gradients come
 // from the model's backward pass (Transformer::set_embedding_override). Completeness:
@@ -28,5 +28,8 @@ struct IgResult {
 };
 
 IgResult integrated_gradients(TextModel& tm, const TextInstance& x, int label, int steps, Quadrature q);
+// Any served target: sequence classification (F = log p(t.label)) or question answering
+// (F = log p(start = t.qa_start) + log p(end = t.qa_end), text_model.hpp's value).
+IgResult integrated_gradients(TextModel& tm, const TextInstance& x, const TextTarget& t, int steps, Quadrature q);
 
 }  // namespace tessera::explain

@@ -15,7 +15,7 @@ void head_logits(const double* phi, int64_t C, const std::vector<double>& W, con
                  std::vector<double>& f) {
   f.assign(size_t(K), 0.0);
   for (int64_t k = 0; k < K; ++k) {
-    double s = b[size_t(k)];
+    double s = b.empty() ? 0.0 : b[size_t(k)];
     for (int64_t c = 0; c < C; ++c) s += W[size_t(k * C + c)] * phi[c];
     f[size_t(k)] = s;
   }
@@ -31,7 +31,8 @@ void softmax_inplace(std::vector<double>& f) {
 void check_shapes(const std::vector<double>& features, int64_t C, const std::vector<double>& W,
                   const std::vector<double>& b, int64_t K) {
   require(C >= 1 && K >= 1 && features.size() % size_t(C) == 0, "laplace: features are not [n, C]");
-  require(W.size() == size_t(K * C) && b.size() == size_t(K), "laplace: the head is not W [K, C], b [K]");
+  require(W.size() == size_t(K * C) && (b.empty() || b.size() == size_t(K)),
+          "laplace: the head is not W [K, C] with a bias b [K] or none");
 }
 
 // Per row: f* and the predictive covariance as Σ_j s_j v_j v_jᵀ (vecs [K, K] columns v_j).
@@ -44,17 +45,18 @@ void predictive_moments(const LastLayerLaplace& la, const double* phi, std::vect
     vecs.assign(size_t(K * K), 0.0);
     for (int64_t k = 0; k < K; ++k) {
       vecs[size_t(k * K + k)] = 1;
-      double v = 1.0 / (la.hb[size_t(k)] + la.prior_precision);
+      double v = la.b.empty() ? 0.0 : 1.0 / (la.hb[size_t(k)] + la.prior_precision);
       for (int64_t c = 0; c < C; ++c) v += phi[c] * phi[c] / (la.hW[size_t(k * C + c)] + la.prior_precision);
       s[size_t(k)] = v;
     }
     return;
   }
-  const int64_t C1 = C + 1;
+  const bool bias = !la.b.empty();
+  const int64_t C1 = C + (bias ? 1 : 0);
   vecs = la.V;
   std::vector<double> proj(static_cast<size_t>(C1));
   for (int64_t i = 0; i < C1; ++i) {
-    double d = la.U[size_t(C * C1 + i)];  // the bias feature 1
+    double d = bias ? la.U[size_t(C * C1 + i)] : 0.0;  // the bias feature 1
     for (int64_t c = 0; c < C; ++c) d += la.U[size_t(c * C1 + i)] * phi[c];
     proj[size_t(i)] = d * d;
   }
@@ -84,7 +86,7 @@ void laplace_diag_hessian(const std::vector<double>& features, int64_t C, const 
   const int64_t n = int64_t(features.size()) / C;
   require(int64_t(labels.size()) == n, "laplace: features and labels disagree in size");
   hW.assign(size_t(K * C), 0.0);
-  hb.assign(size_t(K), 0.0);
+  hb.assign(b.empty() ? 0 : size_t(K), 0.0);  // no bias (GPT-2 / Llama score): no bias block
   loss = 0;
   std::vector<double> f;
   for (int64_t i = 0; i < n; ++i) {
@@ -100,7 +102,7 @@ void laplace_diag_hessian(const std::vector<double>& features, int64_t C, const 
     softmax_inplace(f);
     for (int64_t k = 0; k < K; ++k) {
       const double w = f[size_t(k)] * (1 - f[size_t(k)]);
-      hb[size_t(k)] += w;
+      if (!b.empty()) hb[size_t(k)] += w;
       for (int64_t c = 0; c < C; ++c) hW[size_t(k * C + c)] += w * phi[c] * phi[c];
     }
   }
@@ -159,7 +161,8 @@ void symmetric_eigen(std::vector<double> m, int64_t n, std::vector<double>& eval
 void laplace_kron_factors(const std::vector<double>& features, int64_t C, const std::vector<double>& W,
                           const std::vector<double>& b, int64_t K, std::vector<double>& A, std::vector<double>& G) {
   check_shapes(features, C, W, b, K);
-  const int64_t n = int64_t(features.size()) / C, C1 = C + 1;
+  const bool bias = !b.empty();
+  const int64_t n = int64_t(features.size()) / C, C1 = C + (bias ? 1 : 0);
   require(n >= 1, "laplace: no samples");
   A.assign(size_t(C1 * C1), 0.0);
   G.assign(size_t(K * K), 0.0);
@@ -167,7 +170,7 @@ void laplace_kron_factors(const std::vector<double>& features, int64_t C, const 
   for (int64_t i = 0; i < n; ++i) {
     const double* phi = features.data() + i * C;
     std::copy(phi, phi + C, x.begin());
-    x[size_t(C)] = 1;
+    if (bias) x[size_t(C)] = 1;
     for (int64_t r = 0; r < C1; ++r)
       for (int64_t c = 0; c < C1; ++c) A[size_t(r * C1 + c)] += x[size_t(r)] * x[size_t(c)];
     head_logits(phi, C, W, b, K, f);
@@ -203,7 +206,7 @@ LastLayerLaplace fit_last_layer_laplace(const std::vector<double>& features, int
   if (structure == LaplaceStructure::Kron) {
     std::vector<double> A, G;
     laplace_kron_factors(features, C, W, b, K, A, G);
-    symmetric_eigen(A, C + 1, la.a, la.U);
+    symmetric_eigen(A, C + (b.empty() ? 0 : 1), la.a, la.U);
     symmetric_eigen(G, K, la.g, la.V);
   }
   auto f = [&](double u) { return laplace_log_marginal(la, std::exp(u)); };

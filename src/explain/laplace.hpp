@@ -20,6 +20,8 @@
 //   log det(H + λI) = Σ_ij log(g_j a_i + λ),
 //   Σ_f = J (H + λI)⁻¹ Jᵀ = Σ_j s_j v_j v_jᵀ,  s_j = Σ_i (u_iᵀ φ̃)² / (g_j a_i + λ);
 // probit uses the diagonal of Σ_f, MC samples f* + Σ_j √s_j z_j v_j.
+// No bias (GPT-2 / Llama `score`, b empty): θ = W only; the bias terms drop out of the
+// Hessian, the evidence (P = K·C), the predictive variance, and φ̃ = φ (A is [C, C]).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -33,8 +35,8 @@ struct LastLayerLaplace {
   int64_t K = 0, C = 0;
   // Kron: eigenvalues / eigenvectors (columns, row-major) of A [(C+1)²] and G [K²]
   std::vector<double> a, U, g, V;
-  std::vector<double> W, b;      // the MAP head: W [K, C], b [K]
-  std::vector<double> hW, hb;    // diagonal Hessian of L: [K, C], [K]
+  std::vector<double> W, b;      // the MAP head: W [K, C], b [K] (empty: no bias)
+  std::vector<double> hW, hb;    // diagonal Hessian of L: [K, C], [K] (empty without bias)
   double loss = 0;               // L(θ*)
   double prior_precision = 0;    // λ
   double log_marginal_likelihood = 0;
@@ -50,7 +52,7 @@ double laplace_log_marginal(const LastLayerLaplace& la, double lambda);
 LastLayerLaplace fit_last_layer_laplace(const std::vector<double>& features, int64_t C, const std::vector<int>& labels,
                                         const std::vector<double>& W, const std::vector<double>& b, int64_t K,
                                         LaplaceStructure structure = LaplaceStructure::Diagonal);
-// Kron factors A [(C+1)²] and G [K²] (row-major) over features / MAP head.
+// Kron factors A [(C+1)²] ([C²] without bias) and G [K²] (row-major) over features / MAP head.
 void laplace_kron_factors(const std::vector<double>& features, int64_t C, const std::vector<double>& W,
                           const std::vector<double>& b, int64_t K, std::vector<double>& A, std::vector<double>& G);
 // Symmetric eigendecomposition (cyclic Jacobi): m [n²] row-major → eigenvalues, eigenvectors as columns.

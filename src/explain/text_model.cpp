@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "src/runtime/error.hpp"
+#include "src/tasks/span_decoding.hpp"
 #include "src/tasks/tagging_input.hpp"
 
 namespace tessera::explain {
@@ -82,19 +83,22 @@ std::vector<std::vector<int32_t>> TextModel::rows(const TextInstance& x, const s
   return out;
 }
 
-std::vector<float> TextModel::forward_logits(const std::vector<std::vector<int32_t>>& rows, int& T) {
+std::vector<float> TextModel::forward_logits(const std::vector<std::vector<int32_t>>& rows, int& T,
+                                             const std::vector<int32_t>* types) {
   const int B = int(rows.size());
   T = 1;
   for (const auto& r : rows) T = std::max(T, int(r.size()));
-  std::vector<int32_t> ids(size_t(B) * size_t(T), pad_id_), mask(size_t(B) * size_t(T), 0);
+  std::vector<int32_t> ids(size_t(B) * size_t(T), pad_id_), mask(size_t(B) * size_t(T), 0), seg(size_t(B) * size_t(T), 0);
   for (int b = 0; b < B; ++b)
     for (size_t t = 0; t < rows[size_t(b)].size(); ++t) {
       ids[size_t(b) * size_t(T) + t] = rows[size_t(b)][t];
       mask[size_t(b) * size_t(T) + t] = 1;
+      if (types && types->size() == rows[size_t(b)].size()) seg[size_t(b) * size_t(T) + t] = (*types)[t];
     }
   ModelInputs in;
   in.tokens = ids.data();
   in.attention_mask = mask.data();
+  in.token_types = seg.data();
   ForwardOptions fo;
   fo.training = false;
   model_.forward(in, B, T, fo);
@@ -155,6 +159,29 @@ std::vector<double> TextModel::score_rows(const std::vector<std::vector<int32_t>
     }
     return out;
   }
+  if (t.head == HeadKind::QuestionAnswering) {
+    int T = 0;
+    const std::vector<float> logits = forward_logits(rows, T, &x.types);
+    require(t.qa_start >= 0 && t.qa_end >= t.qa_start, "explain: question answering needs a span to explain");
+    for (size_t b = 0; b < rows.size(); ++b) {
+      const size_t len = rows[b].size();
+      require(size_t(t.qa_end) < len, "explain: the answer span lies outside a coalition row (removal must keep positions)");
+      const float* l = logits.data() + b * size_t(T) * 2;  // [T, 2]: start, end
+      const double zs = double(l[2 * t.qa_start]), ze = double(l[2 * t.qa_end + 1]);
+      if (t.kind == TargetKind::Logit) {
+        out.push_back(zs + ze);
+        continue;
+      }
+      // log-softmax over the row's positions (the QA head's training loss)
+      double ms = -INFINITY, me = -INFINITY;
+      for (size_t p = 0; p < len; ++p) ms = std::max(ms, double(l[2 * p])), me = std::max(me, double(l[2 * p + 1]));
+      double ss = 0, se = 0;
+      for (size_t p = 0; p < len; ++p) ss += std::exp(double(l[2 * p]) - ms), se += std::exp(double(l[2 * p + 1]) - me);
+      const double lp = (zs - ms - std::log(ss)) + (ze - me - std::log(se));
+      out.push_back(t.kind == TargetKind::Probability ? std::exp(lp) : lp);
+    }
+    return out;
+  }
   require(t.head == HeadKind::CausalLM, std::string("explain: head ") + head_name(t.head) +
                                             " is not served by this value function");
   // log p(continuation | text): Σ over continuation tokens of log softmax at the previous position.
@@ -181,6 +208,9 @@ std::vector<double> TextModel::score_rows(const std::vector<std::vector<int32_t>
 ValueFunction TextModel::value_function(const TextInstance& x, const TextTarget& t, Removal r) {
   require(!(r == Removal::Delete && t.head == HeadKind::TokenClassification),
           "explain: token classification keeps token positions: use --removal mask");
+  require(!(r == Removal::Delete && t.head == HeadKind::QuestionAnswering),
+          "explain: question_answering keeps token positions so that the answer span stays put: use --removal mask "
+          "(--removal delete is not served for question answering)");
   require(!(r == Removal::Delete && t.head == HeadKind::CausalLM && x.ids.empty()), "explain: nothing to delete");
   ValueFunction local = [this, &x, t, r](const std::vector<Mask>& masks) { return score_rows(rows(x, masks, r), x, t); };
   return sharded(local, batch_, comm_);
@@ -218,6 +248,109 @@ std::vector<EntitySpan> entity_spans(const TextInstance& x, const std::vector<fl
     }
   }
   return spans;
+}
+
+}  // namespace tessera::explain
+
+namespace tessera::explain {
+
+TextInstance make_qa_instance(const QaExample& q, const TaskTokenizer& tok, const QaEncodeOptions& opt, Granularity g) {
+  require(q.context.find_first_not_of(" \t\r\n") != std::string::npos, "explain: empty context (nothing to explain)");
+  require(q.question.find_first_not_of(" \t\r\n") != std::string::npos, "explain: empty question");
+  QaExample ex = q;
+  ex.answers.clear();
+  const TaskFeatures f = encode_qa({ex}, tok, opt);
+  require(f.size() >= 1, "explain: the question encodes to no window");
+  TextInstance x;
+  x.text = q.context;
+  x.question = q.question;
+  x.truncated = f.size() > 1;
+  const int64_t L = f.max_len;
+  int64_t len = 0;
+  while (len < L && f.attention_mask[size_t(len)] != 0) ++len;
+  x.ids.assign(f.input_ids.begin(), f.input_ids.begin() + len);
+  x.types.assign(f.token_type_ids.begin(), f.token_type_ids.begin() + len);
+  x.offsets.assign(f.offsets.begin(), f.offsets.begin() + 2 * len);
+  const std::string& c = q.context;
+  auto space = [](char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; };
+  std::vector<std::pair<size_t, size_t>> span;
+  int64_t prev_end = -1;
+  for (int64_t t = 0; t < len; ++t) {
+    const int64_t b0 = x.offsets[size_t(2 * t)], b1 = x.offsets[size_t(2 * t + 1)];
+    const bool context = b0 >= 0 && b1 >= 0;
+    x.special.push_back(context ? 0 : 1);
+    if (!context) continue;
+    const bool word_start = prev_end < 0 || b0 > prev_end || (b0 < b1 && space(c[size_t(b0)]));
+    bool open = span.empty() || g == Granularity::Token || (word_start && g == Granularity::Word);
+    if (word_start && g == Granularity::Sentence && !span.empty()) {
+      const char e = c[span.back().second - 1];
+      open = e == '.' || e == '!' || e == '?';
+    }
+    if (open) {
+      span.emplace_back(size_t(b0), size_t(b1));
+      x.feature_tokens.push_back({});
+    }
+    span.back().second = std::max(span.back().second, size_t(b1));
+    x.feature_tokens.back().push_back(int(t));
+    prev_end = b1;
+  }
+  require(!span.empty(), "explain: the context has no tokens in the first window (question longer than max_len?)");
+  for (auto [b0, b1] : span) {
+    while (b0 < b1 && space(c[b0])) ++b0;  // BPE: a token's leading space is not part of the word
+    x.features.push_back(c.substr(b0, b1 - b0));
+  }
+  return x;
+}
+
+QaSpan TextModel::predicted_span(const TextInstance& x, int64_t padded_len) {
+  // The row padded to padded_len as predict runs it (the padding's logits take part in
+  // the n-best start / end choice there, then are skipped as outside the context).
+  const int64_t len = int64_t(x.ids.size()), T = std::max(len, padded_len);
+  std::vector<int32_t> ids(size_t(T), pad_id_), mask(size_t(T), 0), seg(size_t(T), 0);
+  std::vector<int64_t> offsets(size_t(2 * T), -1);
+  for (int64_t t = 0; t < len; ++t) {
+    ids[size_t(t)] = x.ids[size_t(t)];
+    mask[size_t(t)] = 1;
+    if (x.types.size() == size_t(len)) seg[size_t(t)] = x.types[size_t(t)];
+    offsets[size_t(2 * t)] = x.offsets[size_t(2 * t)];
+    offsets[size_t(2 * t + 1)] = x.offsets[size_t(2 * t + 1)];
+  }
+  ModelInputs in;
+  in.tokens = ids.data();
+  in.attention_mask = mask.data();
+  in.token_types = seg.data();
+  ForwardOptions fo;
+  fo.training = false;
+  model_.forward(in, 1, int(T), fo);
+  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model_.logits());
+  std::vector<float> start_logits(static_cast<size_t>(T)), end_logits(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) {
+    start_logits[size_t(t)] = host(size_t(2 * t));
+    end_logits[size_t(t)] = host(size_t(2 * t + 1));
+  }
+  tasks::QaWindowLogits w{start_logits.data(), end_logits.data(), offsets.data(), T};
+  tasks::SpanPrediction p = tasks::decode_span({w}, x.text);
+  bool fallback = false;
+  if (p.best < 0) {  // predict would answer "": take the best valid span over every position
+    tasks::SpanDecodeOptions all;
+    all.n_best = int(T);
+    p = tasks::decode_span({w}, x.text, all);
+    fallback = true;
+  }
+  require(p.best >= 0, "explain: the model predicts no valid answer span in the context");
+  const tasks::SpanCandidate& b = p.n_best[size_t(p.best)];
+  QaSpan s;
+  s.fallback = fallback;
+  s.start_token = int(b.start_token);
+  s.end_token = int(b.end_token);
+  s.start_logit = b.start_logit;
+  s.end_logit = b.end_logit;
+  s.byte_start = int64_t(b.byte_start);
+  s.byte_end = int64_t(b.byte_end);
+  s.char_start = b.char_start;
+  s.char_end = b.char_end;
+  s.answer = b.text;
+  return s;
 }
 
 }  // namespace tessera::explain

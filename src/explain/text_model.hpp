@@ -6,7 +6,14 @@
 // always stay. The value of a row is a scalar target of the head:
 //   sequence_classification  probability (or logit) of one class;
 //   token_classification     mean log-probability of the predicted tags over one entity span;
-//   causal_lm                log-probability of a given continuation after the text.
+//   causal_lm                log-probability of a given continuation after the text;
+//   question_answering       the score of the answer span (s, e) predicted on the full
+//                            input: log p(start = s) + log p(end = e) (default), the
+//                            logit sum start_logit[s] + end_logit[e], or p(s)·p(e); the
+//                            softmaxes run over every position of the window, as the QA
+//                            head's training loss (HF's CrossEntropy over the sequence).
+//                            Features are the context's words (the question is kept
+//                            whole); Removal::Mask only (positions, hence the span, stay).
 // Rows are evaluated in batches through Transformer::forward, sharded over the ranks
 // (coalition.hpp), so 1 rank and N ranks agree bitwise.
 #pragma once
@@ -34,7 +41,10 @@ struct TextInstance {
   std::vector<std::string> features;            // feature texts
   std::vector<std::vector<int>> feature_tokens; // token positions of each feature
   std::vector<int32_t> continuation;            // causal LM: the scored continuation's ids
-  bool truncated = false;                       // the text had more tokens than max_len
+  std::vector<int32_t> types;                   // segment ids per token (empty = all 0; QA: question 0, context 1)
+  std::vector<int64_t> offsets;                 // QA: per token byte [begin, end) into the context, -1 outside
+  std::string question;                         // QA: the question (kept whole); text = the context
+  bool truncated = false;                       // the text had more tokens than max_len (QA: more than one window)
   int M() const { return int(features.size()); }
 };
 
@@ -43,6 +53,13 @@ struct TextInstance {
 TextInstance make_text_instance(const std::string& text, const TaskTokenizer& tok, int64_t max_len,
                                 Granularity g, const std::string& continuation = "");
 
+// Question answering: the first window of encode_qa (the context's first max_len −
+// question − specials tokens; truncated when the context needs more windows).
+// Features: the context's words (a token opens one at a gap or whitespace after the
+// previous token), its tokens, or its sentences; question and special tokens are
+// never removed. An empty context or question is an error.
+TextInstance make_qa_instance(const QaExample& q, const TaskTokenizer& tok, const QaEncodeOptions& opt, Granularity g);
+
 struct TextTarget {
   HeadKind head = HeadKind::SequenceClassification;
   TargetKind kind = TargetKind::Probability;
@@ -50,6 +67,19 @@ struct TextTarget {
   // token classification: one entity span, its token positions and their tags; the
   // value is the mean over the span of log p(tag at that token) (Removal::Mask only).
   std::vector<int> span_tokens, span_tags;
+  // question answering: the explained span's start and end token (inclusive)
+  int qa_start = -1, qa_end = -1;
+};
+
+// Question answering: the best span of x's window on the full input (span decoding as
+// predict: n-best 20, at most 30 tokens, no null answer); when that n-best has no valid
+// span (predict answers ""), the best valid span over every position (fallback = true).
+struct QaSpan {
+  int start_token = -1, end_token = -1;
+  double start_logit = 0, end_logit = 0;
+  int64_t byte_start = 0, byte_end = 0, char_start = 0, char_end = 0;
+  std::string answer;
+  bool fallback = false;  // predict's n-best (20 starts x 20 ends) had no valid span: best over all positions
 };
 
 // Token classification: the predicted entity spans of x (B-X starts a span, I-X of the
@@ -73,7 +103,12 @@ class TextModel {
   std::vector<double> score_rows(const std::vector<std::vector<int32_t>>& rows, const TextInstance& x,
                                  const TextTarget& t);
   // Head logits of token rows (this rank only); T = the longest row.
-  std::vector<float> forward_logits(const std::vector<std::vector<int32_t>>& rows, int& T);
+  // types: segment ids of rows as long as it (every row, positions kept), else all 0.
+  std::vector<float> forward_logits(const std::vector<std::vector<int32_t>>& rows, int& T,
+                                    const std::vector<int32_t>* types = nullptr);
+  // Question answering: the span predicted on the full input x, its row padded to
+  // padded_len (the dataset's max_len) as predict runs it, so the span is predict's answer.
+  QaSpan predicted_span(const TextInstance& x, int64_t padded_len = 0);
   // Class probabilities of token rows [rows, K] (this rank only).
   std::vector<double> class_probabilities(const std::vector<std::vector<int32_t>>& rows);
   // The value function of x (sharded over the ranks).

@@ -43,6 +43,28 @@ inline ExplainSetup make_explain_setup(const std::string& name) {
   return s;
 }
 
+// A tiny BERT question-answering model (random init) over the fixture SQuAD file prepared
+// with max_len 48.
+inline ExplainSetup make_qa_explain_setup(const std::string& name) {
+  using namespace tessera_test;
+  ExplainSetup s;
+  s.dir = fresh_dir(name);
+  const std::string fx = source_dir() + "/tests/fixtures/tasks/";
+  s.dataset = (s.dir / "qa.h5").string();
+  const std::string& dataset = s.dataset;
+  auto r = run_tessera("prepare --task qa --input " + fx + "squad.json --vocab " + fx +
+                       "vocab.txt --max-len 48 --doc-stride 16 --skip-bad-rows --output " + dataset);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  s.config = (s.dir / "run.toml").string();
+  write_file(s.config, "[model]\nfamily = \"bert\"\nhead = \"question_answering\"\n"
+                       "n_layer = 2\nn_head = 2\nn_embd = 16\nn_positions = 48\nvocab_size = 69\n"
+                       "initializer_range = 0.5\n[data]\npath = \"" + dataset +
+                       "\"\nseq_len = 48\n[train]\nmicro_batch_size = 4\n[run]\ndir = \"" + (s.dir / "run").string() +
+                       "\"\n");
+  write_initial_checkpoint(s.config, s.dir / "run", 5);
+  return s;
+}
+
 inline std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);

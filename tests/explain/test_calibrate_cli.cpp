@@ -7,7 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "io/checkpoint_verify.hpp"
@@ -258,6 +260,54 @@ TEST(CalibrateCli, LastLayerLaplace) {
   r = run_tessera("calibrate " + s.config + " --split train --laplace --laplace-fit-split nope");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("no split 'nope'"), std::string::npos) << r.output;
+}
+
+// Last-layer Laplace for every classification family: RoBERTa (classifier.out_proj over
+// tanh(classifier.dense(h[<s>]))), GPT-2 and Llama (score [K, C] without bias over the
+// last non-pad token's final hidden state). The logits are the features times the head
+// (max gap < 1e-4 over the split), the predictive is a distribution and softer than the MAP.
+TEST(CalibrateCli, LastLayerLaplaceEveryFamily) {
+  const ExplainSetup s = make_explain_setup("calibrate_cli_laplace_families");
+  const auto in = s.dir / "in.jsonl";
+  write_file(in, kInputs);
+  for (const std::string family : {"roberta", "gpt2", "llama"}) {
+    std::string text = read_file(s.config);
+    text.replace(text.find("family = \"bert\""), 15, "family = \"" + family + "\"");
+    const std::string dir = (s.dir / family).string();
+    text.replace(text.find((s.dir / "run").string()), (s.dir / "run").string().size(), dir + "/run");
+    const std::string config = (s.dir / (family + ".toml")).string();
+    write_file(config, text);
+    write_initial_checkpoint(config, std::filesystem::path(dir) / "run", 5, family);
+    for (const std::string structure : {"diag", "kron"}) {
+      auto r = run_tessera("calibrate " + config + " --split train --laplace --laplace-structure " + structure +
+                           " --output " + dir + "/lap");
+      ASSERT_EQ(r.exit_code, 0) << family << " " << structure << "\n" << r.output;
+      const auto j = nlohmann::json::parse(read_file(std::filesystem::path(dir) / "lap" / "calibration.json"));
+      const auto& l = j["laplace"];
+      EXPECT_LT(l["max_logit_gap"].get<double>(), 1e-4) << family;  // logits = head(features)
+      EXPECT_GT(l["prior_precision"].get<double>(), 0.0) << family;
+      EXPECT_LT(l["mean_confidence"].get<double>(), j["uncalibrated"]["mean_confidence"].get<double>()) << family;
+      std::printf("%s %s: max_logit_gap %.3g, prior %.4g, mean confidence %.4f (MAP %.4f), nll %.4f (MAP %.4f)\n",
+                  family.c_str(), structure.c_str(), l["max_logit_gap"].get<double>(), l["prior_precision"].get<double>(),
+                  l["mean_confidence"].get<double>(), j["uncalibrated"]["mean_confidence"].get<double>(),
+                  l["nll"].get<double>(), j["uncalibrated"]["nll"].get<double>());
+    }
+    // predict --laplace: each row a distribution, less confident than predict's MAP
+    auto r = run_tessera("predict " + config + " --input " + in.string() + " --output " + dir + "/map.jsonl");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    r = run_tessera("predict " + config + " --input " + in.string() + " --output " + dir + "/lap.jsonl --laplace");
+    ASSERT_EQ(r.exit_code, 0) << family << "\n" << r.output;
+    const auto map = jsonl(std::filesystem::path(dir) / "map.jsonl"), lap = jsonl(std::filesystem::path(dir) / "lap.jsonl");
+    ASSERT_EQ(lap.size(), 3u);
+    for (size_t i = 0; i < lap.size(); ++i) {
+      const auto p = probabilities(lap[i], s.labels), p0 = probabilities(map[i], s.labels);
+      double sum = 0;
+      for (double v : p) sum += v;
+      EXPECT_NEAR(sum, 1.0, 1e-6) << family << " row " << i;
+      EXPECT_LE(*std::max_element(p.begin(), p.end()), *std::max_element(p0.begin(), p0.end()) + 1e-6) << family;
+      EXPECT_EQ(lap[i]["label"], map[i]["label"]) << family;  // probit keeps the argmax
+    }
+  }
 }
 
 TEST(CalibrateCli, BadInput) {

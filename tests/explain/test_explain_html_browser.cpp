@@ -1,6 +1,7 @@
 // The HTML report in a real headless browser (Debian's chromium): the page renders
 // (its script ran: <body data-rendered=N>), and every span's value and colour in the
-// DOM equal the JSON report (colour by attribution_rgb). Fails when chromium is missing.
+// DOM equal the JSON report (colour by attribution_rgb); a question-answering report shows
+// the question and the explained span. Fails when chromium is missing.
 #include "explain_cli_fixture.hpp"
 
 #include <gtest/gtest.h>
@@ -74,4 +75,38 @@ TEST(ExplainHtmlBrowser, DomColoursAndValuesEqualJson) {
   EXPECT_EQ(seen, expected) << dom.substr(0, 3000);
   // The strongest feature of each input is fully saturated (the colours are not all white).
   EXPECT_NE(dom.find("rgb(255, 0, 0)") == std::string::npos && dom.find("rgb(0, 0, 255)") == std::string::npos, true);
+}
+
+// Question answering: the page shows each input's question and explained answer span
+// (rendered by the script) and one span a context word, values as in the JSON.
+TEST(ExplainHtmlBrowser, QuestionAnsweringReport) {
+  const std::string browser = chromium();
+  ASSERT_FALSE(browser.empty()) << "chromium is not installed (scripts/install.sh installs Debian's chromium)";
+  const ExplainSetup s = make_qa_explain_setup("explain_html_qa");
+  const auto in = s.dir / "q.jsonl";
+  write_file(in, "{\"id\": \"a\", \"question\": \"Who created the heaven?\", \"context\": \"In the beginning God created the heaven\"}\n");
+  const auto out = s.dir / "out";
+  auto r = run_tessera("explain " + s.config + " --input " + in.string() + " --output " + out.string() +
+                       " --method shap --shap exact");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(lines_of(read_file(out / "explanations.jsonl")).at(0));
+  const auto dom_file = s.dir / "dom.html";
+  r = run_command(browser + " --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --user-data-dir=" +
+                  (s.dir / "profile").string() + " --dump-dom file://" + (out / "report.html").string() + " > " +
+                  dom_file.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string dom = read_file(dom_file);
+  EXPECT_NE(dom.find("data-rendered=\"" + std::to_string(j["features"].size()) + "\""), std::string::npos) << dom.substr(0, 2000);
+  const std::string qa_line = "question: Who created the heaven? · answer: \"" + j["span"]["answer"].get<std::string>() +
+                              "\" (characters " + std::to_string(j["span"]["start"].get<int>()) + "–" +
+                              std::to_string(j["span"]["end"].get<int>()) + " of the context)";
+  EXPECT_NE(dom.find("<p class=\"meta qa\">" + qa_line + "</p>"), std::string::npos) << dom.substr(0, 3000);
+  const std::regex span("<span class=\"feature\" data-input=\"0\" data-feature=\"(\\d+)\" data-value=\"([^\"]+)\"[^>]*>([^<]*)</span>");
+  size_t seen = 0;
+  for (auto it = std::sregex_iterator(dom.begin(), dom.end(), span); it != std::sregex_iterator(); ++it, ++seen) {
+    const auto& f = j["features"][std::stoul((*it)[1])];
+    EXPECT_EQ((*it)[3].str(), f["text"].get<std::string>());
+    EXPECT_NEAR(std::stod((*it)[2]), f["attribution"].get<double>(), 1e-12 * std::max(1.0, std::fabs(f["attribution"].get<double>())));
+  }
+  EXPECT_EQ(seen, j["features"].size());
 }

@@ -267,3 +267,99 @@ TEST(Laplace, KronPredictiveAndEvidenceEqualDenseAlgebra) {
   }
   EXPECT_LT(mean_gap, 0.03);
 }
+
+// A head without bias (GPT-2 / Llama `score` [K, C]): θ = W only. The full Hessian of
+// L(W) from mixed finite differences of the loss (written in this file) is the dense
+// reference: its diagonal is the diagonal Hessian, for one sample it equals G ⊗ A with
+// A = Σ φφᵀ (no bias row); the evidence has P = K·C and the dense log det; the
+// predictive covariance is J (H + λI)⁻¹ Jᵀ with J = I_K ⊗ φᵀ.
+TEST(Laplace, NoBiasHeadAgainstTheDenseHessian) {
+  Tiny t;
+  const std::vector<double> zero(static_cast<size_t>(t.K), 0.0), none;
+  const int64_t P = t.K * t.C;
+  auto dense_fd_hessian = [&](const Tiny& u) {
+    std::vector<double> H(size_t(P * P));
+    const double h = 1e-3;
+    for (int64_t i = 0; i < P; ++i)
+      for (int64_t j = 0; j < P; ++j) {
+        auto e = [&](double si, double sj) {
+          auto w = u.W;
+          w[size_t(i)] += si * h;
+          w[size_t(j)] += sj * h;
+          return u.loss(w, zero);
+        };
+        H[size_t(i * P + j)] = (e(1, 1) - e(1, -1) - e(-1, 1) + e(-1, -1)) / (4 * h * h);
+      }
+    return H;
+  };
+  // diagonal structure: hW = diag of the dense Hessian, no bias block
+  std::vector<double> hW, hb;
+  double L = 0;
+  laplace_diag_hessian(t.phi, t.C, t.y, t.W, none, t.K, hW, hb, L);
+  EXPECT_TRUE(hb.empty());
+  EXPECT_NEAR(L, t.loss(t.W, zero), 1e-10);
+  const std::vector<double> Hd = dense_fd_hessian(t);
+  for (int64_t i = 0; i < P; ++i) EXPECT_NEAR(hW[size_t(i)], Hd[size_t(i * P + i)], 1e-4 * std::max(1.0, Hd[size_t(i * P + i)])) << i;
+  // one sample: G ⊗ A is the whole dense Hessian
+  Tiny one = t;
+  one.n = 1;
+  one.phi.resize(size_t(t.C));
+  one.y.resize(1);
+  std::vector<double> A, G;
+  laplace_kron_factors(one.phi, one.C, one.W, none, one.K, A, G);
+  ASSERT_EQ(A.size(), size_t(t.C * t.C));
+  const std::vector<double> H1 = dense_fd_hessian(one), GA = dense_kron(A, G, t.C, t.K, 0.0);
+  for (int64_t i = 0; i < P * P; ++i) EXPECT_NEAR(GA[size_t(i)], H1[size_t(i)], 1e-5) << i;
+  // evidence and predictive covariance by dense algebra (kron), the probit variance (diag)
+  const LastLayerLaplace la = fit_last_layer_laplace(t.phi, t.C, t.y, t.W, none, t.K, LaplaceStructure::Kron);
+  laplace_kron_factors(t.phi, t.C, t.W, none, t.K, A, G);
+  double logdet = 0;
+  const std::vector<double> inv = invert(dense_kron(A, G, t.C, t.K, la.prior_precision), P, logdet);
+  double sq = 0;
+  for (double v : t.W) sq += v * v;
+  EXPECT_NEAR(la.log_marginal_likelihood,
+              -la.loss - 0.5 * la.prior_precision * sq + 0.5 * double(P) * std::log(la.prior_precision) - 0.5 * logdet, 1e-8);
+  for (double r : {0.8, 1.25}) EXPECT_LE(laplace_log_marginal(la, la.prior_precision * r), la.log_marginal_likelihood + 1e-12);
+  for (int64_t n = 0; n < 3; ++n) {
+    const double* phi = t.phi.data() + n * t.C;
+    const auto cov = laplace_logit_covariance(la, phi);
+    for (int64_t k = 0; k < t.K; ++k)
+      for (int64_t k2 = 0; k2 < t.K; ++k2) {
+        double v = 0;
+        for (int64_t c = 0; c < t.C; ++c)
+          for (int64_t c2 = 0; c2 < t.C; ++c2) v += phi[c] * inv[size_t((k * t.C + c) * P + k2 * t.C + c2)] * phi[c2];
+        EXPECT_NEAR(cov[size_t(k * t.K + k2)], v, 1e-9 * std::max(1.0, std::fabs(v))) << n << " " << k << " " << k2;
+      }
+  }
+  const LastLayerLaplace ld = fit_last_layer_laplace(t.phi, t.C, t.y, t.W, none, t.K);
+  EXPECT_EQ(ld.hW.size(), size_t(P));
+  const auto p = laplace_probit(ld, t.phi);
+  double conf = 0, conf0 = 0;
+  for (int64_t i = 0; i < t.n; ++i) {
+    std::vector<double> g(static_cast<size_t>(t.K)), m(static_cast<size_t>(t.K));
+    double se = 0, se0 = 0, sum = 0;
+    for (int64_t k = 0; k < t.K; ++k) {
+      double f = 0, v = 0;  // no bias, no bias variance
+      for (int64_t c = 0; c < t.C; ++c) {
+        const double x = t.phi[size_t(i * t.C + c)];
+        f += t.W[size_t(k * t.C + c)] * x;
+        v += x * x / (ld.hW[size_t(k * t.C + c)] + ld.prior_precision);
+      }
+      g[size_t(k)] = std::exp(f / std::sqrt(1 + M_PI * v / 8));
+      m[size_t(k)] = std::exp(f);
+      se += g[size_t(k)];
+      se0 += m[size_t(k)];
+    }
+    double mx = 0, mx0 = 0;
+    for (int64_t k = 0; k < t.K; ++k) {
+      EXPECT_NEAR(p[size_t(i * t.K + k)], g[size_t(k)] / se, 1e-12);
+      sum += p[size_t(i * t.K + k)];
+      mx = std::max(mx, p[size_t(i * t.K + k)]);
+      mx0 = std::max(mx0, m[size_t(k)] / se0);
+    }
+    EXPECT_NEAR(sum, 1.0, 1e-12);
+    conf += mx / double(t.n);
+    conf0 += mx0 / double(t.n);
+  }
+  EXPECT_LT(conf, conf0);
+}
