@@ -11,6 +11,7 @@
 //    materialized (fp32, ≤ 1e-5), with padding and dropout; generation prefill logits equal;
 //  - the config key: "tiled" parses, anything else is an error naming model.attention.
 #include <gtest/gtest.h>
+#include "tiny_transformer_config.hpp"
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -248,22 +249,13 @@ namespace {
 constexpr int kB = 3, kT = 37;
 
 TransformerConfig tiny(Family f, HeadKind head) {
-  TransformerConfig c;
-  c.family = f;
-  c.head = head;
-  c.n_layer = 2;
-  c.n_head = 4;
-  c.n_embd = 32;
-  c.n_inner = 48;
-  c.n_positions = 48;
-  c.vocab_size = 29;
-  c.num_labels = head == HeadKind::SequenceClassification ? 3 : 0;
-  if (f == Family::BERT) c.type_vocab_size = 2;
-  if (f == Family::Llama) {
-    c.n_kv_head = 2;
-    c.tie_word_embeddings = false;
-  }
-  apply_family_defaults(c);
+  tessera_test::TinySizes z;
+  z.embd = 32;
+  z.inner = 48;
+  z.positions = 48;
+  z.vocab = 29;
+  z.labels = head == HeadKind::SequenceClassification ? 3 : 0;
+  TransformerConfig c = tessera_test::tiny_transformer_config(f, head, z);
   c.embd_pdrop = c.attn_pdrop = c.resid_pdrop = 0.1;
   return c;
 }

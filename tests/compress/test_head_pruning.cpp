@@ -9,6 +9,7 @@
 //    for GQA the kv head of a fully pruned group is zeroed, a shared one is not;
 //  * importance ranks and per-layer normalisation; bad specs name the key.
 #include <gtest/gtest.h>
+#include "tiny_transformer_config.hpp"
 #include <cmath>
 #include <random>
 #include <vector>
@@ -21,25 +22,7 @@ namespace {
 
 constexpr int kB = 2, kT = 6;
 
-TransformerConfig tiny(Family f, HeadKind head) {
-  TransformerConfig c;
-  c.family = f;
-  c.head = head;
-  c.n_layer = 2;
-  c.n_head = 4;
-  c.n_embd = 16;
-  c.n_inner = 24;
-  c.n_positions = 12;
-  c.vocab_size = 23;
-  c.num_labels = 3;
-  if (f == Family::BERT) c.type_vocab_size = 2;
-  if (f == Family::Llama) {
-    c.n_kv_head = 2;
-    c.tie_word_embeddings = false;
-  }
-  apply_family_defaults(c);
-  return c;
-}
+TransformerConfig tiny(Family f, HeadKind head) { return tessera_test::tiny_transformer_config(f, head); }
 
 void randomize(Transformer<double>& model, uint64_t seed) {
   model.init_weights(seed);
