@@ -1,4 +1,5 @@
-# Find Kokkos: a proper install (Kokkos_ROOT, any 4.x with OpenMP/CUDA) first,
+# Find Kokkos: a proper install (Kokkos_ROOT: any Kokkos >= 3.4 with Serial/OpenMP/CUDA, e.g. the
+# one scripts/build_kokkos.sh builds into .cache/kokkos) first,
 # then Debian's libtrilinos-kokkos-dev (3.4, Serial), whose KokkosConfig.cmake
 # exports a non-existent include dir (/usr/lib/include). We build our own
 # imported target `tessera::kokkos` either way.
@@ -7,7 +8,10 @@ add_library(tessera::kokkos ALIAS tessera_kokkos)
 
 set(_tessera_kokkos_found FALSE)
 if(DEFINED Kokkos_ROOT OR DEFINED ENV{Kokkos_ROOT})
-  find_package(Kokkos 4 CONFIG QUIET)
+  find_package(Kokkos CONFIG QUIET)
+  if(Kokkos_FOUND AND Kokkos_VERSION VERSION_LESS 3.4)
+    message(FATAL_ERROR "Kokkos_ROOT: Kokkos ${Kokkos_VERSION} found, Tessera needs >= 3.4")
+  endif()
   if(Kokkos_FOUND)
     target_link_libraries(tessera_kokkos INTERFACE Kokkos::kokkos)
     set(_tessera_kokkos_found TRUE)

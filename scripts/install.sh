@@ -45,3 +45,14 @@ JOBS=${TESSERA_JOBS:-$(nproc)}
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release ${TESSERA_CMAKE_ARGS:-} | grep -E "^-- Tessera|Error|error" || true
 cmake --build "$BUILD_DIR" -j"$JOBS"
 echo "install.sh: built $BUILD_DIR/tessera"
+
+# Threaded kernels (ctest label kernels-openmp): Kokkos' core with the OpenMP backend, built once into
+# .cache/kokkos by scripts/build_kokkos.sh, and the kernels-only variant against it in $BUILD_DIR-openmp
+# (the kernels library + tessera_kernel_dump; TESSERA_SKIP_OPENMP=1 skips it).
+if [[ "${TESSERA_SKIP_OPENMP:-0}" != 1 ]]; then
+  KOKKOS_OPENMP=$(TESSERA_JOBS=$JOBS scripts/build_kokkos.sh openmp)
+  cmake -S . -B "$BUILD_DIR-openmp" -DCMAKE_BUILD_TYPE=Release -DTESSERA_KERNELS_ONLY=ON \
+    -DKokkos_ROOT="$KOKKOS_OPENMP" ${TESSERA_CMAKE_ARGS:-} | grep -E "^-- Tessera|Error|error" || true
+  cmake --build "$BUILD_DIR-openmp" -j"$JOBS"
+  echo "install.sh: built $BUILD_DIR-openmp/tessera_kernel_dump (Kokkos OpenMP)"
+fi

@@ -1,0 +1,86 @@
+// Reader and comparison for tessera_kernel_dump files (format in tests/kernels-openmp/kernel_dump.cpp).
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tessera_test {
+
+struct DumpRecord {
+  bool exact = true;  // fixed operation order: every backend must give the same bits
+  std::vector<double> values;
+};
+
+struct KernelDump {
+  std::string backend;  // "<execution space> <concurrency>", e.g. "OpenMP 2"
+  std::map<std::string, DumpRecord> records;
+};
+
+inline KernelDump read_kernel_dump(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error("kernel dump " + path + ": cannot open");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string d = ss.str();
+  if (d.compare(0, 8, "TKDUMP1\n") != 0) throw std::runtime_error("kernel dump " + path + ": bad magic");
+  KernelDump out;
+  size_t i = 8;
+  auto need = [&](size_t n) {
+    if (i + n > d.size()) throw std::runtime_error("kernel dump " + path + ": truncated at byte " + std::to_string(i));
+  };
+  while (i < d.size()) {
+    uint32_t len = 0;
+    uint64_t n = 0;
+    need(4);
+    std::memcpy(&len, d.data() + i, 4);
+    i += 4;
+    need(len + 9);
+    std::string name = d.substr(i, len);
+    i += len;
+    const bool exact = d[i] != 0;
+    i += 1;
+    std::memcpy(&n, d.data() + i, 8);
+    i += 8;
+    if (name == "backend") {
+      need(n);
+      out.backend = d.substr(i, n);
+      i += n;
+      continue;
+    }
+    need(n * 8);
+    DumpRecord r;
+    r.exact = exact;
+    r.values.resize(n);
+    std::memcpy(r.values.data(), d.data() + i, n * 8);
+    i += n * 8;
+    out.records[name] = std::move(r);
+  }
+  return out;
+}
+
+inline bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0 || (a != a && b != b); }
+
+// Largest |a - b| / (|b| + floor) over the record (0 when bitwise equal); infinity on a NaN mismatch.
+inline double max_rel_diff(const std::vector<double>& a, const std::vector<double>& b, double floor = 1e-6) {
+  double m = 0;
+  for (size_t k = 0; k < a.size(); ++k) {
+    if (same_bits(a[k], b[k])) continue;
+    if (a[k] != a[k] || b[k] != b[k]) return INFINITY;
+    m = std::max(m, std::abs(a[k] - b[k]) / (std::abs(b[k]) + floor));
+  }
+  return m;
+}
+
+inline size_t bit_differences(const std::vector<double>& a, const std::vector<double>& b) {
+  size_t n = 0;
+  for (size_t k = 0; k < a.size(); ++k) n += same_bits(a[k], b[k]) ? 0 : 1;
+  return n;
+}
+
+}  // namespace tessera_test
