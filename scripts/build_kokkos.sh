@@ -59,10 +59,19 @@ case "$BACKEND" in
     [[ -x "$CUDA_HOME/bin/nvcc" ]] || { echo "build_kokkos.sh: no nvcc at $CUDA_HOME/bin/nvcc (set CUDA_HOME)" >&2; exit 1; }
     export CUDA_ROOT=$CUDA_HOME PATH=$CUDA_HOME/bin:$PATH
     ARCH=${TESSERA_CUDA_ARCH:-AMPERE80}
+    # nvcc_wrapper's own default (sm_35) is gone from CUDA >= 12: CMake's compiler probes need an -arch.
+    case "$ARCH" in AMPERE80) SM=sm_80 ;; AMPERE86) SM=sm_86 ;; VOLTA70) SM=sm_70 ;; *) SM=sm_80 ;; esac
     # nvcc_wrapper makes g++ command lines go through nvcc; ccache goes in front of it.
+    # Kokkos 3.4 predates CUDA 12/13: half_t → __half is an explicit conversion in their cuda_fp16.h and
+    # __half2double is gone; CUDA 13 takes a cudaMemLocation in cudaMemPrefetchAsync. The patch spells
+    # these out (applied once; the host backends never compile these files).
+    PATCH=$PWD/scripts/kokkos-3.4.01-cuda13.patch
+    if ! patch -R --dry-run -s -f -p1 -d "$SRC" <"$PATCH" >/dev/null 2>&1; then
+      patch -s -p1 -d "$SRC" <"$PATCH"
+    fi
     OPTS=(-DKokkos_ENABLE_SERIAL=ON -DKokkos_ENABLE_CUDA=ON -DKokkos_ENABLE_CUDA_LAMBDA=ON
           -DKokkos_ARCH_${ARCH}=ON -DCMAKE_CXX_COMPILER="$SRC/bin/nvcc_wrapper"
-          -DCUDAToolkit_ROOT="$CUDA_HOME")
+          -DCUDAToolkit_ROOT="$CUDA_HOME" -DCMAKE_CXX_FLAGS="-arch=$SM")
     ;;
   *) echo "build_kokkos.sh: unknown backend '$BACKEND' (expected openmp or cuda)" >&2; exit 2 ;;
 esac
