@@ -86,5 +86,6 @@ cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$
 cmake --build "$BUILD" -j"${TESSERA_JOBS:-$(nproc)}" >"$LOGDIR/build.log" 2>&1 ||
   { grep -E "error|Error" "$LOGDIR/build.log" | head -30 >&2; exit 1; }
 cmake --install "$BUILD" >/dev/null
+[[ "$BACKEND" == cuda ]] && echo "$SM" >"$PREFIX/.tessera-arch"
 touch "$PREFIX/.tessera-complete"
 echo "$PREFIX"

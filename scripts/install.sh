@@ -56,3 +56,18 @@ if [[ "${TESSERA_SKIP_OPENMP:-0}" != 1 ]]; then
   cmake --build "$BUILD_DIR-openmp" -j"$JOBS"
   echo "install.sh: built $BUILD_DIR-openmp/tessera_kernel_dump (Kokkos OpenMP)"
 fi
+
+# GPU path, compile-proven (ctest label cuda-build): Kokkos' core with the CUDA backend (nvcc through
+# Kokkos' nvcc_wrapper) and the kernels variant against it in $BUILD_DIR-cuda, when nvcc is found
+# (CUDA_HOME, default /usr/local/cuda). Compile and link only: no GPU is needed. TESSERA_SKIP_CUDA=1 skips.
+CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
+if [[ "${TESSERA_SKIP_CUDA:-0}" != 1 && -x "$CUDA_HOME/bin/nvcc" ]]; then
+  KOKKOS_CUDA=$(CUDA_HOME=$CUDA_HOME TESSERA_JOBS=$JOBS scripts/build_kokkos.sh cuda)
+  SM=$(grep -o -E "sm_[0-9]+" "$KOKKOS_CUDA/.tessera-arch" 2>/dev/null || echo sm_80)
+  PATH=$CUDA_HOME/bin:$PATH CUDA_ROOT=$CUDA_HOME cmake -S . -B "$BUILD_DIR-cuda" -DCMAKE_BUILD_TYPE=Release \
+    -DTESSERA_KERNELS_ONLY=ON -DKokkos_ROOT="$KOKKOS_CUDA" -DCMAKE_CXX_COMPILER="$KOKKOS_CUDA/bin/nvcc_wrapper" \
+    -DCMAKE_CXX_FLAGS="-arch=$SM" -DCUDAToolkit_ROOT="$CUDA_HOME" ${TESSERA_CMAKE_ARGS:-} |
+    grep -E "^-- Tessera|Error|error" || true
+  PATH=$CUDA_HOME/bin:$PATH CUDA_ROOT=$CUDA_HOME cmake --build "$BUILD_DIR-cuda" -j"$JOBS"
+  echo "install.sh: built $BUILD_DIR-cuda/tessera_kernel_dump (Kokkos CUDA, $("$CUDA_HOME/bin/nvcc" --version | grep -o 'release [0-9.]*'))"
+fi

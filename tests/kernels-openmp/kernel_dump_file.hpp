@@ -3,6 +3,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
+#include <regex>
+#include <set>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -81,6 +84,32 @@ inline size_t bit_differences(const std::vector<double>& a, const std::vector<do
   size_t n = 0;
   for (size_t k = 0; k < a.size(); ++k) n += same_bits(a[k], b[k]) ? 0 : 1;
   return n;
+}
+
+// Function templates declared in <source>/kernels/*.hpp: the Kokkos kernels (the BLAS GEMM dispatch and
+// helper headers aside).
+// Maps each to the stem of the header declaring it ("rope" for kernels/rope.hpp).
+inline std::map<std::string, std::string> declared_kernel_headers(const std::string& source) {
+  const std::set<std::string> not_kernels = {"gemm.hpp", "kernel_math.hpp", "views.hpp", "counter_rng.hpp",
+                                             "half_bits.hpp", "device_runtime.hpp"};
+  const std::regex decl(R"(^template <class S>\s*\n\s*[A-Za-z_][\w:<>]*\s+([a-z_][a-z0-9_]*)\()",
+                        std::regex::multiline);
+  std::map<std::string, std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(source) / "kernels")) {
+    if (e.path().extension() != ".hpp" || not_kernels.count(e.path().filename().string())) continue;
+    std::ifstream f(e.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    const std::string text = ss.str();
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), decl); it != std::sregex_iterator(); ++it)
+      names[(*it)[1]] = e.path().stem().string();
+  }
+  return names;
+}
+inline std::set<std::string> declared_kernels(const std::string& source) {
+  std::set<std::string> names;
+  for (const auto& [k, h] : declared_kernel_headers(source)) names.insert(k);
+  return names;
 }
 
 }  // namespace tessera_test

@@ -11,7 +11,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <regex>
 #include <set>
 
 #include "kernels-openmp/kernel_dump_file.hpp"
@@ -48,22 +47,6 @@ const KernelDump& dump(const std::string& which) {
   return cache[which] = read_kernel_dump(file);
 }
 
-// Function templates declared in kernels/*.hpp (the Kokkos kernels; the BLAS GEMM dispatch and helpers aside).
-std::set<std::string> declared_kernels() {
-  const std::set<std::string> not_kernels = {"gemm.hpp", "kernel_math.hpp", "views.hpp", "counter_rng.hpp",
-                                             "half_bits.hpp", "device_runtime.hpp"};
-  const std::regex decl(R"(^template <class S>\s*\n\s*[A-Za-z_][\w:<>]*\s+([a-z_][a-z0-9_]*)\()",
-                        std::regex::multiline);
-  std::set<std::string> names;
-  for (const auto& e : fs::directory_iterator(fs::path(source_dir()) / "kernels")) {
-    if (e.path().extension() != ".hpp" || not_kernels.count(e.path().filename().string())) continue;
-    const std::string text = read_file(e.path());
-    for (auto it = std::sregex_iterator(text.begin(), text.end(), decl); it != std::sregex_iterator(); ++it)
-      names.insert((*it)[1]);
-  }
-  return names;
-}
-
 void expect_thread_independent(const KernelDump& a, const KernelDump& b) {
   ASSERT_EQ(a.records.size(), b.records.size());
   for (const auto& [name, ra] : a.records) {
@@ -90,7 +73,7 @@ TEST(KernelsOpenMP, VariantRunsOnOpenMPThreads) {
 }
 
 TEST(KernelsOpenMP, EveryKernelHasARecord) {
-  const std::set<std::string> kernels = declared_kernels();
+  const std::set<std::string> kernels = declared_kernels(source_dir());
   ASSERT_GT(kernels.size(), 40u) << "kernel declarations not found in kernels/*.hpp";
   for (const std::string& k : kernels) {
     bool found = false;
