@@ -18,7 +18,7 @@ constexpr double kGpuTol = 1e-4;
 TEST(GpuKernels, CudaVariantEqualsHostSerial) {
   if (!fs::exists("/dev/nvidia0")) GTEST_SKIP() << "no GPU on this machine (/dev/nvidia0 missing)";
   if (!fs::exists(TESSERA_CUDA_KERNEL_DUMP_EXE)) GTEST_SKIP() << TESSERA_CUDA_KERNEL_DUMP_EXE << " not built";
-  const fs::path dir = fs::path(TESSERA_TEST_TMP) / "gpu_kernels";
+  const fs::path dir = fs::path(TESSERA_TEST_TMP) / ("gpu_kernels." + std::to_string(getpid()));
   fs::create_directories(dir);
   const std::string host = (dir / "serial.bin").string(), gpu = (dir / "cuda.bin").string();
   CommandResult r = run_command(std::string("OPENBLAS_NUM_THREADS=1 ") + TESSERA_KERNEL_DUMP_EXE + " " + host);

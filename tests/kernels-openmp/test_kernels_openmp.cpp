@@ -28,7 +28,8 @@ const KernelDump& dump(const std::string& which) {
   static std::map<std::string, KernelDump> cache;
   auto it = cache.find(which);
   if (it != cache.end()) return it->second;
-  const fs::path dir = fs::path(TESSERA_TEST_TMP) / "kernels_openmp";
+  // One directory per test process: ctest -j runs this file's tests side by side.
+  const fs::path dir = fs::path(TESSERA_TEST_TMP) / ("kernels_openmp." + std::to_string(getpid()));
   fs::create_directories(dir);
   const std::string file = (dir / (which + ".bin")).string();
   std::string cmd;
@@ -44,7 +45,11 @@ const KernelDump& dump(const std::string& which) {
   }
   const CommandResult r = run_command(cmd);
   if (r.exit_code != 0) throw std::runtime_error(cmd + " failed (" + std::to_string(r.exit_code) + "): " + r.output);
-  return cache[which] = read_kernel_dump(file);
+  cache[which] = read_kernel_dump(file);
+  fs::remove(file);
+  std::error_code ec;
+  fs::remove(dir, ec);  // once empty
+  return cache[which];
 }
 
 void expect_thread_independent(const KernelDump& a, const KernelDump& b) {
