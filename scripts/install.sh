@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-  build-essential cmake pkg-config git curl ca-certificates
+  build-essential cmake pkg-config git curl ca-certificates patch
   openmpi-bin libopenmpi-dev
   libhdf5-openmpi-dev hdf5-tools
   libtrilinos-kokkos-dev
