@@ -2,6 +2,8 @@
 // given (B, T), next to the machine's measured BLAS sgemm peak in the same run.
 //   bench_train_step [--preset gpt2-small] [--batch 4] [--seq 64] [--steps 3] [--warmup 1]
 //                    [--attention materialized|tiled]   (model.attention; n_positions grows to --seq)
+//                    [--recompute none|full|selective]  (train.recompute, docs/peft.md)
+//                    [--dropout P]                      (embd/attn/resid dropout; GPT-2's own config has 0.1)
 // Prints one JSON object per line (keys: bench, config, ms_per_step, tokens_per_s,
 // gflops, peak_gflops, peak_ratio, peak_rss_mb, ...). Model FLOPs per token are
 // 6·params + 12·layers·C·T (forward + backward, attention included).
@@ -82,7 +84,8 @@ int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
   int B = 4, T = 64, steps = 3, warmup = 1, peak_n = 2048;
   double max_spread = 0.15, min_sgemm_cpu = 0.85;
-  std::string preset = "gpt2-small", attention = "materialized";
+  std::string preset = "gpt2-small", attention = "materialized", recompute = "none";
+  double dropout = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--batch") B = std::atoi(argv[i + 1]);
@@ -94,6 +97,8 @@ int main(int argc, char** argv) {
     else if (k == "--max-spread") max_spread = std::atof(argv[i + 1]);
     else if (k == "--min-sgemm-cpu") min_sgemm_cpu = std::atof(argv[i + 1]);
     else if (k == "--attention") attention = argv[i + 1];
+    else if (k == "--recompute") recompute = argv[i + 1];
+    else if (k == "--dropout") dropout = std::atof(argv[i + 1]);
   }
   Kokkos::initialize(argc, argv);
   {
@@ -104,6 +109,13 @@ int main(int argc, char** argv) {
       return 2;
     }
     cfg.attention = attention == "tiled" ? AttentionKind::Tiled : AttentionKind::Materialized;
+    try {
+      cfg.recompute = parse_recompute(recompute, "bench_train_step: --recompute");
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return 2;
+    }
+    cfg.embd_pdrop = cfg.attn_pdrop = cfg.resid_pdrop = dropout;
     cfg.n_positions = std::max(cfg.n_positions, T);
     std::vector<PeakSample> peaks = {measure_peak(peak_n, 5)};
 
@@ -166,6 +178,8 @@ int main(int argc, char** argv) {
     nlohmann::json j = {{"bench", "train_step"},
                         {"config", preset + " B=" + std::to_string(B) + " T=" + std::to_string(T)},
                         {"attention", attention},
+                        {"recompute", recompute},
+                        {"dropout", dropout},
                         {"params", cfg.num_parameters()},
                         {"batch", B},
                         {"seq_len", T},

@@ -94,6 +94,7 @@ const std::vector<Field>& fields() {
       TESSERA_FIELD("train", "freeze", train.freeze),
       TESSERA_FIELD("train", "freeze_embeddings", train.freeze_embeddings),
       TESSERA_FIELD("train", "freeze_blocks", train.freeze_blocks),
+      TESSERA_FIELD("train", "recompute", train.recompute),
 
       TESSERA_FIELD("optim", "lr", optim.lr),
       TESSERA_FIELD("optim", "min_lr_ratio", optim.min_lr_ratio),
@@ -375,6 +376,7 @@ class Parser {
     t.head = parse_head(cfg.model.head, origin_ + ": model.head");
     apply_family_defaults(t);
     t.attention = cfg.model.attention == "tiled" ? AttentionKind::Tiled : AttentionKind::Materialized;
+    t.recompute = parse_recompute(cfg.train.recompute, origin_ + ": train.recompute");
     if (lines_.count("model.pooler")) t.pooler = given.pooler;
     if (lines_.count("model.type_vocab_size")) t.type_vocab_size = given.type_vocab_size;
     if (t.family == Family::BERT && !lines_.count("model.type_vocab_size")) t.type_vocab_size = 2;
@@ -588,6 +590,7 @@ class Parser {
     check(c, t.early_stopping_min_delta >= 0, "train.early_stopping_min_delta", ">= 0");
     check(c, t.label_smoothing >= 0 && t.label_smoothing < 1, "train.label_smoothing", "in [0, 1)");
     one_of(c, t.resample, {"none", "oversample", "undersample"}, "train.resample");
+    one_of(c, t.recompute, {"none", "full", "selective"}, "train.recompute");
     const LoraConfig& lo = c.model.transformer.lora;
     check(c, lo.r >= 0, "lora.r", ">= 0 (0 = no LoRA)");
     check(c, lo.alpha > 0, "lora.alpha", "> 0");
@@ -689,6 +692,7 @@ void adopt_init_from_architecture(RunConfig& cfg, const std::string& stored_toml
   t.classifier_pdrop = mine.classifier_pdrop;
   t.initializer_range = mine.initializer_range;
   t.attention = mine.attention;  // a choice of kernels, not architecture
+  t.recompute = mine.recompute;  // a memory/time trade-off of training, not architecture
   validate_transformer_config(t, origin + " + " + (cfg.source_path.empty() ? "config" : cfg.source_path));
   cfg.model.family = base.model.family;
   cfg.model.transformer = t;

@@ -56,6 +56,9 @@ struct TrainSection {  // [train]
   std::vector<std::string> freeze;   // glob patterns (* ?) on parameter names, e.g. "h.*.attn.*"
   bool freeze_embeddings = false;    // token/position/type tables and the embedding norm
   int freeze_blocks = 0;             // the bottom k transformer blocks
+  // Activation recomputation (docs/peft.md): none | full (keep block inputs, recompute each block before its
+  // backward) | selective (recompute the attention probabilities only). Sets TransformerConfig::recompute.
+  std::string recompute = "none";
 };
 
 struct OptimSection {  // [optim]

@@ -216,6 +216,9 @@ class Transformer {
   // LoRA module name per (local layer, site), "" = no adapter there.
   std::vector<std::array<std::string, 9>> lora_modules_;
   bool lora_merged_ = false;
+  // One block's forward on slot a (local layer li, input x0 or the previous block's output). recomputing =
+  // the backward's re-run of train.recompute = full: the same kernels and dropout keys, no linear observer.
+  void forward_block(Activations& a, int64_t li, bool recomputing);
   LoraCall<S> lora_call(const Activations& a, int64_t li, int site, int64_t in, int64_t out, int64_t in_full,
                         int64_t col0) const;
   void lora_apply_merge(double sign);

@@ -61,7 +61,7 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
     ready(base + ".weight");
     ready(base + ".bias");
   };
-  auto block_out = [&](int64_t li) { return sub(cfg_.pre_norm ? a.res3 : a.n2, li * N * C, N * C); };
+  auto block_out = [&](int64_t li) { return a.block_output(cfg_, li); };
   const View1<S> none;
 
   if (last) {
@@ -194,20 +194,20 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
   require(!gated || a.attg.extent(0) >= size_t(N * Ql), "model backward: head gates were set after the forward");
   // model.attention = tiled: att holds one logsumexp per row, no probabilities (tiled_attention.hpp).
   const bool tiled = cfg_.attention == AttentionKind::Tiled;
-  const int64_t AT = tiled ? 1 : T;
   for (int64_t li = L - 1; li >= 0; --li) {
     const int l = layer_begin_ + int(li);
     const BlockWeights<S> w = block_weights(params_, nm, l, false);
     const BlockWeights<S> g = block_weights(params_, nm, l, true);
     const View1<S> x = li == 0 ? sub(a.x0, 0, N * C) : block_out(li - 1);
-    const View1<S> n1 = sub(a.n1, li * N * C, N * C), n1_mean = sub(a.n1_mean, li * N, N),
-                   n1_rstd = sub(a.n1_rstd, li * N, N), qkv = sub(a.qkv, li * N * W, N * W),
-                   atty = sub(a.atty, li * N * Ql, N * Ql), att = sub(a.att, li * N * d.NHl * AT, N * d.NHl * AT),
-                   attd = drop.attn > 0 && !tiled ? sub(a.attd, li * N * d.NHl * T, N * d.NHl * T) : View1<S>(),
-                   res2 = sub(a.res2, li * N * C, N * C), n2 = sub(a.n2, li * N * C, N * C),
-                   n2_mean = sub(a.n2_mean, li * N, N), n2_rstd = sub(a.n2_rstd, li * N, N),
-                   fch = sub(a.fch, li * N * Fh, N * Fh), fact = sub(a.fact, li * N * Fl, N * Fl),
-                   res3 = sub(a.res3, li * N * C, N * C);
+    // train.recompute: the one layer slot of intermediates (full) or probabilities (selective) still holds the
+    // last block's from the forward; every earlier block recomputes them here, from its kept input (full) or
+    // its kept q/k/v (selective, below), with the forward's dropout keys.
+    if (a.recompute_full && li < L - 1) forward_block(a, li, true);
+    const bool recompute_probs = a.recompute_probs && !a.recompute_full && li < L - 1;
+    const typename Activations::Block k = a.block(cfg_, d, li);
+    const View1<S> n1 = k.n1, n1_mean = k.n1_mean, n1_rstd = k.n1_rstd, qkv = k.qkv, atty = k.atty, att = k.att,
+                   attd = k.attd, res2 = k.res2, n2 = k.n2, n2_mean = k.n2_mean, n2_rstd = k.n2_rstd, fch = k.fch,
+                   fact = k.fact, res3 = k.res3;
     // LoRA backward after a base layer's: (site, dy, lddy, out, x, ldx, in, dx, lddx, in_full, col0).
     auto lora = [&](int site, const View1<S>& dy, int64_t lddy, int64_t out, const View1<S>& xin, int64_t ldx,
                     int64_t in, View1<S> dx, int64_t lddx, int64_t in_full, int64_t col0) {
@@ -267,6 +267,9 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
       head_gate_backward<S>(a.datty, gate_grad_on_ ? sub(gate_grad_dev_, li * d.NHl, d.NHl) : View1<S>(), atty, gate, N,
                             int(d.NHl), int(d.hd));
     zero(a.dqkv, N * W);
+    if (recompute_probs)  // P (and P' with dropout) from the kept post-RoPE q/k; atty gets its forward value again
+      attention_forward<S>(atty, att, attd, qkv, a.has_mask ? sub(a.mask, 0, N) : View1<int32_t>(), shape,
+                           S(drop.attn), key(uint32_t(l + 1), 1));
     if (tiled)
       tiled_attention_backward<S>(a.dqkv, a.datt_scratch, a.datty, qkv, atty, att,
                                   a.has_mask ? sub(a.mask, 0, N) : View1<int32_t>(), shape, S(drop.attn),

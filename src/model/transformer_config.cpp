@@ -41,6 +41,21 @@ HeadKind parse_head(const std::string& s, const std::string& what) {
               "' (supported: causal_lm, sequence_classification, token_classification, question_answering, none)");
 }
 
+const char* recompute_name(RecomputeKind r) {
+  switch (r) {
+    case RecomputeKind::None: return "none";
+    case RecomputeKind::Full: return "full";
+    case RecomputeKind::Selective: return "selective";
+  }
+  return "?";
+}
+
+RecomputeKind parse_recompute(const std::string& s, const std::string& what) {
+  for (RecomputeKind r : {RecomputeKind::None, RecomputeKind::Full, RecomputeKind::Selective})
+    if (s == recompute_name(r)) return r;
+  throw Error(what + ": unknown recompute mode '" + s + "' (supported: none, full, selective)");
+}
+
 void apply_family_defaults(TransformerConfig& c) {
   switch (c.family) {
     case Family::GPT2:

@@ -29,6 +29,12 @@ enum class HeadKind { CausalLM, SequenceClassification, TokenClassification, Que
 // model.attention: materialise the B·NH·T·T probabilities (attention.hpp) or the tiled online-softmax kernels
 // that keep only the output and a per-row logsumexp (tiled_attention.hpp). Same results either way.
 enum class AttentionKind { Materialized, Tiled };
+// train.recompute (activation recomputation, docs/peft.md): keep every block's activations for backward (None),
+// keep only each block's input and recompute the block's forward just before its backward (Full, Megatron's
+// full recompute at block granularity), or keep everything but the B·NH·T·T attention probabilities and
+// recompute those from the kept q/k (Selective; a no-op with AttentionKind::Tiled, which never stores them).
+// Gradients are bitwise those of None (the same kernels on the same inputs, the same dropout keys).
+enum class RecomputeKind { None, Full, Selective };
 
 const char* family_name(Family f);
 const char* head_name(HeadKind h);
@@ -36,6 +42,9 @@ const char* head_name(HeadKind h);
 Family parse_family(const std::string& s, const std::string& what);
 // Parse "causal_lm" | "sequence_classification" | "token_classification" | "question_answering" | "none".
 HeadKind parse_head(const std::string& s, const std::string& what);
+const char* recompute_name(RecomputeKind r);
+// Parse "none" | "full" | "selective" (throws tessera::Error naming `what` and the allowed values).
+RecomputeKind parse_recompute(const std::string& s, const std::string& what);
 
 // LoRA (docs/peft.md): W x + (alpha/r)·B·A·dropout(x) on the block's linear layers
 // named by targets (PEFT target_modules: a module-name suffix such as "q_proj",
@@ -87,6 +96,7 @@ struct TransformerConfig {
 
   LoraConfig lora;               // adapters on the block's linear layers (base frozen)
   AttentionKind attention = AttentionKind::Materialized;  // attention kernels (training and generation prefill)
+  RecomputeKind recompute = RecomputeKind::None;          // activation recomputation (from train.recompute)
 
   int kv_heads() const { return n_kv_head > 0 ? n_kv_head : n_head; }
   int head_dim() const { return n_embd / n_head; }

@@ -72,11 +72,124 @@ inline std::vector<int32_t> pooled_rows(const TransformerConfig& c, const ModelI
 }
 
 template <class S>
+void Transformer<S>::forward_block(Activations& a, int64_t li, bool recomputing) {
+  const FamilyNames nm(cfg_);
+  const Dims d = dims_of(cfg_, mp_, layer_begin_, layer_end_);
+  const int64_t C = d.C, Fl = d.Fl;
+  const int B = a.B, T = a.T;
+  const int64_t N = int64_t(B) * T;
+  const DropoutRates drop = a.drop;
+  const ForwardOptions opt = a.opt;
+  auto key = [&](uint32_t layer, uint32_t site) { return RngKey{opt.seed, opt.step, layer, site}; };
+  const uint64_t row_offset = uint64_t(mp_.dp_rank) * uint64_t(N);
+  const bool observe = observer_ && !recomputing;  // calibration sees each block once
+  // out = x + dropout(branch)
+  auto residual_add = [&](View1<S> out, const View1<S>& x, RngKey k) {
+    if (drop.resid > 0) {
+      dropout_forward<S>(a.branch_drop, a.branch, N * C, S(drop.resid), k, row_offset * C);
+      residual_forward<S>(out, x, a.branch_drop, N * C);
+    } else {
+      residual_forward<S>(out, x, a.branch, N * C);
+    }
+  };
+
+  AttentionShape shape{B, T, int(d.Ql), int(d.NHl), cfg_.causal};
+  shape.NKV = int(d.NKVl);
+  shape.batch_offset = mp_.dp_rank * B;
+  shape.head_offset = int(mp_.tp_rank * d.NHl);
+  shape.NH_total = int(d.NH);
+  const View1<int32_t> key_mask = a.has_mask ? sub(a.mask, 0, N) : View1<int32_t>();
+  const View1<S> none;
+  const int64_t W = d.W, Ql = d.Ql, KVl = d.KVl, Fh = d.Fh;
+  const bool gated = !head_gates_.empty();
+  // model.attention = tiled: att holds one logsumexp per row, no probabilities (tiled_attention.hpp).
+  const bool tiled = cfg_.attention == AttentionKind::Tiled;
+  const int l = layer_begin_ + int(li);
+  const BlockWeights<S> w = block_weights(params_, nm, l, false);
+  const typename Activations::Block k = a.block(cfg_, d, li);
+  const View1<S> n1 = k.n1, n1_mean = k.n1_mean, n1_rstd = k.n1_rstd, qkv = k.qkv, atty = k.atty, att = k.att,
+                 attd = k.attd, res2 = k.res2, n2 = k.n2, n2_mean = k.n2_mean, n2_rstd = k.n2_rstd, fch = k.fch,
+                 fact = k.fact, res3 = k.res3;
+  const View1<S> x = li == 0 ? sub(a.x0, 0, N * C) : a.block_output(cfg_, li - 1);
+  // Attention: res2 = x + dropout(o_proj(attention(qkv(norm1?(x)))))
+  View1<S> a_in = x;
+  if (cfg_.pre_norm) {
+    norm_forward<S>(cfg_, n1, n1_mean, n1_rstd, x, w.n1w, w.n1b, N, C);
+    a_in = n1;
+  }
+  // LoRA branch after a base linear layer (no-op where the layer has no adapter).
+  auto lora = [&](int site, const View1<S>& xin, int64_t ldx, int64_t in, View1<S> y, int64_t ldy, int64_t out,
+                  int64_t in_full, int64_t col0) {
+    const LoraCall<S> lc = lora_call(a, li, site, in, out, in_full, col0);
+    if (lc.a.extent(0) == 0) return;
+    LoraCall<S> c = lc;
+    c.drop_shape.ld = ldx;
+    lora_forward<S>(c, xin, ldx, y, ldy);
+  };
+  if (observe) observer_(l, LinearInput::Attention, a_in, N, C);
+  if (w.fused_qkv()) {
+    linear_fwd<S>(qkv, a_in, w.qkv_w, w.qkv_b, N, C, W, w.qkv_p);  // column-parallel (f)
+    lora(kLoraQKV, a_in, C, C, qkv, W, W, C, 0);
+  } else {
+    linear_fwd<S>(qkv, W, a_in, C, w.q_w, w.q_b, N, C, Ql, w.q_p);
+    linear_fwd<S>(sub(qkv, Ql, N * W - Ql), W, a_in, C, w.k_w, w.k_b, N, C, KVl, w.k_p);
+    linear_fwd<S>(sub(qkv, Ql + KVl, N * W - Ql - KVl), W, a_in, C, w.v_w, w.v_b, N, C, KVl, w.v_p);
+    lora(kLoraQ, a_in, C, C, qkv, W, Ql, C, 0);
+    lora(kLoraK, a_in, C, C, sub(qkv, Ql, N * W - Ql), W, KVl, C, 0);
+    lora(kLoraV, a_in, C, C, sub(qkv, Ql + KVl, N * W - Ql - KVl), W, KVl, C, 0);
+  }
+  if (cfg_.positions == PositionKind::Rotary)
+    rope_forward<S>(qkv, N, T, 0, int(d.NHl), int(d.NKVl), int(d.hd), cfg_.rope_theta);
+  if (tiled) tiled_attention_forward<S>(atty, att, qkv, key_mask, shape, S(drop.attn), key(uint32_t(l + 1), 1));
+  else attention_forward<S>(atty, att, attd, qkv, key_mask, shape, S(drop.attn), key(uint32_t(l + 1), 1));
+  View1<S> ctx = atty;  // o_proj input: the context, or ξ_h·context with head gates (atty keeps the ungated one)
+  if (gated) {
+    head_gate_forward<S>(a.attg, atty, sub(gate_dev_, li * d.NHl, d.NHl), N, int(d.NHl), int(d.hd));
+    ctx = sub(a.attg, 0, N * Ql);
+  }
+  if (observe) observer_(l, LinearInput::AttentionOutput, ctx, N, Ql);
+  linear_fwd<S>(a.branch, ctx, w.o_w, none, N, Ql, C, w.o_p);  // row-parallel partial
+  lora(kLoraO, ctx, Ql, Ql, a.branch, C, C, d.NH * d.hd, mp_.tp_rank * Ql);  // joins the partial sum
+  tp_sum(mp_, a.branch, N * C);                          // (g)
+  if (w.o_b.extent(0) > 0) bias_add_forward<S>(a.branch, w.o_b, N, C);
+  residual_add(res2, x, key(uint32_t(l + 1), 2));
+  // MLP: pre-norm res3 = res2 + drop(mlp(norm2(res2))); post-norm h = norm1(res2), n2 = norm2(h + drop(mlp(h)))
+  View1<S> m_in;
+  if (cfg_.pre_norm) {
+    norm_forward<S>(cfg_, n2, n2_mean, n2_rstd, res2, w.n2w, w.n2b, N, C);
+    m_in = n2;
+  } else {
+    norm_forward<S>(cfg_, n1, n1_mean, n1_rstd, res2, w.n1w, w.n1b, N, C);
+    m_in = n1;
+  }
+  if (observe) observer_(l, LinearInput::Mlp, m_in, N, C);
+  if (cfg_.activation == Activation::SwiGLU) {
+    linear_fwd<S>(fch, Fh, m_in, C, w.gate_w, none, N, C, Fl, w.gate_p);  // column-parallel (f)
+    linear_fwd<S>(sub(fch, Fl, N * Fh - Fl), Fh, m_in, C, w.up_w, none, N, C, Fl, w.up_p);
+    lora(kLoraGate, m_in, C, C, fch, Fh, Fl, C, 0);
+    lora(kLoraUp, m_in, C, C, sub(fch, Fl, N * Fh - Fl), Fh, Fl, C, 0);
+    swiglu_forward<S>(fact, fch, N, Fl);
+  } else {
+    linear_fwd<S>(fch, m_in, w.fc_w, w.fc_b, N, C, Fl, w.fc_p);  // column-parallel (f)
+    lora(kLoraFC, m_in, C, C, fch, Fl, Fl, C, 0);
+    if (cfg_.activation == Activation::GeluErf) gelu_erf_forward<S>(fact, fch, N * Fl);
+    else gelu_forward<S>(fact, fch, N * Fl);
+  }
+  if (observe) observer_(l, LinearInput::MlpOutput, fact, N, Fl);
+  linear_fwd<S>(a.branch, fact, w.proj_w, none, N, Fl, C, w.proj_p);  // row-parallel partial
+  lora(kLoraProj, fact, Fl, Fl, a.branch, C, C, d.F, mp_.tp_rank * Fl);
+  tp_sum(mp_, a.branch, N * C);                             // (g)
+  if (w.proj_b.extent(0) > 0) bias_add_forward<S>(a.branch, w.proj_b, N, C);
+  residual_add(res3, cfg_.pre_norm ? res2 : n1, key(uint32_t(l + 1), 3));
+  if (!cfg_.pre_norm) norm_forward<S>(cfg_, n2, n2_mean, n2_rstd, res3, w.n2w, w.n2b, N, C);
+}
+
+template <class S>
 S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, const ForwardOptions& opt,
                                 const View1<S>& input_hidden) {
   const FamilyNames nm(cfg_);
   const Dims d = dims_of(cfg_, mp_, layer_begin_, layer_end_);
-  const int64_t L = d.L, C = d.C, V = d.V, Fl = d.Fl, Vl = d.Vl, K = d.K;
+  const int64_t L = d.L, C = d.C, V = d.V, Vl = d.Vl, K = d.K;
   require(slot >= 0 && slot < int(slots_.size()), "Transformer::forward_stage: slot out of range");
   require(B > 0 && T > 0, "model forward: B and T must be positive (got B=" + std::to_string(B) +
                               ", T=" + std::to_string(T) + ")");
@@ -165,118 +278,10 @@ S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, c
     Kokkos::deep_copy(sub(a.x0, 0, N * C), sub(input_hidden, 0, N * C));
   }
 
-  // out = x + dropout(branch)
-  auto residual_add = [&](View1<S> out, const View1<S>& x, RngKey k) {
-    if (drop.resid > 0) {
-      dropout_forward<S>(a.branch_drop, a.branch, N * C, S(drop.resid), k, row_offset * C);
-      residual_forward<S>(out, x, a.branch_drop, N * C);
-    } else {
-      residual_forward<S>(out, x, a.branch, N * C);
-    }
-  };
-
-  AttentionShape shape{B, T, int(d.Ql), int(d.NHl), cfg_.causal};
-  shape.NKV = int(d.NKVl);
-  shape.batch_offset = mp_.dp_rank * B;
-  shape.head_offset = int(mp_.tp_rank * d.NHl);
-  shape.NH_total = int(d.NH);
-  const View1<int32_t> key_mask = a.has_mask ? sub(a.mask, 0, N) : View1<int32_t>();
-  const View1<S> none;
-  const int64_t W = d.W, Ql = d.Ql, KVl = d.KVl, Fh = d.Fh;
-  View1<S> x = a.x0;
   const bool gated = !head_gates_.empty();
-  if (gated && a.attg.extent(0) < size_t(N * Ql)) a.attg = View1<S>("attg", size_t(a.capacity_rows * Ql));
-  // model.attention = tiled: att holds one logsumexp per row, no probabilities (tiled_attention.hpp).
-  const bool tiled = cfg_.attention == AttentionKind::Tiled;
-  const int64_t AT = tiled ? 1 : T;
-  for (int64_t li = 0; li < L; ++li) {
-    const int l = layer_begin_ + int(li);
-    const BlockWeights<S> w = block_weights(params_, nm, l, false);
-    const View1<S> n1 = sub(a.n1, li * N * C, N * C), n1_mean = sub(a.n1_mean, li * N, N),
-                   n1_rstd = sub(a.n1_rstd, li * N, N), qkv = sub(a.qkv, li * N * W, N * W),
-                   atty = sub(a.atty, li * N * Ql, N * Ql), att = sub(a.att, li * N * d.NHl * AT, N * d.NHl * AT),
-                   attd = drop.attn > 0 && !tiled ? sub(a.attd, li * N * d.NHl * T, N * d.NHl * T) : View1<S>(),
-                   res2 = sub(a.res2, li * N * C, N * C), n2 = sub(a.n2, li * N * C, N * C),
-                   n2_mean = sub(a.n2_mean, li * N, N), n2_rstd = sub(a.n2_rstd, li * N, N),
-                   fch = sub(a.fch, li * N * Fh, N * Fh), fact = sub(a.fact, li * N * Fl, N * Fl),
-                   res3 = sub(a.res3, li * N * C, N * C);
-    // Attention: res2 = x + dropout(o_proj(attention(qkv(norm1?(x)))))
-    View1<S> a_in = x;
-    if (cfg_.pre_norm) {
-      norm_forward<S>(cfg_, n1, n1_mean, n1_rstd, x, w.n1w, w.n1b, N, C);
-      a_in = n1;
-    }
-    // LoRA branch after a base linear layer (no-op where the layer has no adapter).
-    auto lora = [&](int site, const View1<S>& xin, int64_t ldx, int64_t in, View1<S> y, int64_t ldy, int64_t out,
-                    int64_t in_full, int64_t col0) {
-      const LoraCall<S> lc = lora_call(a, li, site, in, out, in_full, col0);
-      if (lc.a.extent(0) == 0) return;
-      LoraCall<S> c = lc;
-      c.drop_shape.ld = ldx;
-      lora_forward<S>(c, xin, ldx, y, ldy);
-    };
-    if (observer_) observer_(l, LinearInput::Attention, a_in, N, C);
-    if (w.fused_qkv()) {
-      linear_fwd<S>(qkv, a_in, w.qkv_w, w.qkv_b, N, C, W, w.qkv_p);  // column-parallel (f)
-      lora(kLoraQKV, a_in, C, C, qkv, W, W, C, 0);
-    } else {
-      linear_fwd<S>(qkv, W, a_in, C, w.q_w, w.q_b, N, C, Ql, w.q_p);
-      linear_fwd<S>(sub(qkv, Ql, N * W - Ql), W, a_in, C, w.k_w, w.k_b, N, C, KVl, w.k_p);
-      linear_fwd<S>(sub(qkv, Ql + KVl, N * W - Ql - KVl), W, a_in, C, w.v_w, w.v_b, N, C, KVl, w.v_p);
-      lora(kLoraQ, a_in, C, C, qkv, W, Ql, C, 0);
-      lora(kLoraK, a_in, C, C, sub(qkv, Ql, N * W - Ql), W, KVl, C, 0);
-      lora(kLoraV, a_in, C, C, sub(qkv, Ql + KVl, N * W - Ql - KVl), W, KVl, C, 0);
-    }
-    if (cfg_.positions == PositionKind::Rotary)
-      rope_forward<S>(qkv, N, T, 0, int(d.NHl), int(d.NKVl), int(d.hd), cfg_.rope_theta);
-    if (tiled) tiled_attention_forward<S>(atty, att, qkv, key_mask, shape, S(drop.attn), key(uint32_t(l + 1), 1));
-    else attention_forward<S>(atty, att, attd, qkv, key_mask, shape, S(drop.attn), key(uint32_t(l + 1), 1));
-    View1<S> ctx = atty;  // o_proj input: the context, or ξ_h·context with head gates (atty keeps the ungated one)
-    if (gated) {
-      head_gate_forward<S>(a.attg, atty, sub(gate_dev_, li * d.NHl, d.NHl), N, int(d.NHl), int(d.hd));
-      ctx = sub(a.attg, 0, N * Ql);
-    }
-    if (observer_) observer_(l, LinearInput::AttentionOutput, ctx, N, Ql);
-    linear_fwd<S>(a.branch, ctx, w.o_w, none, N, Ql, C, w.o_p);  // row-parallel partial
-    lora(kLoraO, ctx, Ql, Ql, a.branch, C, C, d.NH * d.hd, mp_.tp_rank * Ql);  // joins the partial sum
-    tp_sum(mp_, a.branch, N * C);                          // (g)
-    if (w.o_b.extent(0) > 0) bias_add_forward<S>(a.branch, w.o_b, N, C);
-    residual_add(res2, x, key(uint32_t(l + 1), 2));
-    // MLP: pre-norm res3 = res2 + drop(mlp(norm2(res2))); post-norm h = norm1(res2), n2 = norm2(h + drop(mlp(h)))
-    View1<S> m_in;
-    if (cfg_.pre_norm) {
-      norm_forward<S>(cfg_, n2, n2_mean, n2_rstd, res2, w.n2w, w.n2b, N, C);
-      m_in = n2;
-    } else {
-      norm_forward<S>(cfg_, n1, n1_mean, n1_rstd, res2, w.n1w, w.n1b, N, C);
-      m_in = n1;
-    }
-    if (observer_) observer_(l, LinearInput::Mlp, m_in, N, C);
-    if (cfg_.activation == Activation::SwiGLU) {
-      linear_fwd<S>(fch, Fh, m_in, C, w.gate_w, none, N, C, Fl, w.gate_p);  // column-parallel (f)
-      linear_fwd<S>(sub(fch, Fl, N * Fh - Fl), Fh, m_in, C, w.up_w, none, N, C, Fl, w.up_p);
-      lora(kLoraGate, m_in, C, C, fch, Fh, Fl, C, 0);
-      lora(kLoraUp, m_in, C, C, sub(fch, Fl, N * Fh - Fl), Fh, Fl, C, 0);
-      swiglu_forward<S>(fact, fch, N, Fl);
-    } else {
-      linear_fwd<S>(fch, m_in, w.fc_w, w.fc_b, N, C, Fl, w.fc_p);  // column-parallel (f)
-      lora(kLoraFC, m_in, C, C, fch, Fl, Fl, C, 0);
-      if (cfg_.activation == Activation::GeluErf) gelu_erf_forward<S>(fact, fch, N * Fl);
-      else gelu_forward<S>(fact, fch, N * Fl);
-    }
-    if (observer_) observer_(l, LinearInput::MlpOutput, fact, N, Fl);
-    linear_fwd<S>(a.branch, fact, w.proj_w, none, N, Fl, C, w.proj_p);  // row-parallel partial
-    lora(kLoraProj, fact, Fl, Fl, a.branch, C, C, d.F, mp_.tp_rank * Fl);
-    tp_sum(mp_, a.branch, N * C);                             // (g)
-    if (w.proj_b.extent(0) > 0) bias_add_forward<S>(a.branch, w.proj_b, N, C);
-    residual_add(res3, cfg_.pre_norm ? res2 : n1, key(uint32_t(l + 1), 3));
-    if (!cfg_.pre_norm) {
-      norm_forward<S>(cfg_, n2, n2_mean, n2_rstd, res3, w.n2w, w.n2b, N, C);
-      x = n2;
-    } else {
-      x = res3;
-    }
-  }
+  if (gated && a.attg.extent(0) < size_t(N * d.Ql)) a.attg = View1<S>("attg", size_t(a.capacity_rows * d.Ql));
+  for (int64_t li = 0; li < L; ++li) forward_block(a, li, false);
+  const View1<S> x = L > 0 ? a.block_output(cfg_, L - 1) : sub(a.x0, 0, N * C);
 
   if (!last) {
     a.backward_ready = true;
@@ -409,7 +414,8 @@ S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, c
   template S Transformer<S>::forward_stage(int, const ModelInputs&, int, int, const ForwardOptions&,           \
                                            const View1<S>&);                                                     \
   template S Transformer<S>::forward_stage(int, const int32_t*, const int32_t*, int, int, const ForwardOptions&, \
-                                           const View1<S>&);
+                                           const View1<S>&);                                                     \
+  template void Transformer<S>::forward_block(Activations&, int64_t, bool);
 TESSERA_INSTANTIATE_FORWARD(float)
 TESSERA_INSTANTIATE_FORWARD(double)
 

@@ -249,7 +249,12 @@ struct Transformer<S>::Activations {
   int alloc_T = 0;
   bool alloc_tiled = false;  // att holds [L,B,NHl,T] logsumexps (model.attention = tiled)
   bool alloc_dropout = false;
+  RecomputeKind alloc_recompute = RecomputeKind::None;
   bool allocated = false;
+  // Layout per train.recompute: full keeps one layer of block intermediates (reused by every block, recomputed
+  // before each block's backward) and every block's output (the next block's input: res3 pre-norm, n2
+  // post-norm); selective (materialized attention) keeps one layer of probabilities (att, attd).
+  bool recompute_full = false, recompute_probs = false;
 
   ForwardOptions opt;
   DropoutRates drop;
@@ -286,7 +291,7 @@ struct Transformer<S>::Activations {
   void ensure(const Dims& d, const TransformerConfig& c, bool first, bool last, int B_, int T_, bool need_dropout) {
     const int64_t N = int64_t(B_) * T_;
     if (!allocated || N > capacity_rows || T_ != alloc_T || (need_dropout && !alloc_dropout) ||
-        (c.attention == AttentionKind::Tiled) != alloc_tiled)
+        (c.attention == AttentionKind::Tiled) != alloc_tiled || c.recompute != alloc_recompute)
       allocate(d, c, first, last, std::max(N, capacity_rows), T_, need_dropout || alloc_dropout);
     B = B_;
     T = T_;
@@ -304,6 +309,12 @@ struct Transformer<S>::Activations {
     alloc_T = T_;
     alloc_dropout = dropout;
     alloc_tiled = tiled;
+    alloc_recompute = c.recompute;
+    recompute_full = c.recompute == RecomputeKind::Full;
+    recompute_probs = recompute_full || (c.recompute == RecomputeKind::Selective && !tiled);
+    const int64_t Lm = recompute_full ? 1 : L;   // layers of block intermediates held
+    const int64_t La = recompute_probs ? 1 : L;  // layers of attention probabilities held
+    const int64_t Lres3 = recompute_full && !c.pre_norm ? 1 : L, Ln2 = recompute_full && c.pre_norm ? 1 : L;
     auto f = [](const char* name, int64_t n) { return View1<S>(std::string(name), size_t(n)); };
     tokens = View1<int32_t>("tokens", N);
     types = View1<int32_t>("types", N);
@@ -319,20 +330,20 @@ struct Transformer<S>::Activations {
       }
     }
     x0 = f("x0", N * C);
-    n1 = f("n1", L * N * C);
-    n1_mean = f("n1_mean", L * N);
-    n1_rstd = f("n1_rstd", L * N);
-    qkv = f("qkv", L * N * d.W);
-    atty = f("atty", L * N * d.Ql);
-    att = f("att", L * att_rows);
-    if (dropout && !tiled) attd = f("attd", L * att_rows);
-    res2 = f("res2", L * N * C);
-    n2 = f("n2", L * N * C);
-    n2_mean = f("n2_mean", L * N);
-    n2_rstd = f("n2_rstd", L * N);
-    fch = f("fch", L * N * d.Fh);
-    fact = f("fact", L * N * d.Fl);
-    res3 = f("res3", L * N * C);
+    n1 = f("n1", Lm * N * C);
+    n1_mean = f("n1_mean", Lm * N);
+    n1_rstd = f("n1_rstd", Lm * N);
+    qkv = f("qkv", Lm * N * d.W);
+    atty = f("atty", Lm * N * d.Ql);
+    att = f("att", La * att_rows);
+    if (dropout && !tiled) attd = f("attd", La * att_rows);
+    res2 = f("res2", Lm * N * C);
+    n2 = f("n2", Ln2 * N * C);
+    n2_mean = f("n2_mean", Lm * N);
+    n2_rstd = f("n2_rstd", Lm * N);
+    fch = f("fch", Lm * N * d.Fh);
+    fact = f("fact", Lm * N * d.Fl);
+    res3 = f("res3", Lres3 * N * C);
     if (last) {
       if (c.final_norm) {
         lnf = f("lnf", N * C);
@@ -384,13 +395,49 @@ struct Transformer<S>::Activations {
     if (!first) dx0 = f("dx0", N * C);
     if (c.lora.enabled()) {
       const int64_t r = c.lora.r, max_in = std::max({C, d.Ql, d.Fl});
-      lora_u = f("lora_u", L * kLoraSites * N * r);
+      lora_u = f("lora_u", Lm * kLoraSites * N * r);
       lora_du = f("lora_du", N * r);
       if (c.lora.dropout > 0) {
         lora_xd = f("lora_xd", N * max_in);
         lora_dxd = f("lora_dxd", N * max_in);
       }
     }
+  }
+
+  // Index of the layer slot that holds local layer li's block intermediates / probabilities.
+  int64_t mid_layer(int64_t li) const { return recompute_full ? 0 : li; }
+  int64_t att_layer(int64_t li) const { return recompute_probs ? 0 : li; }
+
+  // Local layer li's slices of the block buffers (the current B, T).
+  struct Block {
+    View1<S> n1, n1_mean, n1_rstd, qkv, atty, att, attd, res2, n2, n2_mean, n2_rstd, fch, fact, res3;
+  };
+  Block block(const TransformerConfig& c, const Dims& d, int64_t li) const {
+    const int64_t N = int64_t(B) * T, C = d.C, m = mid_layer(li), p = att_layer(li);
+    const int64_t AT = alloc_tiled ? 1 : T, att_n = N * d.NHl * AT;
+    const int64_t out_layer_res3 = recompute_full && !c.pre_norm ? 0 : li;
+    const int64_t out_layer_n2 = recompute_full && c.pre_norm ? 0 : li;
+    Block k;
+    k.n1 = sub(n1, m * N * C, N * C);
+    k.n1_mean = sub(n1_mean, m * N, N);
+    k.n1_rstd = sub(n1_rstd, m * N, N);
+    k.qkv = sub(qkv, m * N * d.W, N * d.W);
+    k.atty = sub(atty, m * N * d.Ql, N * d.Ql);
+    k.att = sub(att, p * att_n, att_n);
+    if (drop.attn > 0 && !alloc_tiled) k.attd = sub(attd, p * att_n, att_n);
+    k.res2 = sub(res2, m * N * C, N * C);
+    k.n2 = sub(n2, out_layer_n2 * N * C, N * C);
+    k.n2_mean = sub(n2_mean, m * N, N);
+    k.n2_rstd = sub(n2_rstd, m * N, N);
+    k.fch = sub(fch, m * N * d.Fh, N * d.Fh);
+    k.fact = sub(fact, m * N * d.Fl, N * d.Fl);
+    k.res3 = sub(res3, out_layer_res3 * N * C, N * C);
+    return k;
+  }
+  // Output of local layer li (the next block's input), kept in every recompute mode.
+  View1<S> block_output(const TransformerConfig& c, int64_t li) const {
+    const int64_t N = int64_t(B) * T, C = c.n_embd;
+    return sub(c.pre_norm ? res3 : n2, li * N * C, N * C);
   }
 
   size_t bytes() const {

@@ -57,7 +57,7 @@ LoraCall<S> Transformer<S>::lora_call(const Activations& a, int64_t li, int site
   c.b = params_.value(lora_b_name(module));
   c.ga = params_.grad(lora_a_name(module));
   c.gb = params_.grad(lora_b_name(module));
-  c.u = sub(a.lora_u, (li * kLoraSites + site) * N * r, N * r);
+  c.u = sub(a.lora_u, (a.mid_layer(li) * kLoraSites + site) * N * r, N * r);
   c.du_scratch = sub(a.lora_du, 0, N * r);
   c.N = N;
   c.in = in;

@@ -40,11 +40,18 @@ MemoryEstimate estimate_training_memory(const RunConfig& cfg) {
   // Per block and micro-batch: ~ 16·C + 2·F floats per token (norms, q/k/v, attention
   // output, projections, MLP input/activation) plus the attention probabilities.
   // model.attention = tiled keeps one logsumexp per row instead of the probabilities (and their dropout copy).
-  const double probs = m.attention == AttentionKind::Tiled ? B * (H / tp) * T : 2 * B * (H / tp) * T * T;
+  const bool tiled = m.attention == AttentionKind::Tiled;
+  const double probs = tiled ? B * (H / tp) * T : 2 * B * (H / tp) * T * T;
   const double per_block = B * T * (16 * C + 2 * F) / tp + probs;
   const double logits = 2 * B * T * V / tp;  // logits and their gradient
   const double in_flight = std::min(pp, double(std::max(1, cfg.train.grad_accum_steps)));
-  e.activation_bytes = f * (in_flight * blocks_per_stage * per_block + logits);
+  // train.recompute: full keeps each block's output (B·T·C, the next block's input) and one block's
+  // intermediates; selective keeps one block's probabilities (a no-op with tiled attention).
+  double per_stage = blocks_per_stage * per_block;
+  if (m.recompute == RecomputeKind::Full) per_stage = blocks_per_stage * B * T * C + per_block;
+  else if (m.recompute == RecomputeKind::Selective && !tiled) per_stage = blocks_per_stage * (per_block - probs) + probs;
+  e.activation_bytes = f * (in_flight * per_stage + logits);
+  e.recompute = m.recompute;
   return e;
 }
 
@@ -114,7 +121,9 @@ std::string describe(const MemoryEstimate& m) {
   return "memory estimate per rank: " + format_bytes(m.total()) + " (" + params + " parameters on the largest stage: " +
          "weights " + format_bytes(m.params_bytes) + ", gradients " + format_bytes(m.grads_bytes) + ", AdamW moments " +
          format_bytes(m.optimizer_bytes) + ", checkpoint staging " + format_bytes(m.checkpoint_bytes) +
-         ", activations " + format_bytes(m.activation_bytes) + ")";
+         ", activations " + format_bytes(m.activation_bytes) +
+         (m.recompute == RecomputeKind::None ? std::string() : std::string(" with recompute ") + recompute_name(m.recompute)) +
+         ")";
 }
 
 void check_training_memory(const RunConfig& cfg, MPI_Comm world) {

@@ -17,7 +17,9 @@ struct MemoryEstimate {
   double grads_bytes = 0;
   double optimizer_bytes = 0;   // AdamW exp_avg + exp_avg_sq (÷ dp with ZeRO-1)
   double checkpoint_bytes = 0;  // host staging of params + moments while saving / loading
-  double activation_bytes = 0;  // forward activations kept for backward (1F1B: up to pp micro-batches)
+  double activation_bytes = 0;  // forward activations kept for backward (1F1B: up to pp micro-batches; less with
+                                // train.recompute)
+  RecomputeKind recompute = RecomputeKind::None;  // train.recompute the activation figure assumes
   double total() const { return params_bytes + grads_bytes + optimizer_bytes + checkpoint_bytes + activation_bytes; }
 };
 

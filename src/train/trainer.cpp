@@ -384,7 +384,9 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
                         {"tp", grid.tp_size()},
                         {"pp", grid.pp_size()},
                         {"zero1", par.zero1},
-                        {"optimizer_state_bytes_per_rank", opt.state_bytes()}});
+                        {"optimizer_state_bytes_per_rank", opt.state_bytes()},
+                        {"recompute", cfg.train.recompute},
+                        {"activation_bytes_estimate_per_rank", estimate_training_memory(cfg).activation_bytes}});
 
   // Seconds per phase over the run (rank 0's view) for the end-of-run summary.
   std::map<std::string, double> phase_total;
@@ -562,6 +564,7 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
                      {{"phase_ms", phase_ms},
                       {"comm_wait_ms", wait_ms},
                       {"peak_rss_mb_max_rank", max_rss},
+                      {"activation_mb", double(model.activation_bytes()) / 1048576.0},  // this rank's buffers
                       {"rank_skew", median > 0 ? times.back() / median : 1.0},
                       {"peak_gflops_job", job_peak_gflops}});
       // Bytes this rank handed to each axis' collectives and messages during the step.
