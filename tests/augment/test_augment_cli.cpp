@@ -10,6 +10,7 @@
 #include <mpi.h>
 #include <Kokkos_Core.hpp>
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <set>
 #include <sstream>
@@ -260,4 +261,29 @@ TEST(AugmentCli, TrainingWithSmoteRunsOnOneRankAndOnADpGrid) {
   auto e = run_tessera("train " + (dir / "even.toml").string());
   EXPECT_NE(e.exit_code, 0);
   EXPECT_NE(e.output.find("no minority class"), std::string::npos) << e.output;
+}
+
+// The bundled SmolLM2-135M-Instruct as the generator (the slow one: import + 3 candidates).
+TEST(AugmentCli, SmolLM2GeneratesEnglishMinoritySentences) {
+  const std::string gguf = source_dir() + "/.cache/assets/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
+  ASSERT_TRUE(std::filesystem::exists(gguf)) << "SmolLM2 asset missing: " << gguf << " not found; run scripts/fetch_assets.sh";
+  const auto dir = fresh_dir("augment_smollm2");
+  const std::string train = write_train_csv(dir);
+  const std::string h5 = (dir / "smollm2.h5").string();
+  auto im = run_tessera("import --from " + gguf + " --out " + h5);
+  ASSERT_EQ(im.exit_code, 0) << im.output;
+  auto r = run_tessera("augment --input " + train + " --output " + (dir / "o.csv").string() + " --generator " + h5 +
+                       " --tokenizer " + gguf + " --count 2 --shots 3 --max-new-tokens 24 --seed 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("3 candidates, removed:"), std::string::npos) << r.output;
+  tessera::ClassificationReadOptions ro;
+  const auto d = tessera::read_classification((dir / "o.csv").string(), ro);
+  ASSERT_GE(d.examples.size(), 25u) << r.output;
+  for (size_t i = 24; i < d.examples.size(); ++i) {
+    const std::string& t = d.examples[i].text;
+    int letters = 0, spaces = 0;
+    for (char c : t) letters += std::isalpha(static_cast<unsigned char>(c)) != 0, spaces += c == ' ';
+    EXPECT_GE(spaces, 2) << t;  // at least three words
+    EXPECT_GT(letters, int(t.size()) / 2) << t;
+  }
 }
