@@ -10,6 +10,7 @@
 //   calibrate CONFIG.toml        ECE/MCE/Brier/NLL, reliability diagram, temperature scaling
 //   import / export              Hugging Face safetensors + config.json / GGUF ↔ Tessera checkpoint
 //   quantize / prune             compress a float32 checkpoint (docs/compression.md)
+//   augment --input … --output   synthetic minority data (LM generation, perturbation)
 // Any error on any rank prints "tessera: error [rank r/n (dp d, pp p, tp t) on host H]: …"
 // (the rank context; without a grid yet "rank r/n on host H") and ends the whole
 // job with a non-zero exit (MPI_Abort when more than one rank).
@@ -19,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include "src/cli/augment_command.hpp"
 #include "src/cli/calibrate_command.hpp"
 #include "src/cli/commands.hpp"
 #include "src/cli/compress_command.hpp"
@@ -48,6 +50,7 @@ int main(int argc, char** argv) {
   tessera::register_import_export(app);
   tessera::register_tune(app);
   tessera::register_compress(app);
+  tessera::register_augment(app);
 
   int rc = 0;
   try {
@@ -67,6 +70,7 @@ int main(int argc, char** argv) {
     if (rc < 0) rc = tessera::run_compress(MPI_COMM_WORLD);
     if (rc < 0) rc = tessera::run_explain(MPI_COMM_WORLD);
     if (rc < 0) rc = tessera::run_calibrate(MPI_COMM_WORLD);
+    if (rc < 0) rc = tessera::run_augment(MPI_COMM_WORLD);
     if (rc < 0) rc = tessera::run_command(cl, MPI_COMM_WORLD);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "tessera: error [%s]: %s\n", tessera::rank_context().c_str(), e.what());

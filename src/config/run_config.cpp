@@ -91,6 +91,8 @@ const std::vector<Field>& fields() {
       TESSERA_FIELD("train", "label_smoothing", train.label_smoothing),
       TESSERA_FIELD("train", "class_weights", train.class_weights),
       TESSERA_FIELD("train", "resample", train.resample),
+      TESSERA_FIELD("train", "smote_ratio", train.smote_ratio),
+      TESSERA_FIELD("train", "smote_k", train.smote_k),
       TESSERA_FIELD("train", "freeze", train.freeze),
       TESSERA_FIELD("train", "freeze_embeddings", train.freeze_embeddings),
       TESSERA_FIELD("train", "freeze_blocks", train.freeze_blocks),
@@ -591,6 +593,8 @@ class Parser {
     check(c, t.label_smoothing >= 0 && t.label_smoothing < 1, "train.label_smoothing", "in [0, 1)");
     one_of(c, t.resample, {"none", "oversample", "undersample"}, "train.resample");
     one_of(c, t.recompute, {"none", "full", "selective"}, "train.recompute");
+    check(c, t.smote_ratio >= 0 && t.smote_ratio <= 64, "train.smote_ratio", "in [0, 64] (0 = off)");
+    check(c, t.smote_k >= 1, "train.smote_k", ">= 1");
     const LoraConfig& lo = c.model.transformer.lora;
     check(c, lo.r >= 0, "lora.r", ">= 0 (0 = no LoRA)");
     check(c, lo.alpha > 0, "lora.alpha", "> 0");

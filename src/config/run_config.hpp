@@ -52,6 +52,8 @@ struct TrainSection {  // [train]
   double label_smoothing = 0;        // classification heads
   std::string class_weights = "";    // "" | "balanced" | "1.0,2.5" | "neg=1,pos=2.5"
   std::string resample = "none";     // none | oversample | undersample (sequence classification)
+  double smote_ratio = 0;            // SMOTE on pooled head inputs: synthetic rows per minority row (0 = off)
+  int smote_k = 5;                   // SMOTE: neighbours to interpolate towards
   // Freezing (docs/peft.md): frozen parameters get no gradient and no optimizer state.
   std::vector<std::string> freeze;   // glob patterns (* ?) on parameter names, e.g. "h.*.attn.*"
   bool freeze_embeddings = false;    // token/position/type tables and the embedding norm

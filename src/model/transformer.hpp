@@ -31,6 +31,7 @@
 #include "kernels/counter_rng.hpp"
 #include "kernels/views.hpp"
 #include "src/model/model_parallel.hpp"
+#include "src/model/smote_rows.hpp"
 #include "src/model/transformer_config.hpp"
 #include "src/tensor/ignore_index.hpp"
 #include "src/tensor/parameter_set.hpp"
@@ -112,6 +113,11 @@ class Transformer {
   // Classification losses: per-class weights (empty = 1; PyTorch CrossEntropyLoss
   // semantics, mean over Σ weight[label]) and label smoothing ε.
   void set_loss_options(std::vector<double> class_weights, double label_smoothing);
+
+  // SMOTE on the sequence-classification head's input (src/model/smote_rows.hpp):
+  // training forwards with labels append synthetic pooled rows; nullptr = off.
+  void set_smote(std::shared_ptr<SmoteRows> smote) { smote_ = std::move(smote); }
+  const SmoteRows* smote() const { return smote_.get(); }
 
   // Forward of the whole model (pp = 1). With labels returns the mean loss and
   // keeps what backward needs; without returns 0 and leaves logits().
@@ -213,6 +219,7 @@ class Transformer {
   LinearObserver observer_;
   std::vector<double> class_weights_;
   double label_smoothing_ = 0;
+  std::shared_ptr<SmoteRows> smote_;
   // LoRA module name per (local layer, site), "" = no adapter there.
   std::vector<std::array<std::string, 9>> lora_modules_;
   bool lora_merged_ = false;
@@ -222,6 +229,7 @@ class Transformer {
   LoraCall<S> lora_call(const Activations& a, int64_t li, int site, int64_t in, int64_t out, int64_t in_full,
                         int64_t col0) const;
   void lora_apply_merge(double sign);
+  int append_smote_rows(Activations& a, const int32_t* labels, int B, const ForwardOptions& opt);
   View1<S> embedding_override_, embedding_grad_;
   std::vector<double> head_gates_;   // [n_layer·n_head], empty = none
   View1<S> gate_dev_, gate_grad_dev_;  // [L·NHl] this stage's layers, this rank's heads

@@ -90,10 +90,12 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
         break;
       }
       case HeadKind::SequenceClassification: {
-        const int64_t BC = int64_t(B) * C;
-        zero(a.dhead_logits, int64_t(B) * K);
+        // Rows B.. are SMOTE's synthetic head inputs: head gradients only (the gather takes B rows).
+        const int Bh = B + a.smote_rows;
+        const int64_t BC = int64_t(Bh) * C;
+        zero(a.dhead_logits, int64_t(Bh) * K);
         const S scale = a.weight_sum > 0 ? S(loss_scale / a.weight_sum) : S(0);
-        classification_loss_backward<S>(a.dhead_logits, a.head_logits, a.head_lse, a.labels, class_w, B, int(K),
+        classification_loss_backward<S>(a.dhead_logits, a.head_logits, a.head_lse, a.labels, class_w, Bh, int(K),
                                         S(label_smoothing_), kIgnoreIndex, scale);
         // Walk back: classifier ← dropout (encoders) ← dense+tanh (BERT pooler / RoBERTa) ← dropout (RoBERTa) ← gather.
         const bool has_dense = !nm.pool_dense.empty();
@@ -105,7 +107,7 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
         const View1<S> cw = params_.value(nm.cls_out + ".weight");
         const View1<S> cb_g = cfg_.is_encoder() ? params_.grad(nm.cls_out + ".bias") : View1<S>();
         zero(a.ddense, BC);
-        linear_bwd<S>(a.ddense, params_.grad(nm.cls_out + ".weight"), cb_g, a.dhead_logits, cls_in, cw, B, C, K);
+        linear_bwd<S>(a.ddense, params_.grad(nm.cls_out + ".weight"), cb_g, a.dhead_logits, cls_in, cw, Bh, C, K);
         ready_prefix(nm.cls_out);
         View1<S> g = a.ddense;  // d(cls_in)
         if (drop_post) {
@@ -119,7 +121,7 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
           tanh_backward<S>(a.dtmp, a.dense_t, g, BC);  // d(dense)
           zero(a.dpooled, BC);
           linear_bwd<S>(a.dpooled, params_.grad(nm.pool_dense + ".weight"), params_.grad(nm.pool_dense + ".bias"),
-                        sub(a.dtmp, 0, BC), p_pre, params_.value(nm.pool_dense + ".weight"), B, C, C);
+                        sub(a.dtmp, 0, BC), p_pre, params_.value(nm.pool_dense + ".weight"), Bh, C, C);
           ready_prefix(nm.pool_dense);
           g = a.dpooled;  // d(p_pre)
         }

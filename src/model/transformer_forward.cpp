@@ -185,6 +185,26 @@ void Transformer<S>::forward_block(Activations& a, int64_t li, bool recomputing)
 }
 
 template <class S>
+int Transformer<S>::append_smote_rows(Activations& a, const int32_t* labels, int B, const ForwardOptions& opt) {
+  const int64_t C = cfg_.n_embd;
+  require(smote_->width() == C, "SMOTE: head input width " + std::to_string(smote_->width()) + " != model width " +
+                                    std::to_string(C));
+  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), sub(a.pooled, 0, int64_t(B) * C));
+  std::vector<double> x(size_t(int64_t(B) * C));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = double(host(i));
+  // At most B synthetic rows: the head buffers hold B·T ≥ 2B rows.
+  const SmoteBatch sb = smote_->synthesize(x.data(), labels, B, a.T > 1 ? B : 0, opt.step,
+                                           uint64_t(mp_.dp_rank));
+  const int ns = int(sb.count());
+  if (ns == 0) return 0;
+  auto rows = Kokkos::create_mirror_view(sub(a.pooled, int64_t(B) * C, int64_t(ns) * C));
+  for (int64_t i = 0; i < int64_t(ns) * C; ++i) rows(i) = S(sb.rows[size_t(i)]);
+  Kokkos::deep_copy(sub(a.pooled, int64_t(B) * C, int64_t(ns) * C), rows);
+  upload(sub(a.labels, B, ns), sb.labels.data(), ns);
+  return ns;
+}
+
+template <class S>
 S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, const ForwardOptions& opt,
                                 const View1<S>& input_hidden) {
   const FamilyNames nm(cfg_);
@@ -303,9 +323,9 @@ S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, c
   }
   const View1<S> class_w = a.class_w;
   // pooler / classification dense: p_out = tanh(W·p + b)
-  auto dense_tanh = [&](const std::string& base, const View1<S>& p) {
-    linear_fwd<S>(a.dense, p, params_.value(base + ".weight"), params_.value(base + ".bias"), B, C, C);
-    tanh_forward<S>(a.dense_t, a.dense, int64_t(B) * C);
+  auto dense_tanh = [&](const std::string& base, const View1<S>& p, int rows) {
+    linear_fwd<S>(a.dense, p, params_.value(base + ".weight"), params_.value(base + ".bias"), rows, C, C);
+    tanh_forward<S>(a.dense_t, a.dense, int64_t(rows) * C);
   };
   auto gather_pooled = [&] {
     const std::vector<int32_t> rows = pooled_rows(cfg_, in, B, T);
@@ -318,7 +338,7 @@ S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, c
     case HeadKind::None:
       if (cfg_.pooler) {
         gather_pooled();
-        dense_tanh("pooler.dense", a.pooled);
+        dense_tanh("pooler.dense", a.pooled, B);
       }
       break;
     case HeadKind::CausalLM: {
@@ -348,23 +368,26 @@ S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, c
     }
     case HeadKind::SequenceClassification: {
       gather_pooled();
+      // SMOTE: synthetic rows B.. of the head input (and labels), head-only gradients.
+      a.smote_rows = with_targets && opt.training && smote_ ? append_smote_rows(a, in.labels, B, opt) : 0;
+      const int Bh = B + a.smote_rows;  // rows through the head
       View1<S> p = a.pooled;
       if (cfg_.family == Family::RoBERTa && drop.head > 0) {
-        dropout_forward<S>(a.pooled_d, p, int64_t(B) * C, S(drop.head), key(head_layer, 1), sample_offset * C);
+        dropout_forward<S>(a.pooled_d, p, int64_t(Bh) * C, S(drop.head), key(head_layer, 1), sample_offset * C);
         p = a.pooled_d;
       }
       if (!nm.pool_dense.empty()) {
-        dense_tanh(nm.pool_dense, p);
+        dense_tanh(nm.pool_dense, p, Bh);
         p = a.dense_t;
       }
       if (cfg_.is_encoder() && drop.head > 0) {
-        dropout_forward<S>(a.dense_d, p, int64_t(B) * C, S(drop.head), key(head_layer, 2), sample_offset * C);
+        dropout_forward<S>(a.dense_d, p, int64_t(Bh) * C, S(drop.head), key(head_layer, 2), sample_offset * C);
         p = a.dense_d;
       }
       const View1<S> cb = cfg_.is_encoder() ? params_.value(nm.cls_out + ".bias") : View1<S>();
-      linear_fwd<S>(a.head_logits, p, params_.value(nm.cls_out + ".weight"), cb, B, C, K);
+      linear_fwd<S>(a.head_logits, p, params_.value(nm.cls_out + ".weight"), cb, Bh, C, K);
       if (!with_targets) break;
-      loss = classification_loss_forward<S>(a.head_lse, a.head_logits, a.labels, class_w, B, int(K),
+      loss = classification_loss_forward<S>(a.head_lse, a.head_logits, a.labels, class_w, Bh, int(K),
                                              S(label_smoothing_), kIgnoreIndex, &a.weight_sum);
       a.num_valid = count_valid_targets(a.labels, B, kIgnoreIndex);
       break;

@@ -263,6 +263,7 @@ struct Transformer<S>::Activations {
   bool has_mask = false;
   bool x0_overridden = false;  // integrated gradients: x0 came from set_embedding_override
   int64_t num_valid = 0;
+  int smote_rows = 0;  // synthetic head-input rows after the B real ones (SMOTE)
   S weight_sum = 0, weight_sum_end = 0;  // classification / QA end loss normalisers
 
   View1<int32_t> tokens, types, mask, labels, pooled_rows;  // [N], [N], [N], [2N], [B]

@@ -371,6 +371,13 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
     for (double x : class_weights) w += (w.empty() ? "" : ", ") + fmt_double(x);
     log.message("class weights [" + w + "]");
   }
+  if (!data.smote_minority.empty()) {
+    std::string names;
+    for (size_t c = 0; c < data.smote_minority.size(); ++c)
+      if (data.smote_minority[c]) names += (names.empty() ? "" : ", ") + std::to_string(c);
+    log.message("SMOTE on pooled head inputs: " + fmt_double(cfg.train.smote_ratio) + " synthetic rows per minority row, k " +
+                std::to_string(cfg.train.smote_k) + ", minority class ids [" + names + "]");
+  }
   log.message(std::string("model ") + family_name(mc.family) + " (" + head_name(mc.head) + "): " + std::to_string(mc.n_layer) + " layers, " + std::to_string(mc.n_head) + " heads, width " +
               std::to_string(mc.n_embd) + ", " + std::to_string(mc.num_parameters()) + " parameters; grid dp " +
               std::to_string(grid.dp_size()) + " × tp " + std::to_string(grid.tp_size()) + " × pp " +

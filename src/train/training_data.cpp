@@ -4,6 +4,7 @@
 #include <sstream>
 #include "src/runtime/error.hpp"
 #include "src/tensor/ignore_index.hpp"
+#include "src/model/smote_rows.hpp"
 #include "src/train/class_balance.hpp"
 #include "src/train/resampling_sampler.hpp"
 #include "src/train/task_batch_loader.hpp"
@@ -38,6 +39,15 @@ void open_task_data(TrainingData& d, const RunConfig& cfg, const ProcessGrid& gr
   d.loader = std::make_unique<TaskBatchLoader>(*d.task_data, cfg.data.train_split, cfg.train.micro_batch_size,
                                                cfg.data.shuffle, cfg.train.seed, grid.dp_rank(), grid.dp_size(), mode);
   d.has_validation = !cfg.data.validation_split.empty() && d.task_data->has_split(cfg.data.validation_split);
+  if (cfg.train.smote_ratio > 0) {
+    require(want == HeadKind::SequenceClassification,
+            "train.smote_ratio needs a sequence-classification dataset and model.head = \"sequence_classification\"");
+    d.smote_minority = minority_classes(d.task_data->read_split(cfg.data.train_split).labels, int(mc.num_labels));
+    bool any = false;
+    for (char m : d.smote_minority) any = any || m;
+    require(any, "train.smote_ratio: the training split of '" + cfg.data.path +
+                     "' has no minority class (every class has the same count)");
+  }
   if (cfg.train.class_weights.empty()) return;
   require(want != HeadKind::QuestionAnswering, "train.class_weights needs a classification dataset");
   if (cfg.train.class_weights == "balanced") {

@@ -22,6 +22,7 @@ struct TrainingData {
   int seq_len = 0;                          // T: data.seq_len, or the task dataset's max_len
   bool has_validation = false;              // data.validation_split is present in the file
   std::vector<double> class_weights;        // empty = unweighted loss
+  std::vector<char> smote_minority;         // train.smote_ratio > 0: the classes SMOTE augments
 };
 
 // Opens cfg.data.path for this rank of `grid` (collective over comm).

@@ -45,6 +45,14 @@ TrainingRecipe::TrainingRecipe(const RunConfig& cfg, ProcessGrid& grid, const Tr
   counted_ = count_parameters(model_->params(), grid, model_->has_tied_copy(), model_->token_embedding_name());
   model_->init_weights(cfg.train.seed);
   model_->set_loss_options(data.class_weights, cfg.train.label_smoothing);
+  if (cfg.train.smote_ratio > 0) {
+    SmoteOptions so;
+    so.ratio = cfg.train.smote_ratio;
+    so.k = cfg.train.smote_k;
+    so.minority = data.smote_minority;
+    so.seed = cfg.train.seed;
+    model_->set_smote(std::make_shared<SmoteRows>(so, cfg.model.transformer.n_embd));
+  }
   std::vector<int> kept;  // model.init_blocks, resolved to a list by resolve_init_from
   if (!cfg.model.init_blocks.empty()) kept = parse_block_subset(cfg.model.init_blocks, 1 << 30, "model.init_blocks");
   if (!cfg.model.init_from.empty()) fresh_ = load_model_weights(*model_, cfg.model.init_from, comm, kept);
