@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 
+#include "io/adapter_file.hpp"
 #include "io/hf_checkpoint.hpp"
 #include "io/hf_config.hpp"
 #include "io/model_checkpoint.hpp"
@@ -22,6 +23,7 @@ struct ImportExportOptions {
   std::string checkpoint;  // export: Tessera checkpoint
   std::string out;         // import: checkpoint file; export: directory
   std::string format = "hf";
+  bool adapter = false;    // export: the LoRA adapter only
   GgufExportOptions gguf;  // --format gguf
 };
 
@@ -82,7 +84,29 @@ int run_export_gguf(const ImportExportOptions& o, MPI_Comm comm) {
   return 0;
 }
 
-int run_export(const ImportExportOptions& o, MPI_Comm comm) {
+int run_export_adapter(const ImportExportOptions& o, MPI_Comm comm) {
+  require(o.format == "tessera" || o.format == "peft",
+          "export --adapter: --format '" + o.format + "' is not supported (tessera: one HDF5 adapter file, peft: a "
+          "directory with adapter_model.safetensors + adapter_config.json)");
+  const LoraAdapter a = adapter_from_checkpoint(o.checkpoint, comm);
+  int64_t n = 0;
+  for (const auto& [name, t] : a.tensors) n += int64_t(t.data.size());
+  if (o.format == "peft") on_root(comm, [&] { write_peft_directory(o.out, a); });
+  else write_adapter_file(o.out, a, comm);
+  if (rank_of(comm) == 0)
+    std::printf("tessera export --adapter: %s -> %s%s\n  LoRA r=%d alpha=%g dropout=%g, %zu tensors, %lld parameters\n",
+                o.checkpoint.c_str(), o.out.c_str(),
+                o.format == "peft" ? "/{adapter_model.safetensors,adapter_config.json}" : "", a.base.lora.r,
+                a.base.lora.alpha, a.base.lora.dropout, a.tensors.size(), static_cast<long long>(n));
+  return 0;
+}
+
+int run_export(ImportExportOptions o, MPI_Comm comm) {
+  if (o.adapter) {
+    if (o.format == "hf") o.format = "tessera";
+    return run_export_adapter(o, comm);
+  }
+  require(o.format != "tessera" && o.format != "peft", "export: --format " + o.format + " needs --adapter");
   if (o.format == "gguf") return run_export_gguf(o, comm);
   require(o.format == "hf", "export: --format '" + o.format + "' is not supported (hf, gguf)");
   require(o.gguf.quant.empty() && o.gguf.tokenizer.empty() && o.gguf.name.empty(),
@@ -108,7 +132,11 @@ void register_import_export(CLI::App& app) {
   o.export_cmd->add_option("--checkpoint", o.checkpoint, "Tessera checkpoint (.h5)")->required();
   o.export_cmd->add_option("--out", o.out, "hf: directory for model.safetensors + config.json; gguf: the .gguf file")
       ->required();
-  o.export_cmd->add_option("--format", o.format, "output format (hf | gguf)")->check(CLI::IsMember({"hf", "gguf"}));
+  o.export_cmd->add_flag("--adapter", o.adapter,
+                         "LoRA checkpoint: write only the adapter (lora_A/lora_B + task head); --format tessera (HDF5 "
+                         "file, default) or peft (directory)");
+  o.export_cmd->add_option("--format", o.format, "output format (hf | gguf; with --adapter: tessera | peft)")
+      ->check(CLI::IsMember({"hf", "gguf", "tessera", "peft"}));
   o.export_cmd->add_option("--quant", o.gguf.quant,
                            "gguf: type of float 2-D tensors and of packed ones stored otherwise (f32 | f16 | q8_0 | "
                            "q4_0 | q4_1); default: as the checkpoint holds them")
