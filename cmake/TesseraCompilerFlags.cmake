@@ -3,7 +3,7 @@
 # GCC 12.2's SLP vectoriser, tuned for AVX-512 CPUs, turns constant vector initialisers such as
 # {1,1,1,1,0,0,0,0} into a broadcast of the first element (cmake/probes/slp_constant_vector.cpp).
 # The probe is compiled and run with the chosen flags; where it fails, -fno-tree-slp-vectorize is added
-# (loop vectorisation stays on) and configure says so. docs/install.md "Compiler flags".
+# (loop vectorisation stays on) and configure says so. docs/architecture.md "Compiler flags".
 option(TESSERA_NATIVE "Compile for the build host's CPU (-march=native)" ON)
 set(_tessera_release "-O3")
 if(TESSERA_NATIVE)
