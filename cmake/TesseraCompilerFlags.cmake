@@ -9,31 +9,39 @@ set(_tessera_release "-O3")
 if(TESSERA_NATIVE)
   string(APPEND _tessera_release " -march=native")
 endif()
-if(NOT CMAKE_CROSSCOMPILING)
-  separate_arguments(_tessera_release_list UNIX_COMMAND "${_tessera_release}")
+
+# Sets ${ok} to TRUE when the probe, compiled with ${flags}, prints the right vector; ${output} gets what it printed.
+function(tessera_probe_slp flags ok output)
+  separate_arguments(flag_list UNIX_COMMAND "${flags}")
   unset(_tessera_probe_run CACHE)  # re-probe on every configure: the flags may have changed
-  unset(_tessera_probe_run2 CACHE)
-  try_run(_tessera_probe_run _tessera_probe_compiled ${CMAKE_BINARY_DIR}/probe_slp
-          ${CMAKE_CURRENT_LIST_DIR}/probes/slp_constant_vector.cpp
-          COMPILE_DEFINITIONS ${_tessera_release_list}
-          COMPILE_OUTPUT_VARIABLE _tessera_probe_log RUN_OUTPUT_VARIABLE _tessera_probe_out)
-  if(NOT _tessera_probe_compiled)
-    message(FATAL_ERROR "the compiler cannot build cmake/probes/slp_constant_vector.cpp with '${_tessera_release}':\n${_tessera_probe_log}")
+  try_run(_tessera_probe_run compiled ${CMAKE_BINARY_DIR}/probe_slp
+          ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/probes/slp_constant_vector.cpp
+          COMPILE_DEFINITIONS ${flag_list}
+          COMPILE_OUTPUT_VARIABLE log RUN_OUTPUT_VARIABLE out)
+  if(NOT compiled)
+    message(FATAL_ERROR "the compiler cannot build cmake/probes/slp_constant_vector.cpp with '${flags}':\n${log}")
   endif()
-  if(NOT _tessera_probe_run EQUAL 0)
-    string(STRIP "${_tessera_probe_out}" _tessera_probe_out)
+  string(STRIP "${out}" out)
+  set(${output} "${out}" PARENT_SCOPE)
+  if(_tessera_probe_run EQUAL 0)
+    set(${ok} TRUE PARENT_SCOPE)
+  else()
+    set(${ok} FALSE PARENT_SCOPE)
+  endif()
+endfunction()
+
+if(NOT CMAKE_CROSSCOMPILING)
+  tessera_probe_slp("${_tessera_release}" _tessera_ok _tessera_out)
+  if(NOT _tessera_ok)
     message(STATUS "Tessera: ${CMAKE_CXX_COMPILER_ID} ${CMAKE_CXX_COMPILER_VERSION} miscompiles constant vector "
-                   "initialisers with '${_tessera_release}' (SLP vectoriser; the probe printed '${_tessera_probe_out}'); adding -fno-tree-slp-vectorize")
+                   "initialisers with '${_tessera_release}' (SLP vectoriser; the probe printed '${_tessera_out}'); "
+                   "adding -fno-tree-slp-vectorize")
     string(APPEND _tessera_release " -fno-tree-slp-vectorize")
-    separate_arguments(_tessera_release_list UNIX_COMMAND "${_tessera_release}")
-    try_run(_tessera_probe_run2 _tessera_probe_compiled2 ${CMAKE_BINARY_DIR}/probe_slp2
-            ${CMAKE_CURRENT_LIST_DIR}/probes/slp_constant_vector.cpp
-            COMPILE_DEFINITIONS ${_tessera_release_list})
-    if(NOT _tessera_probe_run2 EQUAL 0)
+    tessera_probe_slp("${_tessera_release}" _tessera_ok _tessera_out)
+    if(NOT _tessera_ok)
       message(FATAL_ERROR "the compiler still miscompiles cmake/probes/slp_constant_vector.cpp with "
-                          "'${_tessera_release}'; configure with -DTESSERA_NATIVE=OFF")
+                          "'${_tessera_release}' (it printed '${_tessera_out}'); configure with -DTESSERA_NATIVE=OFF")
     endif()
   endif()
 endif()
 set(CMAKE_CXX_FLAGS_RELEASE "${_tessera_release} -DNDEBUG")
-set(TESSERA_RELEASE_FLAGS "${_tessera_release}" CACHE INTERNAL "the Release flags chosen by TesseraCompilerFlags")

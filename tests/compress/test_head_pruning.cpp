@@ -193,11 +193,8 @@ TEST(HeadPruning, GqaPrunesAKvHeadOnlyWithItsWholeGroup) {
   };
   EXPECT_EQ(zero_rows("layers.0.self_attn.q_proj.weight", 16),
             (std::vector<int>{1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0}));
-  const std::vector<int> kv_head0_zeroed = {1, 1, 1, 1, 0, 0, 0, 0};
-  const std::vector<int> k_rows = zero_rows("layers.0.self_attn.k_proj.weight", 8);
-  const std::vector<int> v_rows = zero_rows("layers.0.self_attn.v_proj.weight", 8);
-  EXPECT_EQ(k_rows, kv_head0_zeroed);
-  EXPECT_EQ(v_rows, kv_head0_zeroed);
+  EXPECT_EQ(zero_rows("layers.0.self_attn.k_proj.weight", 8), (std::vector<int>{1, 1, 1, 1, 0, 0, 0, 0}));
+  EXPECT_EQ(zero_rows("layers.0.self_attn.v_proj.weight", 8), (std::vector<int>{1, 1, 1, 1, 0, 0, 0, 0}));
   EXPECT_EQ(masks.count("layers.1.self_attn.k_proj.weight"), 0u) << "kv head 1 still serves query head 2";
   EXPECT_EQ(zero_rows("layers.1.self_attn.q_proj.weight", 16)[12], 1);
   EXPECT_EQ(zero_rows("layers.1.self_attn.q_proj.weight", 16)[11], 0);
