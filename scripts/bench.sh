@@ -109,7 +109,7 @@ run_decode() {
   OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads "$BUILD_DIR"/tessera generate --checkpoint "$d/smollm2_fp32.h5" \
     --tokenizer "$gguf" --prompt "$prompt" --max-new-tokens $((n + 1)) --temperature 0 --ignore-eos --timings \
     2> "$d/tessera.err" > "$d/tessera.txt" || { cat "$d/tessera.err" >&2; exit 1; }
-  /usr/bin/python3 -c "import json, sys; r = json.loads([l for l in open(sys.argv[1]) if l.startswith('{')][-1]); r.update(bench='decode', engine='tessera', weights='fp32 (Q4_1 dequantized)', threads=int(sys.argv[2]), text=open(sys.argv[3]).read()[len(sys.argv[4]):][:120]); print(json.dumps(r))" \
+  /usr/bin/python3 -c "import json, os, sys; r = json.loads([l for l in open(sys.argv[1]) if l.startswith('{')][-1]); r.update(bench='decode', engine='tessera', weights='fp32 (Q4_1 dequantized)', threads=int(sys.argv[2]), loadavg_1m=os.getloadavg()[0], text=open(sys.argv[3]).read()[len(sys.argv[4]):][:120]); print(json.dumps(r))" \
     "$d/tessera.err" "$threads" "$d/tessera.txt" "$prompt" | tee -a "$out"
   if "$venv/bin/python" -c "import llama_cpp" 2>/dev/null; then
     for w in "f32:$d/smollm2_f32.gguf" "q4_1:$gguf"; do
@@ -123,12 +123,13 @@ run_decode() {
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 ts = next(r for r in rows if r["engine"] == "tessera")
-print("| engine | weights | prompt tokens | prefill tok/s | decode tok/s | Tessera / this (prefill, decode) |")
-print("|---|---|---|---|---|---|")
+print("| engine | weights | prompt tokens | prefill tok/s | decode tok/s | Tessera / this (prefill, decode) | load avg (1 min) |")
+print("|---|---|---|---|---|---|---|")
 for r in rows:
     if "decode_tokens_per_s" not in r: continue
-    print("| %s | %s | %d | %.1f | %.1f | %.2f, %.2f |" % (r["engine"], r["weights"], r["prompt_tokens"], r["prefill_tokens_per_s"],
-          r["decode_tokens_per_s"], ts["prefill_tokens_per_s"] / r["prefill_tokens_per_s"], ts["decode_tokens_per_s"] / r["decode_tokens_per_s"]))
+    print("| %s | %s | %d | %.1f | %.1f | %.2f, %.2f | %.1f |" % (r["engine"], r["weights"], r["prompt_tokens"], r["prefill_tokens_per_s"],
+          r["decode_tokens_per_s"], ts["prefill_tokens_per_s"] / r["prefill_tokens_per_s"], ts["decode_tokens_per_s"] / r["decode_tokens_per_s"],
+          r.get("loadavg_1m", float("nan"))))
 for r in rows:
     if "text" in r: print("%s %s: %r" % (r["engine"], r["weights"], r["text"][:80]))
 PYEOF
