@@ -99,7 +99,8 @@ run_decode() {
   [[ -f $d/smollm2_fp32.h5 ]] || "$BUILD_DIR"/tessera import --from "$gguf" --out "$d/smollm2_fp32.h5" >&2
   [[ -f $d/smollm2_f32.gguf ]] || "$BUILD_DIR"/tessera export --format gguf --checkpoint "$d/smollm2_fp32.h5" \
     --out "$d/smollm2_f32.gguf" --quant f32 --tokenizer "$gguf" >&2
-  if ! [[ -x $venv/bin/python ]] || ! "$venv/bin/python" -c "import llama_cpp" 2>/dev/null; then
+  # DECODE_INSTALL=0: no pip install (building llama.cpp from the sdist took over 25 min on this busy 2-core machine)
+  if [[ ${DECODE_INSTALL:-1} == 1 ]] && { ! [[ -x $venv/bin/python ]] || ! "$venv/bin/python" -c "import llama_cpp" 2>/dev/null; }; then
     [[ -x $venv/bin/python ]] || python3 -m venv "$venv"
     CMAKE_ARGS="-DGGML_CUDA=OFF -DGGML_METAL=OFF -DGGML_VULKAN=OFF -DGGML_BLAS=OFF -DGGML_NATIVE=ON" \
       CMAKE_BUILD_PARALLEL_LEVEL=2 nice -n 10 "$venv/bin/pip" install -q llama-cpp-python >&2 || true
@@ -111,7 +112,7 @@ run_decode() {
     2> "$d/tessera.err" > "$d/tessera.txt" || { cat "$d/tessera.err" >&2; exit 1; }
   /usr/bin/python3 -c "import json, os, sys; r = json.loads([l for l in open(sys.argv[1]) if l.startswith('{')][-1]); r.update(bench='decode', engine='tessera', weights='fp32 (Q4_1 dequantized)', threads=int(sys.argv[2]), loadavg_1m=os.getloadavg()[0], text=open(sys.argv[3]).read()[len(sys.argv[4]):][:120]); print(json.dumps(r))" \
     "$d/tessera.err" "$threads" "$d/tessera.txt" "$prompt" | tee -a "$out"
-  if "$venv/bin/python" -c "import llama_cpp" 2>/dev/null; then
+  if [[ -x $venv/bin/python ]] && "$venv/bin/python" -c "import llama_cpp" 2>/dev/null; then
     for w in "f32:$d/smollm2_f32.gguf" "q4_1:$gguf"; do
       "$venv/bin/python" bench/llamacpp_decode.py --model "${w#*:}" --label "${w%%:*}" --prompt "$prompt" \
         --tokens "$n" --threads "$threads" | tee -a "$out"
