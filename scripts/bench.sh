@@ -14,9 +14,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/mpi_env.sh
 BUILD_DIR=${TESSERA_BUILD_DIR:-build}
-[[ -x "$BUILD_DIR/bench/bench_train_step" ]] || scripts/install.sh >&2
-cmake --build "$BUILD_DIR" -j"$(nproc)" >&2
 which="${1:-all}"
+if [[ $which == decode ]]; then  # needs only the tessera binary
+  [[ -x "$BUILD_DIR/tessera" ]] || scripts/install.sh >&2
+  cmake --build "$BUILD_DIR" -j"$(nproc)" --target tessera >&2
+else
+  [[ -x "$BUILD_DIR/bench/bench_train_step" ]] || scripts/install.sh >&2
+  cmake --build "$BUILD_DIR" -j"$(nproc)" >&2
+fi
 run_train_step() {
   # GPT-2 124M, random init: a short-sequence and a long-sequence configuration.
   "$BUILD_DIR"/bench/bench_train_step --preset gpt2-small --batch 4 --seq 64 --steps 5 --warmup 1
