@@ -75,6 +75,10 @@ void register_commands(CLI::App& app, CommandLine& cl) {
   gen->add_option("--tokenizer", cl.tokenizer,
                   "byte | FILE.gguf | FILE.tiktoken | DIR with vocab.json+merges.txt (default: the dataset's)");
   gen->add_flag("--no-kv-cache", cl.no_kv_cache, "recompute the whole context every token (for checks)");
+  gen->add_flag("--timings", cl.timings,
+                "print {prompt_tokens, prefill_s, prefill_tokens_per_s, decode_tokens, decode_tokens_per_s} as JSON on "
+                "stderr (benchmarks)");
+  gen->add_flag("--ignore-eos", cl.ignore_eos, "the end-of-text token does not stop generation (benchmarks)");
   gen->add_option("--seed", cl.seed, "sampling seed");
   gen->add_option("--run-dir", g_run_dir_override, "override run.dir (where checkpoints are looked up)");  // HPC ops
   gen->callback([&] { cl.command = "generate"; });
@@ -277,7 +281,7 @@ int cmd_generate(const CommandLine& cl, MPI_Comm comm) {
   go.sampling.top_p = cl.top_p;
   go.sampling.repetition_penalty = cl.repetition_penalty;
   go.sampling.seed = cl.seed;
-  if (tok.eos_id() >= 0) go.sampling.stop_tokens.push_back(tok.eos_id());
+  if (tok.eos_id() >= 0 && !cl.ignore_eos) go.sampling.stop_tokens.push_back(tok.eos_id());
   if (!cl.inputs.empty()) {  // batch mode: --input PROMPTS --output OUT
     const BatchGenerationStats s = generate_batch(model, tok, go, cl.stop, cl.inputs.front(), cl.output, comm);
     int rank = 0;
@@ -292,6 +296,18 @@ int cmd_generate(const CommandLine& cl, MPI_Comm comm) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   if (rank == 0) std::cout << tok.decode(r.tokens) << "\n";
+  if (rank == 0 && cl.timings && !r.step_seconds.empty()) {
+    // Step 0 runs the whole prompt (prefill) and picks the first token; every later step is one decoded token.
+    const double prefill = r.step_seconds.front();
+    double decode = 0;
+    for (size_t i = 1; i < r.step_seconds.size(); ++i) decode += r.step_seconds[i];
+    const size_t decoded = r.step_seconds.size() - 1;
+    std::fprintf(stderr,
+                 "{\"prompt_tokens\": %lld, \"prefill_s\": %.9g, \"prefill_tokens_per_s\": %.9g, "
+                 "\"decode_tokens\": %zu, \"decode_s\": %.9g, \"decode_tokens_per_s\": %.9g}\n",
+                 (long long)r.prompt_length, prefill, prefill > 0 ? double(r.prompt_length) / prefill : 0.0, decoded,
+                 decode, decode > 0 ? double(decoded) / decode : 0.0);
+  }
   return 0;
 }
 

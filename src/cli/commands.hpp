@@ -25,6 +25,8 @@ struct CommandLine {
   std::vector<std::string> stop;  // generate --stop TEXT (repeatable)
   std::string tokenizer;          // generate --tokenizer byte|FILE.gguf|FILE.tiktoken|DIR
   bool no_kv_cache = false;
+  bool timings = false;     // generate --timings: prefill/decode tokens/s as JSON on stderr
+  bool ignore_eos = false;  // generate --ignore-eos: the end-of-text token does not stop generation
   uint64_t seed = 1;
   std::vector<std::string> inputs;
   std::string output;
