@@ -166,3 +166,25 @@ TEST(AuxiliaryFeatures, BadInputNamesColumnRowAndFeature) {
   r = run_tessera("prepare --task ner --input x.conll --vocab " + vocab() + " --output o.h5 --numeric-features a");
   EXPECT_NE(r.exit_code, 0);
 }
+
+// prepare on 2 ranks (rows encoded in per-rank ranges, gathered to rank 0) writes the same
+// feature schema and vectors as one rank.
+TEST(AuxiliaryFeatures, TwoRanksPrepareEqualsOneRank) {
+  const auto dir = fresh_dir("features_np2");
+  auto rows = generated(21, 5);
+  rows[7].price = "";
+  write_file(dir / "train.csv", csv(rows));
+  const std::string args = "prepare --task classification --input " + (dir / "train.csv").string() + " --vocab " +
+                           vocab() + " --max-len 16 --numeric-features price --categorical-features country"
+                           " --text-features tokens,upper_ratio --output ";
+  auto one = run_tessera(args + (dir / "one.h5").string());
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  auto two = run_mpi(2, args + (dir / "two.h5").string());
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  tessera::TaskDataset a((dir / "one.h5").string(), MPI_COMM_SELF), b((dir / "two.h5").string(), MPI_COMM_SELF);
+  EXPECT_EQ(a.info().feature_schema, b.info().feature_schema);
+  const auto fa = a.read_split("train"), fb = b.read_split("train");
+  EXPECT_EQ(fa.dense_features, fb.dense_features);
+  EXPECT_EQ(fa.categorical_features, fb.categorical_features);
+  EXPECT_EQ(fa.input_ids, fb.input_ids);
+}
