@@ -103,6 +103,12 @@ void register_commands(CLI::App& app, CommandLine& cl) {
                    "with --task: the byte-level BPE ones, instead of --vocab");
   prep->add_option("--max-len", cl.max_len, "tokens per row (with --task)")->check(CLI::Range(8, 1 << 16));
   prep->add_option("--doc-stride", cl.doc_stride, "QA window overlap in tokens")->check(CLI::Range(1, 1 << 16));
+  prep->add_option("--numeric-features", cl.numeric_features,
+                   "classification: numeric columns (comma-separated), standardised with train statistics");
+  prep->add_option("--categorical-features", cl.categorical_features,
+                   "classification: categorical columns (comma-separated), indexed on train with an unknown bucket");
+  prep->add_option("--text-features", cl.text_features,
+                   "classification: words,tokens,wordlist:FILE,punct_ratio,upper_ratio,has_number");
   prep->add_option("--label-alignment", cl.label_alignment, "NER: first-subword | all-subwords")
       ->check(CLI::IsMember({"first-subword", "all-subwords"}));
   prep->callback([&] { cl.command = "prepare"; });
@@ -333,6 +339,9 @@ int cmd_prepare(const CommandLine& cl, MPI_Comm comm) {
     t.doc_stride = cl.doc_stride;
     t.label_alignment = cl.label_alignment;
     t.skip_bad_rows = cl.skip_bad_rows;
+    t.features.numeric = split_feature_list(cl.numeric_features);
+    t.features.categorical = split_feature_list(cl.categorical_features);
+    t.features.text = split_feature_list(cl.text_features);
     const auto splits = prepare_task_dataset(t, comm);
     int rank = 0;
     MPI_Comm_rank(comm, &rank);
@@ -347,6 +356,8 @@ int cmd_prepare(const CommandLine& cl, MPI_Comm comm) {
     return 0;
   }
   require(cl.task_test.empty() && !cl.skip_bad_rows, "prepare: --test-input and --skip-bad-rows need --task");
+  require(cl.numeric_features.empty() && cl.categorical_features.empty() && cl.text_features.empty(),
+          "prepare: --numeric-features, --categorical-features and --text-features need --task classification");
   PrepareTextOptions o;
   o.inputs = cl.inputs;
   o.output = cl.output;

@@ -37,6 +37,7 @@ struct CommandLine {
   std::string task_validation;   // prepare --validation-input
   std::string task_test;         // prepare --test-input
   bool skip_bad_rows = false;    // prepare --skip-bad-rows
+  std::string numeric_features, categorical_features, text_features;  // prepare --task classification
   std::string vocab;             // prepare --vocab (WordPiece vocab.txt)
   int64_t max_len = 128;
   int64_t doc_stride = 64;
