@@ -1,10 +1,12 @@
 #include "io/task_dataset.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "io/auxiliary_features.hpp"
 #include "io/hdf5_file.hpp"
 #include "src/runtime/error.hpp"
 
@@ -207,6 +209,23 @@ void validate_task_features(const std::string& where, const TaskDatasetInfo& inf
     const int32_t t = f.token_type_ids[static_cast<size_t>(i)];
     require(t == 0 || t == 1, at("token_type_ids", i) + ": value " + std::to_string(t) + " is not 0 or 1");
   }
+  if (!info.feature_schema.empty()) {
+    const FeatureSchema fs = FeatureSchema::from_json(info.feature_schema, where);
+    require(f.dense_feature_dim == fs.dense_dim() && f.categorical_feature_dim == fs.categorical_dim(),
+            where + ": features have widths (" + std::to_string(f.dense_feature_dim) + ", " +
+                std::to_string(f.categorical_feature_dim) + "), the feature schema (" + std::to_string(fs.dense_dim()) +
+                ", " + std::to_string(fs.categorical_dim()) + ")");
+    size_is("dense_features", f.dense_features.size(), n * fs.dense_dim());
+    size_is("categorical_features", f.categorical_features.size(), n * fs.categorical_dim());
+    for (size_t i = 0; i < f.dense_features.size(); ++i)
+      require(std::isfinite(f.dense_features[i]), where + "/dense_features: element " + std::to_string(i) + " is not finite");
+    for (size_t i = 0; i < f.categorical_features.size(); ++i) {
+      const int64_t card = fs.categorical[i % size_t(fs.categorical_dim())].cardinality();
+      require(f.categorical_features[i] >= 0 && f.categorical_features[i] < card,
+              where + "/categorical_features: row " + std::to_string(i / size_t(fs.categorical_dim())) + ": index " +
+                  std::to_string(f.categorical_features[i]) + " outside [0, " + std::to_string(card) + ")");
+    }
+  }
   const int64_t nl = static_cast<int64_t>(info.label_names.size());
   if (is_qa(info.task)) {
     size_is("start_positions", f.start_positions.size(), n);
@@ -285,6 +304,7 @@ void write_task_dataset(const std::string& path, const TaskDatasetInfo& info,
     if (!info.label_alignment.empty()) f.write_attr_string("/", "label_alignment", info.label_alignment);
     if (!info.text_column.empty()) f.write_attr_string("/", "text_column", info.text_column);
     if (!info.text_pair_column.empty()) f.write_attr_string("/", "text_pair_column", info.text_pair_column);
+    if (!info.feature_schema.empty()) f.write_attr_string("/", "feature_schema", info.feature_schema);
     size_t k = 0;
     for (const auto& [name, feats] : splits) {
       const int64_t n = rows[k++];
@@ -301,6 +321,17 @@ void write_task_dataset(const std::string& path, const TaskDatasetInfo& info,
         const void* buf = c.i64 ? static_cast<const void*>(i64_col(mf, c.name)->data())
                                 : static_cast<const void*>(i32_col(mf, c.name)->data());
         h5::write_box(f, d, obj, c.i64 ? H5T_NATIVE_INT64 : H5T_NATIVE_INT32, start, shape, buf, writer, true);
+      }
+      if (mf.dense_feature_dim > 0) {
+        const std::vector<int64_t> shape = {n, mf.dense_feature_dim}, start = {0, 0};
+        h5::Handle d = f.create_dataset(g + "/dense_features", H5T_IEEE_F32LE, shape);
+        h5::write_box(f, d, g + "/dense_features", H5T_NATIVE_FLOAT, start, shape, mf.dense_features.data(), writer, true);
+      }
+      if (mf.categorical_feature_dim > 0) {
+        const std::vector<int64_t> shape = {n, mf.categorical_feature_dim}, start = {0, 0};
+        h5::Handle d = f.create_dataset(g + "/categorical_features", H5T_STD_I32LE, shape);
+        h5::write_box(f, d, g + "/categorical_features", H5T_NATIVE_INT32, start, shape,
+                      mf.categorical_features.data(), writer, true);
       }
       auto ex = examples_text.find(name);
       if (ex != examples_text.end()) f.write_string_dataset(g + "/examples", ex->second);
@@ -342,6 +373,10 @@ TaskDataset::TaskDataset(const std::string& path, MPI_Comm comm) : path_(path) {
   if (f.has_attr("/", "label_alignment")) info_.label_alignment = f.read_attr_string("/", "label_alignment");
   if (f.has_attr("/", "text_column")) info_.text_column = f.read_attr_string("/", "text_column");
   if (f.has_attr("/", "text_pair_column")) info_.text_pair_column = f.read_attr_string("/", "text_pair_column");
+  if (f.has_attr("/", "feature_schema")) {
+    info_.feature_schema = f.read_attr_string("/", "feature_schema");
+    FeatureSchema::from_json(info_.feature_schema, path + ": /@feature_schema");
+  }
 
   std::vector<std::string> names;
   for (const std::string& name : f.list("/")) {
@@ -408,6 +443,25 @@ TaskFeatures TaskDataset::read_split(const std::string& s) const {
       buf = v->data();
     }
     h5::read_box(*file_, d, obj, c.i64 ? H5T_NATIVE_INT64 : H5T_NATIVE_INT32, start, shape, buf, true, false);
+  }
+  if (!info_.feature_schema.empty()) {
+    const FeatureSchema fs = FeatureSchema::from_json(info_.feature_schema, path_ + ": /@feature_schema");
+    auto read_matrix = [&](const std::string& name, int64_t dim, hid_t memtype, void* buf) {
+      const std::string obj = "/" + s + "/" + name;
+      if (!file_->is_dataset(obj)) file_->fail(obj, "missing (the dataset has a feature schema)");
+      const std::vector<int64_t> shape = {n, dim}, start = {0, 0};
+      if (file_->dataset_shape(obj) != shape)
+        file_->fail(obj, "has the wrong shape, expected [" + std::to_string(n) + ", " + std::to_string(dim) + "]");
+      h5::Handle d = file_->open_dataset(obj);
+      h5::read_box(*file_, d, obj, memtype, start, shape, buf, true, false);
+    };
+    out.dense_feature_dim = fs.dense_dim();
+    out.categorical_feature_dim = fs.categorical_dim();
+    out.dense_features.resize(size_t(n * fs.dense_dim()));
+    out.categorical_features.resize(size_t(n * fs.categorical_dim()));
+    if (fs.dense_dim() > 0) read_matrix("dense_features", fs.dense_dim(), H5T_NATIVE_FLOAT, out.dense_features.data());
+    if (fs.categorical_dim() > 0)
+      read_matrix("categorical_features", fs.categorical_dim(), H5T_NATIVE_INT32, out.categorical_features.data());
   }
   validate_task_features(path_ + ": /" + s, info_, out);
   return out;

@@ -44,6 +44,11 @@ struct TaskDatasetInfo {
   std::string label_alignment;                  // NER: first-subword | all-subwords
   std::string text_column, text_pair_column;     // classification columns of the source files
   std::map<std::string, int64_t> skipped_rows;   // per split: malformed rows prepare skipped (/<split>@skipped_rows)
+  // Auxiliary features (io/auxiliary_features.hpp): FeatureSchema::to_json(), fitted on
+  // train (root attribute feature_schema); empty: none. With a schema every split holds
+  // dense_features (float32 [n, dense_dim]) and categorical_features (int32 [n, categorical_dim])
+  // when those widths are > 0.
+  std::string feature_schema;
 };
 
 // Source examples of one split that the features do not hold (QA only): example i is

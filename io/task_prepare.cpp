@@ -150,18 +150,43 @@ std::map<std::string, PreparedSplit> prepare_task_dataset(const PrepareTaskOptio
     ro.text_pair_column = opt.text_pair_column;
     ro.label_column = opt.label_column;
     ro.skip_malformed = opt.skip_bad_rows;
+    ro.feature_columns = opt.features.columns();
+    FeatureSchema schema;
+    const TokenCounter count_tokens = [&](const std::string& t) { return int64_t(tok.encode(t).ids.size()); };
+    auto feature_rows = [](const ClassificationData& d) {
+      std::vector<FeatureRowInput> rows;
+      rows.reserve(d.examples.size());
+      for (const auto& e : d.examples) rows.push_back({e.text, e.text_pair, e.feature_values, e.feature_missing, e.source});
+      return rows;
+    };
     auto encode_file = [&](const std::string& split, const ClassificationData& d) {
       add(split, int64_t(d.examples.size()), d.skipped, d.first_skipped, [&](int64_t lo, int64_t hi) {
         return encode_classification(slice(d.examples, lo, hi), tok, opt.max_len);
       });
+      if (schema.empty()) return;
+      // Every rank computes the (cheap) vectors so that errors are collective; rank 0 keeps them.
+      FeatureMatrix m = compute_features(schema, feature_rows(d), count_tokens);
+      TaskFeatures& f = splits[split];
+      f.dense_feature_dim = m.dense_dim;
+      f.categorical_feature_dim = m.categorical_dim;
+      if (rank_of(comm) == 0) {
+        f.dense_features = std::move(m.dense);
+        f.categorical_features = std::move(m.categorical);
+      }
     };
     const ClassificationData train = read_classification(opt.train, ro);
+    if (!opt.features.empty()) {
+      schema = fit_feature_schema(opt.features, feature_rows(train), count_tokens);
+      info.feature_schema = schema.to_json();
+    }
     info.label_names = train.label_names;
     ro.label_names = train.label_names;
     encode_file("train", train);
     for (const auto& [split, file] : others)
       if (!file.empty()) encode_file(split, read_classification(file, ro));
   } else if (opt.task == "ner") {
+    require(opt.features.empty(), "prepare --task ner: auxiliary features (--numeric-features, "
+                                  "--categorical-features, --text-features) need --task classification");
     info.task = "token-classification";
     info.label_alignment = opt.label_alignment;
     ConllReadOptions ro;
@@ -179,6 +204,7 @@ std::map<std::string, PreparedSplit> prepare_task_dataset(const PrepareTaskOptio
     for (const auto& [split, file] : others)
       if (!file.empty()) encode_file(split, read_conll(file, ro));
   } else if (opt.task == "qa") {
+    require(opt.features.empty(), "prepare --task qa: auxiliary features need --task classification");
     info.task = "question-answering";
     QaEncodeOptions qo;
     qo.max_len = opt.max_len;

@@ -14,6 +14,8 @@
 #include <map>
 #include <string>
 
+#include "io/auxiliary_features.hpp"
+
 namespace tessera {
 
 struct PrepareTaskOptions {
@@ -29,6 +31,7 @@ struct PrepareTaskOptions {
   std::string label_alignment = "first-subword";  // ner
   std::string text_column = "text", text_pair_column = "", label_column = "label";  // classification
   bool skip_bad_rows = false;  // malformed rows are skipped and counted instead of an error
+  FeatureRequest features;     // classification: auxiliary feature columns / text features
 };
 
 // What one split of a prepared dataset holds.

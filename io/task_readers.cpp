@@ -148,6 +148,8 @@ ClassificationData read_classification(const std::string& path, const Classifica
 
   struct Raw {
     std::string text, pair, label, source;
+    std::vector<std::string> features;
+    std::vector<char> missing;
   };
   std::vector<Raw> raws;
   ClassificationData data;
@@ -193,6 +195,18 @@ ClassificationData read_classification(const std::string& path, const Classifica
         r.text = str(opt.text_column, false);
         if (pair) r.pair = str(opt.text_pair_column, false);
         r.label = str(opt.label_column, true);
+        for (const std::string& c : opt.feature_columns) {
+          auto it = j.find(c);
+          const bool absent = it == j.end() || it->is_null();
+          std::string v;
+          if (!absent) {
+            if (it->is_string()) v = it->get<std::string>();
+            else if (it->is_number() || it->is_boolean()) v = it->dump();
+            else throw Malformed{"key '" + c + "' must be a string, a number or a boolean"};
+          }
+          r.features.push_back(std::move(v));
+          r.missing.push_back(absent ? 1 : 0);
+        }
         r.source = where(path, line);
         check_text(r);
         raws.push_back(std::move(r));
@@ -213,6 +227,8 @@ ClassificationData read_classification(const std::string& path, const Classifica
     };
     const size_t ct = col(opt.text_column), cl = col(opt.label_column);
     const size_t cp = pair ? col(opt.text_pair_column) : 0;
+    std::vector<size_t> cf;
+    for (const std::string& c : opt.feature_columns) cf.push_back(col(c));
     for (size_t k = 1; k < recs.size(); ++k) {
       const auto& rec = recs[k];
       handle(rec.line, [&] {
@@ -223,6 +239,10 @@ ClassificationData read_classification(const std::string& path, const Classifica
         r.text = rec.fields[ct];
         if (pair) r.pair = rec.fields[cp];
         r.label = rec.fields[cl];
+        for (size_t c : cf) {
+          r.features.push_back(rec.fields[c]);
+          r.missing.push_back(rec.fields[c].find_first_not_of(" \t") == std::string::npos ? 1 : 0);
+        }
         r.source = where(path, rec.line);
         check_text(r);
         raws.push_back(std::move(r));
@@ -246,7 +266,8 @@ ClassificationData read_classification(const std::string& path, const Classifica
       note_skip(data.skipped, data.first_skipped, msg);
       continue;
     }
-    data.examples.push_back({std::move(r.text), std::move(r.pair), it->second, std::move(r.source)});
+    data.examples.push_back({std::move(r.text), std::move(r.pair), it->second, std::move(r.source),
+                             std::move(r.features), std::move(r.missing)});
   }
   require_some(data.examples.size(), path, "no examples", data.skipped, data.first_skipped);
   return data;

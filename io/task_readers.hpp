@@ -51,12 +51,19 @@ struct ClassificationReadOptions {
   // Error "<file>:<line>: label 'x' is not in the label map".
   std::vector<std::string> label_names;
   bool skip_malformed = false;
+  // Auxiliary feature columns (io/auxiliary_features.hpp) read as strings into each
+  // example's feature_values. CSV/TSV: a column the header lacks is an Error naming it
+  // and the file; an empty field is a missing value. JSONL: an absent key or null is a
+  // missing value; numbers and booleans are written in decimal / true|false.
+  std::vector<std::string> feature_columns;
 };
 
 struct ClassificationExample {
   std::string text, text_pair;
   int32_t label = -1;
   std::string source;  // "<file>:<line>"
+  std::vector<std::string> feature_values;  // one per ClassificationReadOptions::feature_columns
+  std::vector<char> feature_missing;        // 1: the value is absent
 };
 
 struct ClassificationData {
@@ -173,6 +180,11 @@ struct TaskFeatures {
   std::vector<int32_t> start_positions, end_positions;  // QA: n (0 = [CLS] when the window lacks the answer)
   std::vector<int64_t> example_index;  // n: the source example of each row
   std::vector<int64_t> offsets;        // QA: n * max_len * 2 byte [begin, end) into the context; -1 elsewhere
+  // Auxiliary features (classification with a feature schema; io/auxiliary_features.hpp):
+  // n * dense_feature_dim standardised values, n * categorical_feature_dim category indices.
+  int64_t dense_feature_dim = 0, categorical_feature_dim = 0;
+  std::vector<float> dense_features;
+  std::vector<int32_t> categorical_features;
   int64_t size() const { return max_len > 0 ? static_cast<int64_t>(input_ids.size()) / max_len : 0; }
 };
 

@@ -7,14 +7,21 @@
 #   scripts/bench.sh tune            tune's samplers vs Optuna's on test functions (not in "all")
 #   scripts/bench.sh peers           GPT-2 124M train step: Tessera fp32 vs PyTorch fp32 eager and bf16
 #                                    autocast, same shapes, same run (PyTorch from PyPI into a venv; not in "all")
+#   scripts/bench.sh decode          SmolLM2-135M greedy decode + prefill tokens/s: Tessera vs llama.cpp
+#                                    (llama-cpp-python from PyPI into a venv, CPU only; not in "all")
 #   scripts/bench.sh attention       one attention layer, materialized vs tiled: memory and time (not in "all")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/mpi_env.sh
 BUILD_DIR=${TESSERA_BUILD_DIR:-build}
-[[ -x "$BUILD_DIR/bench/bench_train_step" ]] || scripts/install.sh >&2
-cmake --build "$BUILD_DIR" -j"$(nproc)" >&2
 which="${1:-all}"
+if [[ $which == decode ]]; then  # needs only the tessera binary
+  [[ -x "$BUILD_DIR/tessera" ]] || scripts/install.sh >&2
+  cmake --build "$BUILD_DIR" -j"$(nproc)" --target tessera >&2
+else
+  [[ -x "$BUILD_DIR/bench/bench_train_step" ]] || scripts/install.sh >&2
+  cmake --build "$BUILD_DIR" -j"$(nproc)" >&2
+fi
 run_train_step() {
   # GPT-2 124M, random init: a short-sequence and a long-sequence configuration.
   "$BUILD_DIR"/bench/bench_train_step --preset gpt2-small --batch 4 --seq 64 --steps 5 --warmup 1
@@ -83,6 +90,56 @@ run_attention() {
     echo '{"bench":"attention","path":"torch_sdpa","note":"torch not importable; not installed for this benchmark"}'
   fi
 }
+run_decode() {
+  # SmolLM2-135M-Instruct, one prompt of DECODE_PROMPT_WORDS words, DECODE_TOKENS greedy tokens (eos ignored),
+  # DECODE_THREADS threads on both sides (Tessera: one rank, OpenBLAS threads; llama.cpp: n_threads).
+  # Weights: the Q4_1 GGUF is imported to float32 (Tessera computes in fp32), exported back as an F32 GGUF,
+  # so llama.cpp on that file runs the very weights Tessera runs; llama.cpp on the Q4_1 file for reference.
+  # llama-cpp-python is built from its sdist into .cache/venv-llamacpp-bench (CPU only) when missing.
+  local gguf=.cache/assets/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf d="$BUILD_DIR/bench_decode"
+  local venv=.cache/venv-llamacpp-bench threads=${DECODE_THREADS:-2} n=${DECODE_TOKENS:-64} out prompt
+  out="$d/decode.jsonl"
+  [[ -f $gguf ]] || { echo "bench decode: missing $gguf (scripts/fetch_assets.sh)" >&2; exit 1; }
+  mkdir -p "$d"
+  [[ -f $d/smollm2_fp32.h5 ]] || "$BUILD_DIR"/tessera import --from "$gguf" --out "$d/smollm2_fp32.h5" >&2
+  [[ -f $d/smollm2_f32.gguf ]] || "$BUILD_DIR"/tessera export --format gguf --checkpoint "$d/smollm2_fp32.h5" \
+    --out "$d/smollm2_f32.gguf" --quant f32 --tokenizer "$gguf" >&2
+  # DECODE_INSTALL=0: no pip install (building llama.cpp from the sdist took over 25 min on this busy 2-core machine)
+  if [[ ${DECODE_INSTALL:-1} == 1 ]] && { ! [[ -x $venv/bin/python ]] || ! "$venv/bin/python" -c "import llama_cpp" 2>/dev/null; }; then
+    [[ -x $venv/bin/python ]] || python3 -m venv "$venv"
+    CMAKE_ARGS="-DGGML_CUDA=OFF -DGGML_METAL=OFF -DGGML_VULKAN=OFF -DGGML_BLAS=OFF -DGGML_NATIVE=ON" \
+      CMAKE_BUILD_PARALLEL_LEVEL=2 nice -n 10 "$venv/bin/pip" install -q llama-cpp-python >&2 || true
+  fi
+  prompt=$(/usr/bin/python3 -c "import sys; w='The quick brown fox jumps over the lazy dog while the farmer counts his sheep in the field'.split(); print(' '.join(w[i % len(w)] for i in range(int(sys.argv[1]))))" "${DECODE_PROMPT_WORDS:-100}")
+  : > "$out"
+  OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads "$BUILD_DIR"/tessera generate --checkpoint "$d/smollm2_fp32.h5" \
+    --tokenizer "$gguf" --prompt "$prompt" --max-new-tokens $((n + 1)) --temperature 0 --ignore-eos --timings \
+    2> "$d/tessera.err" > "$d/tessera.txt" || { cat "$d/tessera.err" >&2; exit 1; }
+  /usr/bin/python3 -c "import json, os, sys; r = json.loads([l for l in open(sys.argv[1]) if l.startswith('{')][-1]); r.update(bench='decode', engine='tessera', weights='fp32 (Q4_1 dequantized)', threads=int(sys.argv[2]), loadavg_1m=os.getloadavg()[0], text=open(sys.argv[3]).read()[len(sys.argv[4]):][:120]); print(json.dumps(r))" \
+    "$d/tessera.err" "$threads" "$d/tessera.txt" "$prompt" | tee -a "$out"
+  if [[ -x $venv/bin/python ]] && "$venv/bin/python" -c "import llama_cpp" 2>/dev/null; then
+    for w in "f32:$d/smollm2_f32.gguf" "q4_1:$gguf"; do
+      "$venv/bin/python" bench/llamacpp_decode.py --model "${w#*:}" --label "${w%%:*}" --prompt "$prompt" \
+        --tokens "$n" --threads "$threads" | tee -a "$out"
+    done
+  else
+    echo '{"bench":"decode","engine":"llama.cpp","note":"llama-cpp-python not installed (pip failed)"}' | tee -a "$out"
+  fi
+  /usr/bin/python3 - "$out" <<'PYEOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ts = next(r for r in rows if r["engine"] == "tessera")
+print("| engine | weights | prompt tokens | prefill tok/s | decode tok/s | Tessera / this (prefill, decode) | load avg (1 min) |")
+print("|---|---|---|---|---|---|---|")
+for r in rows:
+    if "decode_tokens_per_s" not in r: continue
+    print("| %s | %s | %d | %.1f | %.1f | %.2f, %.2f | %.1f |" % (r["engine"], r["weights"], r["prompt_tokens"], r["prefill_tokens_per_s"],
+          r["decode_tokens_per_s"], ts["prefill_tokens_per_s"] / r["prefill_tokens_per_s"], ts["decode_tokens_per_s"] / r["decode_tokens_per_s"],
+          r.get("loadavg_1m", float("nan"))))
+for r in rows:
+    if "text" in r: print("%s %s: %r" % (r["engine"], r["weights"], r["text"][:80]))
+PYEOF
+}
 run_parallel() {
   # Small GPT-2 (4 layers, 8 heads, width 256, byte vocab, T=128) on the KJV text:
   # DP weak scaling, TP/PP overheads, PP bubble, bytes per axis vs analytic, ZeRO-1
@@ -98,5 +155,6 @@ case "$which" in
   tune) run_tune ;;
   peers) run_peers ;;
   attention) run_attention ;;
-  *) echo "bench.sh: unknown benchmark '$which' (known: train_step, tokenizer, generation, parallel, tune, peers, attention)" >&2; exit 2 ;;
+  decode) run_decode ;;
+  *) echo "bench.sh: unknown benchmark '$which' (known: train_step, tokenizer, generation, parallel, tune, peers, attention, decode)" >&2; exit 2 ;;
 esac

@@ -75,6 +75,10 @@ void register_commands(CLI::App& app, CommandLine& cl) {
   gen->add_option("--tokenizer", cl.tokenizer,
                   "byte | FILE.gguf | FILE.tiktoken | DIR with vocab.json+merges.txt (default: the dataset's)");
   gen->add_flag("--no-kv-cache", cl.no_kv_cache, "recompute the whole context every token (for checks)");
+  gen->add_flag("--timings", cl.timings,
+                "print {prompt_tokens, prefill_s, prefill_tokens_per_s, decode_tokens, decode_tokens_per_s} as JSON on "
+                "stderr (benchmarks)");
+  gen->add_flag("--ignore-eos", cl.ignore_eos, "the end-of-text token does not stop generation (benchmarks)");
   gen->add_option("--seed", cl.seed, "sampling seed");
   gen->add_option("--run-dir", g_run_dir_override, "override run.dir (where checkpoints are looked up)");  // HPC ops
   gen->callback([&] { cl.command = "generate"; });
@@ -99,6 +103,12 @@ void register_commands(CLI::App& app, CommandLine& cl) {
                    "with --task: the byte-level BPE ones, instead of --vocab");
   prep->add_option("--max-len", cl.max_len, "tokens per row (with --task)")->check(CLI::Range(8, 1 << 16));
   prep->add_option("--doc-stride", cl.doc_stride, "QA window overlap in tokens")->check(CLI::Range(1, 1 << 16));
+  prep->add_option("--numeric-features", cl.numeric_features,
+                   "classification: numeric columns (comma-separated), standardised with train statistics");
+  prep->add_option("--categorical-features", cl.categorical_features,
+                   "classification: categorical columns (comma-separated), indexed on train with an unknown bucket");
+  prep->add_option("--text-features", cl.text_features,
+                   "classification: words,tokens,wordlist:FILE,punct_ratio,upper_ratio,has_number");
   prep->add_option("--label-alignment", cl.label_alignment, "NER: first-subword | all-subwords")
       ->check(CLI::IsMember({"first-subword", "all-subwords"}));
   prep->callback([&] { cl.command = "prepare"; });
@@ -277,7 +287,7 @@ int cmd_generate(const CommandLine& cl, MPI_Comm comm) {
   go.sampling.top_p = cl.top_p;
   go.sampling.repetition_penalty = cl.repetition_penalty;
   go.sampling.seed = cl.seed;
-  if (tok.eos_id() >= 0) go.sampling.stop_tokens.push_back(tok.eos_id());
+  if (tok.eos_id() >= 0 && !cl.ignore_eos) go.sampling.stop_tokens.push_back(tok.eos_id());
   if (!cl.inputs.empty()) {  // batch mode: --input PROMPTS --output OUT
     const BatchGenerationStats s = generate_batch(model, tok, go, cl.stop, cl.inputs.front(), cl.output, comm);
     int rank = 0;
@@ -292,6 +302,18 @@ int cmd_generate(const CommandLine& cl, MPI_Comm comm) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   if (rank == 0) std::cout << tok.decode(r.tokens) << "\n";
+  if (rank == 0 && cl.timings && !r.step_seconds.empty()) {
+    // Step 0 runs the whole prompt (prefill) and picks the first token; every later step is one decoded token.
+    const double prefill = r.step_seconds.front();
+    double decode = 0;
+    for (size_t i = 1; i < r.step_seconds.size(); ++i) decode += r.step_seconds[i];
+    const size_t decoded = r.step_seconds.size() - 1;
+    std::fprintf(stderr,
+                 "{\"prompt_tokens\": %lld, \"prefill_s\": %.9g, \"prefill_tokens_per_s\": %.9g, "
+                 "\"decode_tokens\": %zu, \"decode_s\": %.9g, \"decode_tokens_per_s\": %.9g}\n",
+                 (long long)r.prompt_length, prefill, prefill > 0 ? double(r.prompt_length) / prefill : 0.0, decoded,
+                 decode, decode > 0 ? double(decoded) / decode : 0.0);
+  }
   return 0;
 }
 
@@ -317,6 +339,9 @@ int cmd_prepare(const CommandLine& cl, MPI_Comm comm) {
     t.doc_stride = cl.doc_stride;
     t.label_alignment = cl.label_alignment;
     t.skip_bad_rows = cl.skip_bad_rows;
+    t.features.numeric = split_feature_list(cl.numeric_features);
+    t.features.categorical = split_feature_list(cl.categorical_features);
+    t.features.text = split_feature_list(cl.text_features);
     const auto splits = prepare_task_dataset(t, comm);
     int rank = 0;
     MPI_Comm_rank(comm, &rank);
@@ -331,6 +356,8 @@ int cmd_prepare(const CommandLine& cl, MPI_Comm comm) {
     return 0;
   }
   require(cl.task_test.empty() && !cl.skip_bad_rows, "prepare: --test-input and --skip-bad-rows need --task");
+  require(cl.numeric_features.empty() && cl.categorical_features.empty() && cl.text_features.empty(),
+          "prepare: --numeric-features, --categorical-features and --text-features need --task classification");
   PrepareTextOptions o;
   o.inputs = cl.inputs;
   o.output = cl.output;

@@ -25,6 +25,8 @@ struct CommandLine {
   std::vector<std::string> stop;  // generate --stop TEXT (repeatable)
   std::string tokenizer;          // generate --tokenizer byte|FILE.gguf|FILE.tiktoken|DIR
   bool no_kv_cache = false;
+  bool timings = false;     // generate --timings: prefill/decode tokens/s as JSON on stderr
+  bool ignore_eos = false;  // generate --ignore-eos: the end-of-text token does not stop generation
   uint64_t seed = 1;
   std::vector<std::string> inputs;
   std::string output;
@@ -35,6 +37,7 @@ struct CommandLine {
   std::string task_validation;   // prepare --validation-input
   std::string task_test;         // prepare --test-input
   bool skip_bad_rows = false;    // prepare --skip-bad-rows
+  std::string numeric_features, categorical_features, text_features;  // prepare --task classification
   std::string vocab;             // prepare --vocab (WordPiece vocab.txt)
   int64_t max_len = 128;
   int64_t doc_stride = 64;

@@ -78,6 +78,8 @@ const std::vector<Field>& fields() {
       TESSERA_FIELD("train", "grad_accum_steps", train.grad_accum_steps),
       TESSERA_FIELD("train", "seed", train.seed),
       TESSERA_FIELD("train", "grad_clip", train.grad_clip),
+      TESSERA_FIELD("train", "precision", train.precision),
+      TESSERA_FIELD("train", "bf16_fallback", train.bf16_fallback),
       TESSERA_FIELD("train", "eval_interval", train.eval_interval),
       TESSERA_FIELD("train", "eval_batches", train.eval_batches),
       TESSERA_FIELD("train", "log_interval", train.log_interval),
@@ -583,6 +585,8 @@ class Parser {
     check(c, t.eval_batches >= 0, "train.eval_batches", ">= 0");
     check(c, t.log_interval >= 1, "train.log_interval", ">= 1");
     one_of(c, t.device, {"auto", "host", "cuda"}, "train.device");
+    one_of(c, t.precision, {"fp32", "bf16"}, "train.precision");
+    one_of(c, t.bf16_fallback, {"error", "fp32"}, "train.bf16_fallback");
     check(c, t.max_time_s >= 0, "train.max_time_s", ">= 0 (0 = no limit)");
     check(c, t.peak_gflops >= 0, "train.peak_gflops", ">= 0 (0 = measure)");
     one_of(c, t.eval_metric,

@@ -42,6 +42,8 @@ struct TrainSection {  // [train]
   int64_t eval_batches = 8;      // validation micro-batches per evaluation (0 = whole split)
   int64_t log_interval = 1;
   std::string device = "auto";   // auto | host | cuda
+  std::string precision = "fp32";   // fp32 | bf16: bf16 runs the model's linear/LM-head GEMMs on bf16 operands (fp32 master weights)
+  std::string bf16_fallback = "error";  // error | fp32: what bf16 does on a CPU without avx512_bf16
   double max_time_s = 0;         // stop (with checkpoint) after this wall time, 0 = none
   double peak_gflops = 0;        // per-rank peak for MFU; 0 = measure a BLAS sgemm at start
   // Fine-tuning recipe (task datasets).

@@ -344,7 +344,7 @@ S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, c
     case HeadKind::CausalLM: {
       // logits = h·Eᵀ (tied embedding or lm_head; vocab-parallel: this rank's columns).
       const View1<S> wte = params_.value(cfg_.tie_word_embeddings ? nm.tok + ".weight" : nm.lm_head + ".weight");
-      gemm<S>(Trans::No, Trans::Yes, N, Vl, C, S(1), h.data(), C, wte.data(), C, S(0), a.logits.data(), Vl);
+      gemm_model<S>(Trans::No, Trans::Yes, N, Vl, C, S(1), h.data(), C, wte.data(), C, S(0), a.logits.data(), Vl);
       if (!with_targets) break;
       if (mp_.tp_size == 1) {
         cross_entropy_forward<S>(a.losses, a.lse, a.logits, a.labels, N, V, kIgnoreIndex);

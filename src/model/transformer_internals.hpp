@@ -8,6 +8,7 @@
 #include <utility>
 #include "kernels/bias.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/gemm_bf16.hpp"
 #include "kernels/layernorm.hpp"
 #include "kernels/packed_linear.hpp"
 #include "kernels/rmsnorm.hpp"
@@ -39,7 +40,7 @@ inline bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// Linear layer on N rows with row strides: out[n, 0:OC] (stride ldo) = inp[n, 0:IC] (stride ldi)·Wᵀ (+ b).
+// Linear layer on N rows with row strides (GEMMs through gemm_model: bf16 operands under train.precision = bf16): out[n, 0:OC] (stride ldo) = inp[n, 0:IC] (stride ldi)·Wᵀ (+ b).
 // A packed weight (quantised inference) runs the dequantize-in-the-kernel linear instead.
 template <class S>
 void linear_fwd(View1<S> out, int64_t ldo, const View1<S>& inp, int64_t ldi, const View1<S>& w, const View1<S>& b,
@@ -49,7 +50,7 @@ void linear_fwd(View1<S> out, int64_t ldo, const View1<S>& inp, int64_t ldi, con
     packed_linear_forward<S>(out, ldo, inp, ldi, *packed, b, N);
     return;
   }
-  gemm<S>(Trans::No, Trans::Yes, N, OC, IC, S(1), inp.data(), ldi, w.data(), IC, S(0), out.data(), ldo);
+  gemm_model<S>(Trans::No, Trans::Yes, N, OC, IC, S(1), inp.data(), ldi, w.data(), IC, S(0), out.data(), ldo);
   if (b.extent(0) > 0) bias_add_forward<S>(out, b, N, OC, ldo);
 }
 // dinp += dout·W;  dW += doutᵀ·inp;  db += Σ_n dout  (an empty dinp/dW/db = not needed, e.g. frozen)
@@ -57,9 +58,9 @@ template <class S>
 void linear_bwd(View1<S> dinp, int64_t lddi, View1<S> dw, View1<S> db, const View1<S>& dout, int64_t lddo,
                 const View1<S>& inp, int64_t ldi, const View1<S>& w, int64_t N, int64_t IC, int64_t OC) {
   if (dinp.extent(0) > 0)
-    gemm<S>(Trans::No, Trans::No, N, IC, OC, S(1), dout.data(), lddo, w.data(), IC, S(1), dinp.data(), lddi);
+    gemm_model<S>(Trans::No, Trans::No, N, IC, OC, S(1), dout.data(), lddo, w.data(), IC, S(1), dinp.data(), lddi);
   if (dw.extent(0) > 0)
-    gemm<S>(Trans::Yes, Trans::No, OC, IC, N, S(1), dout.data(), lddo, inp.data(), ldi, S(1), dw.data(), IC);
+    gemm_model<S>(Trans::Yes, Trans::No, OC, IC, N, S(1), dout.data(), lddo, inp.data(), ldi, S(1), dw.data(), IC);
   if (db.extent(0) > 0) bias_backward<S>(db, dout, N, OC, lddo);
 }
 template <class S>

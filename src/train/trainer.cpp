@@ -17,6 +17,7 @@
 #include "src/compress/sparsity_masks.hpp"
 #include "src/tasks/task_evaluator.hpp"
 #include "src/train/class_balance.hpp"
+#include "src/train/mixed_precision.hpp"
 #include "src/train/early_stopping.hpp"
 #include "src/train/freezing.hpp"
 #include "src/train/resampling_sampler.hpp"
@@ -291,6 +292,7 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
   ProgressBoardScope progress_board(comm);    // HPC ops: watchdog progress board (collective)
   const bool lead = grid.world_rank() == 0;
   select_backend(cfg.train.device, lead);
+  apply_train_precision(cfg.train.precision, cfg.train.bf16_fallback, lead);
 
   const fs::path run_dir = cfg.run.dir;
   std::error_code ec;
