@@ -31,7 +31,9 @@ const std::string kLr = "[space.\"optim.lr\"]\ntype = \"float\"\nlow = 1e-4\nhig
 
 // The error message of loading `text`, "" if it loads.
 std::string error_of(const std::string& text, const std::string& base = kBase) {
-  const auto dir = tessera_test::fresh_dir("tune_study_file");
+  // One directory per test: ctest runs the tests of this file in parallel.
+  const auto dir = tessera_test::fresh_dir(std::string("tune_study_file_") +
+                                           ::testing::UnitTest::GetInstance()->current_test_info()->name());
   tessera_test::write_file(dir / "base.toml", base);
   tessera_test::write_file(dir / "study.toml", text);
   try {
