@@ -197,6 +197,7 @@ int main(int argc, char** argv) {
                         {"peak_samples", peak_values.size()},
                         {"sgemm_cpu_share_min", min_share},
                         {"cpu_util", cpu_util},
+                        {"cpu_s_per_step", step_cpu / steps},  // CPU seconds (all threads); steadier than wall time under load
                         {"contended", !contention.empty()},
                         {"peak_ratio", contention.empty() ? nlohmann::json(gflops / peak) : nlohmann::json(nullptr)},
                         {"peak_rss_mb", peak_rss_mb()},

@@ -4,7 +4,9 @@
 # Each recipe is its own: full fine-tuning at lr 1e-4; LoRA at a 10-20x higher lr (as in
 # Hu et al. 2021 / PEFT practice), adapters on every attention and MLP linear
 # (query, key, value, attention.output.dense, intermediate.dense, output.dense),
-# alpha = 2r, dropout 0.05, the classifier head trained in full.
+# alpha = 2r, dropout 0.05, the classifier head trained in full. `full_bf16` is the full
+# recipe with train.precision = "bf16" (issue #13's bf16-vs-fp32 validation metric);
+# pick recipes with RECIPES="full full_bf16" (the first one is the baseline of the ratios).
 # Prints one table row per (recipe, seed): trainable parameters, optimizer state,
 # peak RSS, median training tokens/s, validation accuracy and macro-F1 (the whole
 # validation subset, evaluated at the end of training); then the mean per recipe.
@@ -52,11 +54,12 @@ r = 8
 alpha = 16
 dropout = 0.05
 targets = ["query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"]'
-RECIPES="full lora_r8 lora_r8_frozen_emb"
+RECIPES="${RECIPES:-full lora_r8 lora_r8_frozen_emb}"
 for s in $SEEDS; do
   write_config full "$s" 1e-4 "" ""
   write_config lora_r8 "$s" "$LORA_LR" "" "$LORA"
   write_config lora_r8_frozen_emb "$s" "$LORA_LR" "freeze_embeddings = true" "$LORA"
+  write_config full_bf16 "$s" 1e-4 'precision = "bf16"' ""
   for r in $RECIPES; do
     rm -rf "$D/run_${r}_s$s"
     train_run 1 "$D/${r}_s$s.toml" > "$D/${r}_s$s.log" 2>&1 || { cat "$D/${r}_s$s.log" >&2; exit 1; }
@@ -88,9 +91,9 @@ for r in recipes:
 if len(seeds) > 1:
     for r, ms in means.items():
         print("| %s | mean | | | | %.0f | %.4f | %.4f |" % (r, statistics.mean(x["tps"] for x in ms), statistics.mean(x["acc"] for x in ms), statistics.mean(x["f1"] for x in ms)))
-full = means["full"]
+full = means[recipes[0]]
 for r in recipes[1:]:
     da = statistics.mean(x["acc"] for x in means[r]) - statistics.mean(x["acc"] for x in full)
     df = statistics.mean(x["f1"] for x in means[r]) - statistics.mean(x["f1"] for x in full)
-    print("%s vs full: accuracy %+.2f points, macro-F1 %+.2f points" % (r, 100 * da, 100 * df))
+    print("%s vs %s: accuracy %+.2f points, macro-F1 %+.2f points" % (r, recipes[0], 100 * da, 100 * df))
 PYEOF
