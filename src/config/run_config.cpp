@@ -61,6 +61,7 @@ const std::vector<Field>& fields() {
       TESSERA_FIELD("model", "pooler", model.transformer.pooler),
       TESSERA_FIELD("model", "num_labels", model.transformer.num_labels),
       TESSERA_FIELD("model", "init_from", model.init_from),
+      TESSERA_FIELD("model", "adapter", model.adapter),
       TESSERA_FIELD("model", "init_blocks", model.init_blocks),
       TESSERA_FIELD("model", "prune_heads", model.prune_heads),
       TESSERA_FIELD("model", "heads_per_layer", model.heads_per_layer),
