@@ -242,7 +242,8 @@ void write_peft_directory(const std::string& dir, const LoraAdapter& a) {
   require(bool(f), path + ": write failed");
 }
 
-LoraAdapter read_peft_directory(const std::string& dir, const TransformerConfig& model) {
+LoraAdapter read_peft_directory(const std::string& dir, const TransformerConfig& model_in, bool adopt_head) {
+  TransformerConfig model = model_in;
   const fs::path cfg_path = fs::path(dir) / "adapter_config.json";
   const fs::path st_path = fs::path(dir) / "adapter_model.safetensors";
   require(fs::is_regular_file(cfg_path), dir + ": not a PEFT adapter directory (no adapter_config.json)");
@@ -304,6 +305,7 @@ LoraAdapter read_peft_directory(const std::string& dir, const TransformerConfig&
                                                family_name(model.family) + " model's layers are nn.Linear");
     if (j.contains("task_type") && j["task_type"].is_string()) {
       const HeadKind h = head_of_peft_task(j["task_type"].get<std::string>(), key("task_type"));
+      if (adopt_head) model.head = a.base.head = h;
       require(h == model.head, key("task_type") + " = \"" + j["task_type"].get<std::string>() +
                                    "\" is for a model with head " + head_name(h) + ", but this model's head is " +
                                    head_name(model.head) + " (model.head)");
@@ -332,6 +334,9 @@ LoraAdapter read_peft_directory(const std::string& dir, const TransformerConfig&
     require(a.tensors.emplace(name, std::move(t)).second, st_path.string() + ": tensor " + key_name + " maps to " + name + " twice");
   }
   require(!modules.empty(), st_path.string() + ": holds no lora_A/lora_B tensors");
+  if (adopt_head && (model.head == HeadKind::SequenceClassification || model.head == HeadKind::TokenClassification))
+    for (const char* w : {"classifier.weight", "score.weight"})
+      if (a.tensors.count(w)) a.base.num_labels = int(a.tensors.at(w).shape.at(0));
   // A target_modules regex string ("all-linear", "q_proj|v_proj", ...): the adapted modules themselves.
   if (lo.targets.empty()) lo.targets.assign(modules.begin(), modules.end());
   return a;

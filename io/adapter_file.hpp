@@ -57,8 +57,9 @@ LoraAdapter read_adapter(const std::string& path, const TransformerConfig& model
 // supported (alpha/sqrt(r) becomes alpha' = alpha·sqrt(r) over r); use_dora, bias
 // other than "none", lora_bias, rank_pattern/alpha_pattern, target_parameters,
 // trainable_token_indices, fan_in_fan_out on a non-Conv1D family and a task_type
-// other than the model's head are refused.
-LoraAdapter read_peft_directory(const std::string& dir, const TransformerConfig& model);
+// other than the model's head are refused. adopt_head (tessera import --adapter): the
+// head comes from task_type instead (num_labels from the classifier/score weight).
+LoraAdapter read_peft_directory(const std::string& dir, const TransformerConfig& model, bool adopt_head = false);
 
 // The text of adapter_config.json for a (exposed for tests).
 std::string peft_adapter_config_json(const LoraAdapter& a);

@@ -84,9 +84,19 @@ void resolve_adapter(RunConfig& cfg, MPI_Comm comm) {
   mine.targets = theirs.targets;
   if (!cfg.given.count("lora.dropout")) mine.dropout = theirs.dropout;
   if (a.base_known) check_adapter_base(a, cfg.model.transformer);
+  check_adapter_tensors(a, cfg.model.transformer);
 }
 
-std::vector<std::string> apply_adapter(GPT2<float>& model, const LoraAdapter& a, const TransformerConfig& cfg) {
+std::string adapter_config_toml(const TransformerConfig& base) {
+  RunConfig rc;
+  rc.model.family = family_name(base.family);
+  rc.model.head = head_name(base.head);
+  rc.model.attention = base.attention == AttentionKind::Tiled ? "tiled" : "materialized";
+  rc.model.transformer = base;
+  return to_toml(rc);
+}
+
+void check_adapter_tensors(const LoraAdapter& a, const TransformerConfig& cfg) {
   const std::string where = a.origin + " (model.adapter)";
   const auto full = base_shapes(cfg, true);
   const LoraConfig& lo = cfg.lora;
@@ -115,6 +125,12 @@ std::vector<std::string> apply_adapter(GPT2<float>& model, const LoraAdapter& a,
     }
     require(t.data.size() == size_t(product(t.shape)), where + ": tensor " + name + ": data size does not match its shape");
   }
+}
+
+std::vector<std::string> apply_adapter(GPT2<float>& model, const LoraAdapter& a, const TransformerConfig& cfg) {
+  const std::string where = a.origin + " (model.adapter)";
+  const LoraConfig& lo = cfg.lora;
+  check_adapter_tensors(a, cfg);
   auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.params().values());
   std::vector<std::string> applied;
   for (const ParamInfo& info : model.params().infos()) {

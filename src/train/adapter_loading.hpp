@@ -27,6 +27,11 @@ void resolve_adapter(RunConfig& cfg, MPI_Comm comm);
 // factor of this rank's slice present) and copies them into this rank's slices.
 // Returns the names set. Errors name a.origin, the tensor and the shapes.
 std::vector<std::string> apply_adapter(GPT2<float>& model, const LoraAdapter& a, const TransformerConfig& cfg);
+// apply_adapter's checks alone (resolve_adapter runs them before any model is built).
+void check_adapter_tensors(const LoraAdapter& a, const TransformerConfig& cfg);
+
+// The stored config of an adapter file made from `base` (its [model] and [lora]).
+std::string adapter_config_toml(const TransformerConfig& base);
 
 // True when the checkpoint's /params holds lora_A/lora_B tensors (a LoRA run's).
 bool checkpoint_has_lora(const std::string& checkpoint, MPI_Comm comm);

@@ -70,11 +70,19 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 // PEFT's logits for a fixture directory vs Tessera's with the directory as model.adapter.
+// import_as_file: first `tessera import --adapter` the directory into a Tessera adapter file, and load that.
 double peft_fixture_diff(const std::string& fixture, const std::string& hf_base, const std::string& extra,
-                         RunConfig* cfg_out = nullptr) {
-  const fs::path dir = fresh_dir("adapter_load_" + fixture);
+                         RunConfig* cfg_out = nullptr, bool import_as_file = false) {
+  const fs::path dir = fresh_dir("adapter_load_" + fixture + (import_as_file ? "_imported" : ""));
   const std::string base = import_base(hf_base, dir);
-  const RunConfig cfg = adapter_config(base, peft_fixture(fixture), extra);
+  std::string adapter = peft_fixture(fixture);
+  if (import_as_file) {
+    const std::string out = (dir / "adapter.h5").string();
+    auto r = run_tessera("import --adapter --from " + adapter + " --base " + base + " --out " + out);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    adapter = out;
+  }
+  const RunConfig cfg = adapter_config(base, adapter, extra);
   if (cfg_out) *cfg_out = cfg;
   const auto ref = SafetensorsFile::open(peft_fixture(fixture) + "/reference.safetensors");
   // The adapter must move the logits well beyond the tolerance, or the test would not see it ignored.
@@ -105,6 +113,15 @@ TEST(AdapterLoad, PeftLlamaRsLoraMatchesPeftLogits) {
 
 TEST(AdapterLoad, PeftBertSequenceClassifierWithHeadMatchesPeftLogits) {
   EXPECT_LE(peft_fixture_diff("bert_seq_cls", "tiny_bert", "head = \"sequence_classification\"\nnum_labels = 3\n"), 1e-4);
+}
+
+TEST(AdapterLoad, PeftDirectoriesImportedAsTesseraAdapterFilesMatchPeftLogits) {
+  RunConfig cfg;
+  EXPECT_LE(peft_fixture_diff("llama_causal_lm", "tiny_llama", "", &cfg, true), 1e-4);
+  EXPECT_NEAR(cfg.model.transformer.lora.alpha, 12.0, 1e-12);  // rslora's scale kept
+  EXPECT_LE(peft_fixture_diff("bert_seq_cls", "tiny_bert", "head = \"sequence_classification\"\nnum_labels = 3\n",
+                              nullptr, true),
+            1e-4);
 }
 
 TEST(AdapterLoad, TesseraExportedPeftAdapterMatchesPeftFromPretrained) {
