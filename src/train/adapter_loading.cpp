@@ -48,8 +48,12 @@ void check_adapter_base(const LoraAdapter& a, const TransformerConfig& model) {
                                              " base model; this model is " + family_name(model.family));
   const auto theirs = base_shapes(a.base, false), mine = base_shapes(model, false);
   auto skipped = [](const std::string& n) { return n.rfind("pooler.", 0) == 0; };
-  for (const auto& [name, shape] : mine) {
-    if (skipped(name)) continue;
+  TransformerConfig plain = model;
+  plain.lora = LoraConfig{};
+  for (const ParamShape& p : transformer_parameter_shapes(plain)) {  // in the model's order: embeddings first
+    const std::string& name = p.name;
+    const std::vector<int64_t>& shape = p.shape;
+    if (p.head || skipped(name)) continue;
     const auto it = theirs.find(name);
     require(it != theirs.end(), where + ": base model differs: this model has " + name + " " + shape_text(shape) +
                                     ", the adapter's base model has no such tensor");
