@@ -8,7 +8,8 @@
 //                     recorded (make_peft_fixtures.py tessera): Tessera's logits with it ≤ 1e-4
 //   Tessera round trip  a LoRA run's adapter exported (HDF5 and PEFT) and loaded on its base:
 //                     logits bitwise those of the trained checkpoint; eval/generate through
-//                     the CLI; training on from the adapter starts at it.
+//                     the CLI; training on from the adapter starts at it; predict with the
+//                     adapter on the base = predict with the LoRA checkpoint.
 #include <gtest/gtest.h>
 #include <cmath>
 #include <fstream>
@@ -212,4 +213,49 @@ TEST(AdapterLoad, ExportedAdapterOnBaseReproducesTrainedModelBitwise) {
   EXPECT_EQ(parse_model_config(read_checkpoint_state(cont, MPI_COMM_SELF).config_toml, cont).model.adapter, "");
   auto g = run_tessera("generate --checkpoint " + cont + " --tokenizer byte --prompt In --max-new-tokens 4 --temperature 0");
   EXPECT_EQ(g.exit_code, 0) << g.output;
+}
+
+// predict (a sequence classifier: the predictive path with temperatures and ensembles)
+// with model.adapter on the base equals predict with the LoRA run's own checkpoint.
+TEST(AdapterLoad, PredictWithAdapterOnBaseEqualsPredictWithTrainedCheckpoint) {
+  const fs::path dir = fresh_dir("adapter_load_predict");
+  std::string csv = "text,label\n";
+  for (int i = 0; i < 8; ++i) csv += "god created heaven and earth,good\nmoses went to egypt,bad\n";
+  write_file(dir / "train.csv", csv);
+  const std::string data = (dir / "data.h5").string();
+  auto p = run_tessera("prepare --task classification --input " + (dir / "train.csv").string() + " --validation-input " +
+                       (dir / "train.csv").string() + " --vocab " + source_dir() +
+                       "/tests/fixtures/tasks/vocab.txt --max-len 12 --output " + data);
+  ASSERT_EQ(p.exit_code, 0) << p.output;
+  const std::string model = "[model]\nfamily = \"bert\"\nhead = \"sequence_classification\"\nnum_labels = 2\nn_layer = 2\n"
+                            "n_head = 2\nn_embd = 16\nn_positions = 16\nvocab_size = 69\n";
+  const std::string rest = "[data]\npath = \"" + data + "\"\n[train]\nmax_steps = 3\nmicro_batch_size = 2\n[optim]\nlr = 0.01\n";
+  write_file(dir / "full.toml", model + rest + "[run]\ndir = \"" + (dir / "full").string() + "\"\n");
+  auto f = run_tessera("train " + (dir / "full.toml").string());
+  ASSERT_EQ(f.exit_code, 0) << f.output;
+  const std::string base = (dir / "full/checkpoints/step_00000003.h5").string();
+  write_file(dir / "lora.toml", "[model]\ninit_from = \"" + base + "\"\nhead = \"sequence_classification\"\nnum_labels = 2\n" +
+                                    "[lora]\nr = 2\nalpha = 4\ntargets = [\"query\", \"value\"]\n" + rest + "[run]\ndir = \"" +
+                                    (dir / "lora").string() + "\"\n");
+  auto l = run_tessera("train " + (dir / "lora.toml").string());
+  ASSERT_EQ(l.exit_code, 0) << l.output;
+  const std::string ckpt = (dir / "lora/checkpoints/step_00000003.h5").string();
+  auto e = run_tessera("export --adapter --checkpoint " + ckpt + " --out " + (dir / "adapter.h5").string());
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  write_file(dir / "with_adapter.toml", "[model]\ninit_from = \"" + base + "\"\nadapter = \"" + (dir / "adapter.h5").string() +
+                                            "\"\nhead = \"sequence_classification\"\nnum_labels = 2\n" + rest +
+                                            "[run]\ndir = \"" + (dir / "none").string() + "\"\n");
+  write_file(dir / "in.csv", "text\ngod created egypt\nmoses went to heaven\n");
+  auto a = run_tessera("predict " + (dir / "with_adapter.toml").string() + " --input " + (dir / "in.csv").string() +
+                       " --output " + (dir / "a.jsonl").string());
+  auto b = run_tessera("predict " + (dir / "lora.toml").string() + " --checkpoint " + ckpt + " --input " +
+                       (dir / "in.csv").string() + " --output " + (dir / "b.jsonl").string());
+  auto c = run_tessera("predict " + (dir / "full.toml").string() + " --checkpoint " + base + " --input " +
+                       (dir / "in.csv").string() + " --output " + (dir / "c.jsonl").string());
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  EXPECT_EQ(read_file(dir / "a.jsonl"), read_file(dir / "b.jsonl"));
+  EXPECT_NE(read_file(dir / "a.jsonl"), read_file(dir / "c.jsonl")) << "the LoRA run did not change the predictions";
+  EXPECT_NE(read_file(dir / "a.jsonl").find("\"probabilities\""), std::string::npos) << read_file(dir / "a.jsonl");
 }
