@@ -1,8 +1,10 @@
-// model.adapter on tensor parallelism (tp = 2): the PEFT fixtures of
+// model.adapter on tensor and pipeline parallelism (tp = 2, pp = 2): the PEFT fixtures of
 // tests/fixtures/peft/ (GPT-2: c_attn's lora_B split in q|k|v shard groups, mlp.c_proj's
 // lora_A split by columns; Llama: q/v_proj's lora_B by rows, down_proj's lora_A by
 // columns) loaded into each rank's slice give PEFT's logits (this rank's vocabulary
-// columns) ≤ 1e-4, and the last hidden states of the one-rank model ≤ 1e-5.
+// columns) ≤ 1e-4, and the last hidden states of the one-rank model ≤ 1e-5; on pipeline
+// parallelism (pp = 2, each stage loading its block's factors) the last stage's logits
+// are PEFT's ≤ 1e-4.
 #include <mpi.h>
 #include <filesystem>
 #include "hf-parity/hf_model_runner.hpp"
@@ -60,10 +62,32 @@ void check_fixture(const std::string& fixture, const std::string& hf_name) {
               h.max_abs);
   EXPECT_LE(d, 1e-4) << fixture;
   EXPECT_LE(h.max_abs, 1e-5) << fixture;
+
+  {  // pp = 2: one block per stage; each stage loads its own blocks' factors
+    ModelParallel pp;
+    pp.pp_rank = rank;
+    pp.pp_size = 2;
+    auto staged = load_inference_model(cfg, base, MPI_COMM_WORLD, pp);
+    const size_t n = size_t(B) * T * cfg.model.transformer.n_embd;
+    ModelInputs in;
+    in.tokens = ids.data();
+    if (rank == 0) {
+      staged->forward_stage(0, in, B, T, ForwardOptions{}, View1<float>());
+      Kokkos::fence();
+      MPI_Send(staged->stage_output(0).data(), int(n), MPI_FLOAT, 1, 7, MPI_COMM_WORLD);
+    } else {
+      View1<float> input("stage_input", n);
+      MPI_Recv(input.data(), int(n), MPI_FLOAT, 0, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      staged->forward_stage(0, in, B, T, ForwardOptions{}, input);
+      const hf_test::Diff pl = hf_test::compare(hf_test::host_vector(staged->logits()), want);
+      std::printf("%s pp=2: max|tessera - peft| logits = %.3g\n", fixture.c_str(), pl.max_abs);
+      EXPECT_LE(pl.max_abs, 1e-4) << fixture;
+    }
+  }
 }
 
 }  // namespace
 
-TEST(AdapterLoadGridNp2, PeftGpt2AdapterOnTp2MatchesPeft) { check_fixture("gpt2_causal_lm", "tiny_gpt2"); }
+TEST(AdapterLoadGridNp2, PeftGpt2AdapterOnTp2AndPp2MatchesPeft) { check_fixture("gpt2_causal_lm", "tiny_gpt2"); }
 
-TEST(AdapterLoadGridNp2, PeftLlamaAdapterOnTp2MatchesPeft) { check_fixture("llama_causal_lm", "tiny_llama"); }
+TEST(AdapterLoadGridNp2, PeftLlamaAdapterOnTp2AndPp2MatchesPeft) { check_fixture("llama_causal_lm", "tiny_llama"); }
