@@ -26,8 +26,11 @@ namespace tessera {
 
 struct LoraAdapter {
   TransformerConfig base;                      // base architecture; base.lora = the adapter's config
-  std::string config_toml;                     // the stored run config it came from
+  bool base_known = true;                      // false for a PEFT directory (it does not describe its base)
+  std::string config_toml;                     // the stored run config it came from ("" for PEFT)
   std::map<std::string, FloatTensor> tensors;  // lora_A/lora_B and task head, Tessera names, full shapes
+  std::string origin;                          // the file or directory it was read from
+  std::string note;                            // what reading it converted (PEFT use_rslora), for the log
 };
 
 // FNV-1a of "name:d0,d1;" over every base parameter of cfg (no LoRA tensors).
@@ -42,6 +45,21 @@ void write_adapter_file(const std::string& path, const LoraAdapter& a, MPI_Comm 
 
 // Writes <dir>/adapter_model.safetensors and <dir>/adapter_config.json (one rank).
 void write_peft_directory(const std::string& dir, const LoraAdapter& a);
+
+// An adapter to load (model.adapter, tessera import --adapter): a Tessera adapter file
+// (or any LoRA training checkpoint) or a PEFT directory. `model` is the model it is
+// loaded into (PEFT names carry its backbone prefix). Errors name the path and the key.
+LoraAdapter read_adapter(const std::string& path, const TransformerConfig& model, MPI_Comm comm);
+
+// A PEFT LoRA directory (adapter_config.json + adapter_model.safetensors, as PEFT's
+// save_pretrained writes it): names without `base_model.model.` and the backbone
+// prefix, r/lora_alpha/lora_dropout/target_modules from the json. use_rslora is
+// supported (alpha/sqrt(r) becomes alpha' = alpha·sqrt(r) over r); use_dora, bias
+// other than "none", lora_bias, rank_pattern/alpha_pattern, target_parameters,
+// trainable_token_indices, fan_in_fan_out on a non-Conv1D family and a task_type
+// other than the model's head are refused. adopt_head (tessera import --adapter): the
+// head comes from task_type instead (num_labels from the classifier/score weight).
+LoraAdapter read_peft_directory(const std::string& dir, const TransformerConfig& model, bool adopt_head = false);
 
 // The text of adapter_config.json for a (exposed for tests).
 std::string peft_adapter_config_json(const LoraAdapter& a);

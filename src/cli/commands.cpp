@@ -20,6 +20,7 @@
 #include "src/cli/generate_batch.hpp"
 #include "src/compress/quantized_checkpoint.hpp"
 #include "src/metrics/metrics.hpp"
+#include "src/train/adapter_loading.hpp"
 #include "src/runtime/error.hpp"
 #include "src/tokenizer/byte_tokenizer.hpp"
 #include "src/tasks/text_generation.hpp"
@@ -134,7 +135,9 @@ std::string checkpoint_for(const CommandLine& cl, const RunConfig& cfg) {
   const std::string dir =
       cfg.checkpoint.dir.empty() ? (std::filesystem::path(cfg.run.dir) / "checkpoints").string() : cfg.checkpoint.dir;
   std::string latest = find_latest_checkpoint(dir);
-  require(!latest.empty(), "no checkpoint given and none found in '" + dir + "'");
+  if (latest.empty()) latest = adapter_base_checkpoint(cfg);  // model.adapter on model.init_from
+  require(!latest.empty(), "no checkpoint given and none found in '" + dir + "'" +
+                               (cfg.model.adapter.empty() ? "" : " (and no model.init_from for model.adapter's base model)"));
   return latest;
 }
 
@@ -185,7 +188,7 @@ int eval_task(const RunConfig& cfg, const std::string& file, const std::string& 
   TaskDataset data(cfg.data.path, comm);
   require(data.has_split(split), "dataset '" + cfg.data.path + "' has no split '" + split + "'");
   // float32 or quantised (packed weights, src/compress/quantized_checkpoint.hpp)
-  const std::unique_ptr<GPT2<float>> owned = load_inference_model(cfg.model.transformer, file, comm);
+  const std::unique_ptr<GPT2<float>> owned = load_inference_model(cfg, file, comm);
   GPT2<float>& model = *owned;
   const int B = cfg.train.micro_batch_size;
   TaskBatchLoader loader = TaskBatchLoader::for_evaluation(data, split, B, rank, size);
@@ -237,7 +240,7 @@ int cmd_eval(const CommandLine& cl, MPI_Comm comm) {
   const auto [cfg, file] = locate_trained_model(cl);
   if (is_task_dataset(cfg.data.path)) return eval_task(cfg, file, cl.split, comm);
   // float32 or quantised (packed weights, src/compress/quantized_checkpoint.hpp)
-  const std::unique_ptr<GPT2<float>> owned = load_inference_model(cfg.model.transformer, file, comm);
+  const std::unique_ptr<GPT2<float>> owned = load_inference_model(cfg, file, comm);
   GPT2<float>& model = *owned;
   TokenDataset data(cfg.data.path, comm);
   require(data.has_split(cl.split), "dataset '" + cfg.data.path + "' has no split '" + cl.split + "'");
@@ -265,7 +268,7 @@ int cmd_generate(const CommandLine& cl, MPI_Comm comm) {
     resolve_init_from(cfg, comm);  // a fine-tuned checkpoint's architecture comes from its model.init_from
   }
   // float32 or quantised (packed weights, src/compress/quantized_checkpoint.hpp)
-  const std::unique_ptr<GPT2<float>> owned = load_inference_model(cfg.model.transformer, file, comm);
+  const std::unique_ptr<GPT2<float>> owned = load_inference_model(cfg, file, comm);
   GPT2<float>& model = *owned;
   std::string spec = cl.tokenizer;
   if (spec.empty()) {

@@ -6,6 +6,10 @@
 #include <string>
 
 #include "io/adapter_file.hpp"
+#include "io/checkpoint.hpp"
+#include "src/config/run_config.hpp"
+#include "src/train/adapter_loading.hpp"
+#include "src/train/trainer.hpp"
 #include "io/hf_checkpoint.hpp"
 #include "io/hf_config.hpp"
 #include "io/model_checkpoint.hpp"
@@ -23,7 +27,8 @@ struct ImportExportOptions {
   std::string checkpoint;  // export: Tessera checkpoint
   std::string out;         // import: checkpoint file; export: directory
   std::string format = "hf";
-  bool adapter = false;    // export: the LoRA adapter only
+  bool adapter = false;    // export: the LoRA adapter only; import: a PEFT adapter directory
+  std::string base;        // import --adapter: the base model's Tessera checkpoint
   GgufExportOptions gguf;  // --format gguf
 };
 
@@ -51,7 +56,31 @@ std::string describe(const ImportedModel& m) {
   return buf;
 }
 
+// PEFT directory -> Tessera adapter file: the base checkpoint gives the architecture,
+// the PEFT config the head (task_type) and [lora]; tensors are checked against the base.
+int run_import_adapter(const ImportExportOptions& o, MPI_Comm comm) {
+  require(!o.base.empty(), "import --adapter: --base BASE.h5 (the base model's Tessera checkpoint) is required");
+  const TrainingState st = read_checkpoint_state(o.base, comm);
+  require(!st.config_toml.empty(), o.base + ": checkpoint has no stored config (/run/config)");
+  RunConfig base = parse_model_config(st.config_toml, o.base + ": /run/config");
+  resolve_init_from(base, comm);
+  base.model.transformer.lora = LoraConfig{};
+  LoraAdapter a = read_peft_directory(o.from, base.model.transformer, /*adopt_head=*/true);
+  check_adapter_tensors(a, a.base);
+  a.config_toml = adapter_config_toml(a.base);
+  write_adapter_file(o.out, a, comm);
+  if (rank_of(comm) == 0) {
+    std::printf("tessera import --adapter: %s -> %s (base %s, head %s)\n  LoRA r=%d alpha=%g dropout=%g, %zu tensors\n",
+                o.from.c_str(), o.out.c_str(), o.base.c_str(), head_name(a.base.head), a.base.lora.r, a.base.lora.alpha,
+                a.base.lora.dropout, a.tensors.size());
+    if (!a.note.empty()) std::printf("  %s\n", a.note.c_str());
+  }
+  return 0;
+}
+
 int run_import(const ImportExportOptions& o, MPI_Comm comm) {
+  if (o.adapter) return run_import_adapter(o, comm);
+  require(o.base.empty(), "import: --base applies to --adapter only");
   ImportedModel m;
   on_root(comm, [&] { m = import_pretrained(o.from); });
   write_model_checkpoint(o.out, m, comm);
@@ -127,6 +156,10 @@ void register_import_export(CLI::App& app) {
   o.import_cmd->add_option("--from", o.from, "HF model directory (config.json + model.safetensors) or .gguf file")
       ->required();
   o.import_cmd->add_option("--out", o.out, "checkpoint file to write (.h5)")->required();
+  o.import_cmd->add_flag("--adapter", o.adapter,
+                         "--from is a PEFT LoRA directory (adapter_config.json + adapter_model.safetensors): write a "
+                         "Tessera adapter file for the base model --base");
+  o.import_cmd->add_option("--base", o.base, "import --adapter: the base model's Tessera checkpoint (tessera import)");
 
   o.export_cmd = app.add_subcommand("export", "Tessera checkpoint -> Hugging Face directory or GGUF file");
   o.export_cmd->add_option("--checkpoint", o.checkpoint, "Tessera checkpoint (.h5)")->required();

@@ -22,6 +22,7 @@
 
 #include "io/checkpoint.hpp"
 #include "src/config/run_config.hpp"
+#include "src/train/adapter_loading.hpp"
 #include "src/runtime/error.hpp"
 #include "src/tasks/classification_decoding.hpp"
 #include "src/tasks/entity_decoding.hpp"
@@ -206,14 +207,14 @@ int run(const PredictOptions& o, MPI_Comm comm) {
   if (head == HeadKind::SequenceClassification) {
     const std::vector<std::string> ckpts =
         o.ensemble.empty() ? std::vector<std::string>{ckpt} : split_checkpoint_list(o.ensemble);
-    samples = predictive_samples(mc, ckpts, enc, B, K, tok.pad_id, o.mc_dropout, o.seed, comm);
+    samples = predictive_samples(mc, ckpts, enc, B, K, tok.pad_id, o.mc_dropout, o.seed, comm, cfg.model.adapter);
     if (o.laplace) {
       TaskDataset data(cfg.data.path, comm);
       laplace = run_laplace(mc, data, o.laplace_fit_split, ckpt, enc, B, tok.pad_id, o.laplace_samples, o.seed, comm, o.laplace_structure);
     }
   } else {
     // float32 or quantised (packed weights, src/compress/quantized_checkpoint.hpp)
-    const std::unique_ptr<Transformer<float>> owned = load_inference_model(mc, ckpt, comm);
+    const std::unique_ptr<Transformer<float>> owned = load_inference_model(mc, cfg.model.adapter, ckpt, comm);
     logits = forward_rows(*owned, enc, B, per_row, tok.pad_id, comm);
   }
 

@@ -10,6 +10,7 @@
 
 #include "io/checkpoint.hpp"
 #include "src/compress/quantized_checkpoint.hpp"
+#include "src/train/adapter_loading.hpp"
 #include "src/runtime/error.hpp"
 
 namespace tessera {
@@ -48,14 +49,14 @@ std::vector<std::string> split_checkpoint_list(const std::string& list) {
 
 PredictiveSamples predictive_samples(const TransformerConfig& mc, const std::vector<std::string>& checkpoints,
                                      const Encoded& enc, int B, int64_t K, int32_t pad, int mc_dropout,
-                                     uint64_t seed, MPI_Comm comm) {
+                                     uint64_t seed, MPI_Comm comm, const std::string& adapter) {
   PredictiveSamples s;
   s.n = enc.rows();
   s.K = K;
   s.checkpoints = checkpoints;
   for (size_t c = 0; c < checkpoints.size(); ++c) {
     s.temperatures.push_back(checkpoint_temperature(checkpoints[c], comm));
-    const std::unique_ptr<Transformer<float>> model = load_inference_model(mc, checkpoints[c], comm);
+    const std::unique_ptr<Transformer<float>> model = load_inference_model(mc, adapter, checkpoints[c], comm);
     const int passes = mc_dropout > 0 ? mc_dropout : 1;
     for (int p = 0; p < passes; ++p) {
       Dropout d;

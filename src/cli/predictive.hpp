@@ -33,9 +33,10 @@ double checkpoint_temperature(const std::string& checkpoint, MPI_Comm comm);
 
 // mc_dropout = 0: one deterministic pass per checkpoint; > 0: that many dropout passes
 // per checkpoint (dropout key seed + checkpoint index, pass p).
+// adapter: model.adapter ("" = none), loaded on a base checkpoint (src/train/adapter_loading.hpp).
 PredictiveSamples predictive_samples(const TransformerConfig& mc, const std::vector<std::string>& checkpoints,
                                      const Encoded& enc, int B, int64_t K, int32_t pad, int mc_dropout,
-                                     uint64_t seed, MPI_Comm comm);
+                                     uint64_t seed, MPI_Comm comm, const std::string& adapter = "");
 
 // Last-layer Laplace of a sequence classifier of any family (explain/laplace.hpp;
 // features = ClassifierFeatures, the input of classifier / classifier.out_proj / score;

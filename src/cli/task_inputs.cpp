@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/checkpoint.hpp"
+#include "src/train/adapter_loading.hpp"
 #include "src/runtime/error.hpp"
 
 namespace tessera {
@@ -192,8 +193,10 @@ std::string checkpoint_for(const std::string& checkpoint, const RunConfig& cfg) 
   }
   const std::string dir =
       cfg.checkpoint.dir.empty() ? (std::filesystem::path(cfg.run.dir) / "checkpoints").string() : cfg.checkpoint.dir;
-  const std::string latest = find_latest_checkpoint(dir);
-  require(!latest.empty(), "predict: no --checkpoint given and none found in '" + dir + "'");
+  std::string latest = find_latest_checkpoint(dir);
+  if (latest.empty()) latest = adapter_base_checkpoint(cfg);  // model.adapter on model.init_from
+  require(!latest.empty(), "predict: no --checkpoint given and none found in '" + dir + "'" +
+                               (cfg.model.adapter.empty() ? "" : " (and no model.init_from for model.adapter's base model)"));
   return latest;
 }
 

@@ -61,6 +61,7 @@ const std::vector<Field>& fields() {
       TESSERA_FIELD("model", "pooler", model.transformer.pooler),
       TESSERA_FIELD("model", "num_labels", model.transformer.num_labels),
       TESSERA_FIELD("model", "init_from", model.init_from),
+      TESSERA_FIELD("model", "adapter", model.adapter),
       TESSERA_FIELD("model", "init_blocks", model.init_blocks),
       TESSERA_FIELD("model", "prune_heads", model.prune_heads),
       TESSERA_FIELD("model", "heads_per_layer", model.heads_per_layer),
@@ -603,8 +604,8 @@ class Parser {
     check(c, lo.r >= 0, "lora.r", ">= 0 (0 = no LoRA)");
     check(c, lo.alpha > 0, "lora.alpha", "> 0");
     check(c, lo.dropout >= 0 && lo.dropout < 1, "lora.dropout", "in [0, 1)");
-    check(c, lo.r == 0 || !lo.targets.empty(), "lora.targets", "a non-empty list of module names when lora.r > 0",
-          "lora.r");
+    check(c, lo.r == 0 || !lo.targets.empty() || !c.model.adapter.empty(), "lora.targets",  // model.adapter: its targets
+          "a non-empty list of module names when lora.r > 0", "lora.r");
     check(c, t.freeze_blocks >= 0, "train.freeze_blocks", ">= 0 (≤ n_layer, checked against the model)");
     for (const std::string& pattern : t.freeze)
       check(c, !pattern.empty(), "train.freeze", "a list of non-empty glob patterns");

@@ -17,6 +17,7 @@ struct ModelSection {  // [model]
   TransformerConfig transformer; // sizes, dropouts, epsilon, rope_theta, tie_word_embeddings, num_labels (family/head
                                  // applied by the parser: apply_family_defaults)
   std::string init_from = "";    // checkpoint to initialise weights from (fine-tuning); "" = random init
+  std::string adapter = "";      // LoRA adapter to load: Tessera adapter file or PEFT directory ([lora] comes from it)
   std::string init_blocks = "";  // with init_from: keep only these blocks ("first:K", "every:N", "0,2,5"); "" = all
   std::string prune_heads = "";  // attention heads pruned, "layer:head,head;layer:head" (src/compress/head_pruning.hpp)
   int heads_per_layer = 0;       // with init_from: keep the K most important heads of each layer (0 = all)

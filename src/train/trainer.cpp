@@ -33,6 +33,7 @@
 #include "src/runtime/stop_signal.hpp"     // HPC ops: SIGUSR1/SIGTERM → checkpoint and stop
 #include "src/tokenizer/byte_tokenizer.hpp"
 #include "src/train/adamw_optimizer.hpp"
+#include "src/train/adapter_loading.hpp"
 #include "src/train/block_subset.hpp"
 #include "src/train/gradient_sync.hpp"
 #include "src/train/lr_schedule.hpp"
@@ -247,7 +248,7 @@ double collective_timeout_floor(const RunConfig& cfg) {
 }
 
 void resolve_init_from(RunConfig& cfg, MPI_Comm comm) {
-  if (cfg.model.init_from.empty()) return;
+  if (cfg.model.init_from.empty()) return resolve_adapter(cfg, comm);
   const TrainingState st = read_checkpoint_state(cfg.model.init_from, comm);
   require(!st.config_toml.empty(), cfg.model.init_from + ": checkpoint has no stored config (/run/config)");
   adopt_init_from_architecture(cfg, st.config_toml, cfg.model.init_from);
@@ -260,6 +261,7 @@ void resolve_init_from(RunConfig& cfg, MPI_Comm comm) {
             "parallel.pp = " + std::to_string(cfg.parallel.pp) + " exceeds the " + std::to_string(kept.size()) +
                 " blocks kept by model.init_blocks");
   }
+  resolve_adapter(cfg, comm);  // [lora] from model.adapter, on the final architecture
 }
 
 TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_at_step, const TrainingHooks& hooks) {
@@ -270,9 +272,10 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
   // came from model.init_from — the resolved config without init_from, so the
   // checkpoint alone describes its model (generate --checkpoint, export, init_from).
   std::string stored_config = cfg.source_text.empty() ? to_toml(cfg) : cfg.source_text;
-  if (!cfg.model.init_from.empty()) {
-    RunConfig self_contained = cfg;
+  if (!cfg.model.init_from.empty() || !cfg.model.adapter.empty()) {
+    RunConfig self_contained = cfg;  // [lora] as resolved from model.adapter; the checkpoint holds the adapter
     self_contained.model.init_from = "";
+    self_contained.model.adapter = "";
     self_contained.model.init_blocks = "";
     stored_config = to_toml(self_contained);
   }
@@ -327,6 +330,7 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
     stored.model.prune_heads = format_prune_heads(pruned_heads);
     stored.model.heads_per_layer = 0;
     stored.model.init_from = "";
+    stored.model.adapter = "";
     stored.model.init_blocks = "";
     if (!cfg.model.init_from.empty() || cfg.model.heads_per_layer > 0) stored_config = to_toml(stored);
   }
@@ -362,6 +366,9 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
                 std::to_string(count_heads(pruned_heads)) + " of " + std::to_string(mc.n_layer * mc.n_head) +
                 " attention heads: model.prune_heads = \"" + format_prune_heads(pruned_heads) + "\"");
   const int64_t global_tokens = int64_t(B) * T * accum * grid.dp_size();
+  if (!cfg.model.adapter.empty())
+    log.message("adapter " + cfg.model.adapter + ": " + std::to_string(recipe.adapter_tensors()) +
+                " tensors loaded (r " + std::to_string(mc.lora.r) + ", alpha " + fmt_double(mc.lora.alpha) + ")");
   if (!fresh.empty())
     log.message(std::to_string(fresh.size()) + " parameters not in " + cfg.model.init_from + " start from init (" +
                 fresh.front() + (fresh.size() > 1 ? ", …" : "") + ")");

@@ -1,4 +1,6 @@
 #include "src/train/training_recipe.hpp"
+#include <algorithm>
+#include "src/train/adapter_loading.hpp"
 #include "src/train/block_subset.hpp"
 #include "src/train/freezing.hpp"
 #include "src/train/trainer.hpp"
@@ -56,6 +58,14 @@ TrainingRecipe::TrainingRecipe(const RunConfig& cfg, ProcessGrid& grid, const Tr
   std::vector<int> kept;  // model.init_blocks, resolved to a list by resolve_init_from
   if (!cfg.model.init_blocks.empty()) kept = parse_block_subset(cfg.model.init_blocks, 1 << 30, "model.init_blocks");
   if (!cfg.model.init_from.empty()) fresh_ = load_model_weights(*model_, cfg.model.init_from, comm, kept);
+  if (!cfg.model.adapter.empty()) {  // on top of init_from (or the random init): lora_A/lora_B and the head
+    const std::vector<std::string> set = apply_adapter(
+        *model_, read_adapter(cfg.model.adapter, cfg.model.transformer, comm), cfg.model.transformer);
+    adapter_tensors_ = set.size();
+    fresh_.erase(std::remove_if(fresh_.begin(), fresh_.end(),
+                                [&](const std::string& n) { return std::find(set.begin(), set.end(), n) != set.end(); }),
+                 fresh_.end());
+  }
   opt_ = std::make_unique<Optimizer>(*model_, grid, cfg.optim, par.zero1);
   sync_ = std::make_unique<GradientSynchronizer>(model_->params(), grid, par.zero1, size_t(par.bucket_mb * 1048576.0));
   runner_ = std::make_unique<PipelineRunner>(*model_, grid, cfg.train.micro_batch_size, data.seq_len,

@@ -48,6 +48,8 @@ class TrainingRecipe {
   PipelineRunner& runner() { return *runner_; }
   // Parameters not in model.init_from (e.g. a new task head), which keep their init.
   const std::vector<std::string>& fresh_parameters() const { return fresh_; }
+  // Tensors of this rank set from model.adapter (0 without one).
+  size_t adapter_tensors() const { return adapter_tensors_; }
   // Parameters of the whole model and the trainable part (train.freeze*, LoRA).
   const ParameterCount& counted() const { return counted_; }
 
@@ -57,6 +59,7 @@ class TrainingRecipe {
   std::unique_ptr<GradientSynchronizer> sync_;
   std::unique_ptr<PipelineRunner> runner_;
   std::vector<std::string> fresh_;
+  size_t adapter_tensors_ = 0;
   ParameterCount counted_;
 };
 
