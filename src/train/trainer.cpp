@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include "io/auxiliary_features.hpp"
 #include "io/checkpoint.hpp"
 #include "io/hdf5_file.hpp"
 #include "io/task_dataset.hpp"
@@ -246,11 +247,27 @@ double collective_timeout_floor(const RunConfig& cfg) {
   return cfg.parallel.timeout_s;
 }
 
+void resolve_feature_head(RunConfig& cfg, MPI_Comm comm) {
+  FeatureHeadConfig& f = cfg.model.transformer.features;
+  f.dense_dim = 0;
+  f.categorical_cardinalities.clear();
+  if (cfg.model.transformer.head != HeadKind::SequenceClassification || cfg.data.path.empty() ||
+      !is_task_dataset(cfg.data.path))
+    return;
+  const TaskDataset data(cfg.data.path, comm);
+  if (data.info().feature_schema.empty()) return;
+  const FeatureSchema fs = FeatureSchema::from_json(data.info().feature_schema, cfg.data.path + ": /@feature_schema");
+  f.dense_dim = fs.dense_dim();
+  for (const auto& c : fs.categorical) f.categorical_cardinalities.push_back(c.cardinality());
+}
+
 void resolve_init_from(RunConfig& cfg, MPI_Comm comm) {
+  resolve_feature_head(cfg, comm);
   if (cfg.model.init_from.empty()) return;
   const TrainingState st = read_checkpoint_state(cfg.model.init_from, comm);
   require(!st.config_toml.empty(), cfg.model.init_from + ": checkpoint has no stored config (/run/config)");
   adopt_init_from_architecture(cfg, st.config_toml, cfg.model.init_from);
+  resolve_feature_head(cfg, comm);  // the widths are the dataset's
   if (!cfg.model.init_blocks.empty()) {  // layer dropping: fewer blocks, mapped onto the checkpoint's
     const std::vector<int> kept = parse_block_subset(cfg.model.init_blocks, cfg.model.transformer.n_layer,
                                                      cfg.source_path.empty() ? "config" : cfg.source_path);
