@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/auxiliary_features.hpp"
 #include "io/checkpoint.hpp"
 #include "src/config/run_config.hpp"
 #include "src/runtime/error.hpp"
@@ -87,6 +88,8 @@ int run(const PredictOptions& o, MPI_Comm comm) {
   require(task_head_kind(info.task) == head, "dataset '" + cfg.data.path + "' is a " + info.task +
                                                  " dataset but model.head = " + head_name(head));
   const int64_t K = int64_t(info.label_names.size());
+  const FeatureSchema schema = mc.feature_head() ? FeatureSchema::from_json(info.feature_schema, cfg.data.path + ": /@feature_schema")
+                                                 : FeatureSchema{};
   if (head != HeadKind::QuestionAnswering)
     require(mc.num_labels == K, "dataset '" + cfg.data.path + "' has " + std::to_string(K) +
                                     " labels but model.num_labels = " + std::to_string(mc.num_labels));
@@ -138,7 +141,11 @@ int run(const PredictOptions& o, MPI_Comm comm) {
     std::string col = o.text_column.empty() ? (info.text_column.empty() ? "text" : info.text_column) : o.text_column;
     std::string pair = o.text_pair_column.empty() ? info.text_pair_column : o.text_pair_column;
     if (head == HeadKind::TokenClassification) pair.clear();
-    inputs = read_text_records(o.input, format, col, pair);
+    // A feature head reads the schema's columns from the input too (statistics and
+    // category index from the training dataset's schema).
+    const std::vector<std::string> feature_columns =
+        schema.empty() ? std::vector<std::string>{} : schema.columns();
+    inputs = read_text_records(o.input, format, col, pair, feature_columns);
   }
   require(!inputs.empty(), o.input + ": no inputs");
 
@@ -156,6 +163,16 @@ int run(const PredictOptions& o, MPI_Comm comm) {
     enc.ids = f.input_ids;
     enc.mask = f.attention_mask;
     enc.types = f.token_type_ids;
+    if (!schema.empty()) {  // the same vectors prepare writes: "<file>:<line>: column 'c': value 'x' is not a number"
+      std::vector<FeatureRowInput> rows;
+      for (const InputRow& r : inputs) rows.push_back({r.text, r.pair, r.feature_values, r.feature_missing, r.source});
+      const FeatureMatrix m = compute_features(
+          schema, rows, [&](const std::string& t) { return int64_t(tok.encode(t).ids.size()); });
+      enc.D = m.dense_dim;
+      enc.M = m.categorical_dim;
+      enc.dense = m.dense;
+      enc.categorical = m.categorical;
+    }
   } else if (head == HeadKind::TokenClassification) {
     for (const InputRow& r : inputs) {
       tagging.push_back(tasks::encode_words_for_tagging(r.text, tok, info.max_len));
