@@ -197,6 +197,29 @@ TEST(FeatureHeadCli, FeaturesBeatTextOnlyAndPredictReadsTheColumn) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
+// The decoder families' head path (GPT-2, Llama: the last non-pad token) with the same
+// feature head: features beat the text alone there too.
+TEST(FeatureHeadCli, DecoderFamiliesUseTheFeatures) {
+  const Prepared p = prepare("feature_head_decoders");
+  for (const std::string family : {"gpt2", "llama"}) {
+    std::map<std::string, double> acc;
+    for (const auto& [tag, data] : std::vector<std::pair<std::string, std::string>>{{"features", p.features},
+                                                                                     {"text", p.text_only}}) {
+      std::string text = config(data, (p.dir / ("run_" + family + "_" + tag)).string());
+      text.replace(text.find("\"bert\""), 6, "\"" + family + "\"");
+      const std::string cfg = (p.dir / (family + "_" + tag + ".toml")).string();
+      write_file(cfg, text);
+      auto r = run_tessera("train " + cfg);
+      ASSERT_EQ(r.exit_code, 0) << family << " " << tag << "\n" << r.output;
+      acc[tag] = last_eval_metrics(p.dir / ("run_" + family + "_" + tag)).at("accuracy").get<double>();
+    }
+    std::printf("[feature head] %s validation accuracy: with features %.3f, text only %.3f\n", family.c_str(),
+                acc["features"], acc["text"]);
+    EXPECT_GE(acc["features"] - acc["text"], 0.15) << family;
+    EXPECT_GE(acc["features"], 0.8) << family;
+  }
+}
+
 // One rank vs dp = 2, tp = 2 and pp = 2 at the same global batch, feature dropout on:
 // the same losses and final parameters (feature head included).
 TEST(FeatureHeadCli, GridsEqualOneRank) {
