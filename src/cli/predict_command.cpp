@@ -88,8 +88,9 @@ int run(const PredictOptions& o, MPI_Comm comm) {
   require(task_head_kind(info.task) == head, "dataset '" + cfg.data.path + "' is a " + info.task +
                                                  " dataset but model.head = " + head_name(head));
   const int64_t K = int64_t(info.label_names.size());
-  const FeatureSchema schema = mc.feature_head() ? FeatureSchema::from_json(info.feature_schema, cfg.data.path + ": /@feature_schema")
-                                                 : FeatureSchema{};
+  // The feature schema: the one the checkpoint was trained with (/run/feature_schema), else the
+  // training dataset's (data.path). Filled in once the checkpoint is known.
+  FeatureSchema schema;
   if (head != HeadKind::QuestionAnswering)
     require(mc.num_labels == K, "dataset '" + cfg.data.path + "' has " + std::to_string(K) +
                                     " labels but model.num_labels = " + std::to_string(mc.num_labels));
@@ -125,6 +126,17 @@ int run(const PredictOptions& o, MPI_Comm comm) {
   require(tok.vocab_size <= mc.vocab_size, vocab + ": " + std::to_string(tok.vocab_size) +
                                                " tokens but the model's vocab_size is " +
                                                std::to_string(mc.vocab_size));
+
+  if (mc.feature_head()) {
+    const std::string first =
+        o.ensemble.empty() ? checkpoint_for(o.checkpoint, cfg) : split_checkpoint_list(o.ensemble)[0];
+    const std::string stored = read_checkpoint_state(first, comm).feature_schema;
+    schema = stored.empty() ? FeatureSchema::from_json(info.feature_schema, cfg.data.path + ": /@feature_schema")
+                            : FeatureSchema::from_json(stored, first + ": /run/feature_schema");
+    require(schema.dense_dim() == mc.features.dense_dim && schema.categorical_dim() == mc.features.categorical_dim(),
+            first + ": the feature schema it was trained with has other widths than dataset '" + cfg.data.path +
+                "'s");
+  }
 
   // Inputs (every rank reads and encodes the whole file: the same errors everywhere).
   const std::string format = input_format(o.format, o.input, head);

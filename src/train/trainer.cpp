@@ -327,6 +327,8 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
   BatchSource* loader = data.loader.get();
   const std::vector<double>& class_weights = data.class_weights;
   const int64_t total_steps = total_training_steps(cfg, data);
+  // A feature head's checkpoints carry the schema it was trained with (predict uses it).
+  const std::string feature_schema = mc.feature_head() && data.task_data ? data.task_data->info().feature_schema : "";
   TrainingRecipe recipe(cfg, grid, data, comm);
   GPT2<float>& model = recipe.model();
   Optimizer& opt = recipe.optimizer();
@@ -432,6 +434,7 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
     st.scalars = stopper.save();
     st.config_toml = stored_config;
     st.model_family = family_name(mc.family);
+    st.feature_schema = feature_schema;
     const auto t0 = std::chrono::steady_clock::now();
     summary.last_checkpoint = ckpt.save(model, opt, st);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -478,6 +481,7 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
       st.seed = cfg.train.seed;
       st.config_toml = stored_config;
       st.model_family = family_name(mc.family);
+      st.feature_schema = feature_schema;
       st.scalars = {{metric, it->second}};
       auto p = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.params().values());
       const std::string path =

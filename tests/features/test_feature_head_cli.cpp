@@ -173,6 +173,26 @@ TEST(FeatureHeadCli, FeaturesBeatTextOnlyAndPredictReadsTheColumn) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(read_file(p.dir / "pred2.jsonl"), read_file(out));
 
+  // The checkpoint carries the schema it was trained with, and predict uses it: data.path
+  // prepared again from shifted training amounts (other statistics) gives the same predictions.
+  EXPECT_EQ(tessera::read_checkpoint_state(ckpt, MPI_COMM_SELF).feature_schema,
+            tessera::TaskDataset(p.features, MPI_COMM_SELF).info().feature_schema);
+  {
+    std::vector<Row> shifted = p.train;
+    for (auto& row : shifted) row.amount = row.amount * 2 + 10;
+    write_file(p.dir / "shifted.csv", csv(shifted));
+    r = run_tessera("prepare --task classification --input " + (p.dir / "shifted.csv").string() + " --vocab " +
+                    vocab() + " --max-len 12 --numeric-features amount --output " + p.features);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    ASSERT_NE(tessera::FeatureSchema::from_json(tessera::TaskDataset(p.features, MPI_COMM_SELF).info().feature_schema, "t")
+                  .numeric[0].mean,
+              schema.numeric[0].mean);
+    r = run_tessera("predict " + cf + " --input " + (p.dir / "val.csv").string() + " --output " +
+                    (p.dir / "pred3.jsonl").string());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(read_file(p.dir / "pred3.jsonl"), read_file(out));
+  }
+
   // A file without the column: refused, naming the column and the file.
   write_file(p.dir / "no_amount.csv", csv(p.val, false));
   r = run_tessera("predict " + cf + " --input " + (p.dir / "no_amount.csv").string() + " --output " + out.string());
