@@ -207,6 +207,7 @@ void write_state(const h5::File& f, const TrainingState& st) {
   f.write_attr_string("/", "model_family", st.model_family);
   f.create_group("/run");
   f.write_string_dataset("/run/config", st.config_toml);
+  if (!st.feature_schema.empty()) f.write_string_dataset("/run/feature_schema", st.feature_schema);
   f.create_group("/run/scalars");
   for (const auto& [k, v] : st.scalars) f.write_attr_f64("/run/scalars", k, v);
 }
@@ -264,6 +265,7 @@ TrainingState read_state(const h5::File& f) {
   st.data_cursor = f.read_attr_i64("/", "data_cursor");
   st.model_family = f.read_attr_string("/", "model_family");
   st.config_toml = f.read_string_dataset("/run/config");
+  if (f.is_dataset("/run/feature_schema")) st.feature_schema = f.read_string_dataset("/run/feature_schema");
   if (f.is_group("/run/scalars"))
     for (const std::string& k : f.attr_names("/run/scalars")) st.scalars[k] = f.read_attr_f64("/run/scalars", k);
   validate_state(f, st);

@@ -24,6 +24,9 @@ struct TrainingState {
   std::string config_toml;
   std::string model_family = "gpt2";
   std::map<std::string, double> scalars;  // e.g. best validation loss
+  // The task dataset's feature schema (io/auxiliary_features.hpp) a feature-head model was
+  // trained with, /run/feature_schema (JSON); "" = none (absent in the file).
+  std::string feature_schema;
 };
 
 // One group of tensors laid out like a ParameterSet slab: tensor i occupies

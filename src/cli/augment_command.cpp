@@ -309,6 +309,9 @@ tasks::ClassProbability classifier_filter(const AugmentOptions& o, const std::ve
                                                label_names[size_t(labels[i])] + "' is not one of its labels (" +
                                                label_list + ")");
     }
+    require(!mc.feature_head(), "augment --classifier " + o.classifier +
+                                    ": the classifier reads auxiliary features (a feature schema), which generated "
+                                    "texts do not have; use a text-only classifier");
     const TaskFeatures f = encode_classification(ex, tok, T);
     Encoded enc;
     enc.T = T;

@@ -86,11 +86,7 @@ int run(const CalibrateOptions& o, MPI_Comm comm) {
                                   " labels but model.num_labels = " + std::to_string(mc.num_labels));
   const TaskFeatures f = data.read_split(o.split);
   require(f.size() > 0, "dataset '" + cfg.data.path + "': split '" + o.split + "' is empty");
-  Encoded enc;
-  enc.T = f.max_len;
-  enc.ids = f.input_ids;
-  enc.mask = f.attention_mask;
-  enc.types = f.token_type_ids;
+  const Encoded enc = encoded_rows(f);  // with the split's auxiliary features
   const std::vector<int> labels(f.labels.begin(), f.labels.end());
 
   if (o.mc_dropout > 0) require_dropout(mc, o.config);

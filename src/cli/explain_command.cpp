@@ -83,6 +83,8 @@ LoadedModel load(const ExplainOptions& o, MPI_Comm comm) {
   apply_family_defaults(m.mc);
   validate_transformer_config(m.mc, o.config + ": [model]");
   const HeadKind head = m.mc.head;
+  require(!m.mc.feature_head(), o.config + ": the model reads auxiliary features (dataset '" + cfg.data.path +
+                                    "' has a feature schema); explain attributes text-only classifiers so far");
   require(head != HeadKind::None,
           o.config + ": model.head = " + std::string(head_name(head)) +
               "; explain serves sequence_classification, token_classification, question_answering and causal_lm heads");

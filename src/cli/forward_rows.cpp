@@ -1,3 +1,4 @@
+#include "io/task_dataset.hpp"  // first: see the kIgnoreIndex note there
 #include "src/cli/forward_rows.hpp"
 
 #include <Kokkos_Core.hpp>
@@ -79,6 +80,19 @@ std::vector<float> ClassifierFeatures::operator()(const int32_t* mask, int B, in
   return out;
 }
 
+Encoded encoded_rows(const TaskFeatures& f) {
+  Encoded enc;
+  enc.T = f.max_len;
+  enc.ids = f.input_ids;
+  enc.mask = f.attention_mask;
+  enc.types = f.token_type_ids;
+  enc.D = f.dense_feature_dim;
+  enc.M = f.categorical_feature_dim;
+  enc.dense = f.dense_features;
+  enc.categorical = f.categorical_features;
+  return enc;
+}
+
 void append_row(Encoded& e, const std::vector<int32_t>& ids, int32_t pad) {
   const size_t T = size_t(e.T);
   for (size_t t = 0; t < T; ++t) {
@@ -95,6 +109,8 @@ std::vector<float> forward_rows(Transformer<float>& model, const Encoded& enc, i
   const int64_t batches = (R + B - 1) / B;
   std::vector<float> mine;
   std::vector<int32_t> tok(size_t(B * T)), mask(size_t(B * T)), types(size_t(B * T));
+  std::vector<float> dense(size_t(B * enc.D));
+  std::vector<int32_t> cat(size_t(B * enc.M));
   require(!pooled || model.config().head == HeadKind::SequenceClassification,
           "forward_rows: classifier features need a sequence_classification head");
   ClassifierFeatures features(model);
@@ -111,7 +127,13 @@ std::vector<float> forward_rows(Transformer<float>& model, const Encoded& enc, i
     std::fill(mask.begin() + n * T, mask.end(), 0);
     std::fill(types.begin() + n * T, types.end(), 0);
     for (int64_t b = n; b < B; ++b) mask[size_t(b * T)] = 1;
+    std::fill(dense.begin(), dense.end(), 0.0f);
+    std::fill(cat.begin(), cat.end(), 0);
+    std::copy_n(enc.dense.begin() + r0 * enc.D, n * enc.D, dense.begin());
+    std::copy_n(enc.categorical.begin() + r0 * enc.M, n * enc.M, cat.begin());
     ModelInputs in;
+    if (enc.D > 0) in.dense_features = dense.data();
+    if (enc.M > 0) in.categorical_features = cat.data();
     in.tokens = tok.data();
     in.token_types = types.data();
     in.attention_mask = mask.data();

@@ -13,10 +13,17 @@ namespace tessera {
 struct Encoded {
   int64_t T = 0;
   std::vector<int32_t> ids, mask, types;
+  // Auxiliary features per row (a feature head; io/auxiliary_features.hpp): [rows, D], [rows, M].
+  int64_t D = 0, M = 0;
+  std::vector<float> dense;
+  std::vector<int32_t> categorical;
   int64_t rows() const { return T > 0 ? int64_t(ids.size()) / T : 0; }
 };
 
 void append_row(Encoded& e, const std::vector<int32_t>& ids, int32_t pad);
+// Encoded rows of a task dataset split: ids, mask, types and its auxiliary features.
+struct TaskFeatures;
+Encoded encoded_rows(const TaskFeatures& f);
 
 // Dropout during the forward (MC dropout): off by default. Pass p of global batch g
 // uses the dropout key (seed, step = p·batches + g), so the masks of a row do not

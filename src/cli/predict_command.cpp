@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/auxiliary_features.hpp"
 #include "io/checkpoint.hpp"
 #include "src/config/run_config.hpp"
 #include "src/train/adapter_loading.hpp"
@@ -88,6 +89,9 @@ int run(const PredictOptions& o, MPI_Comm comm) {
   require(task_head_kind(info.task) == head, "dataset '" + cfg.data.path + "' is a " + info.task +
                                                  " dataset but model.head = " + head_name(head));
   const int64_t K = int64_t(info.label_names.size());
+  // The feature schema: the one the checkpoint was trained with (/run/feature_schema), else the
+  // training dataset's (data.path). Filled in once the checkpoint is known.
+  FeatureSchema schema;
   if (head != HeadKind::QuestionAnswering)
     require(mc.num_labels == K, "dataset '" + cfg.data.path + "' has " + std::to_string(K) +
                                     " labels but model.num_labels = " + std::to_string(mc.num_labels));
@@ -124,6 +128,17 @@ int run(const PredictOptions& o, MPI_Comm comm) {
                                                " tokens but the model's vocab_size is " +
                                                std::to_string(mc.vocab_size));
 
+  if (mc.feature_head()) {
+    const std::string first =
+        o.ensemble.empty() ? checkpoint_for(o.checkpoint, cfg) : split_checkpoint_list(o.ensemble)[0];
+    const std::string stored = read_checkpoint_state(first, comm).feature_schema;
+    schema = stored.empty() ? FeatureSchema::from_json(info.feature_schema, cfg.data.path + ": /@feature_schema")
+                            : FeatureSchema::from_json(stored, first + ": /run/feature_schema");
+    require(schema.dense_dim() == mc.features.dense_dim && schema.categorical_dim() == mc.features.categorical_dim(),
+            first + ": the feature schema it was trained with has other widths than dataset '" + cfg.data.path +
+                "'s");
+  }
+
   // Inputs (every rank reads and encodes the whole file: the same errors everywhere).
   const std::string format = input_format(o.format, o.input, head);
   std::vector<InputRow> inputs;
@@ -139,7 +154,11 @@ int run(const PredictOptions& o, MPI_Comm comm) {
     std::string col = o.text_column.empty() ? (info.text_column.empty() ? "text" : info.text_column) : o.text_column;
     std::string pair = o.text_pair_column.empty() ? info.text_pair_column : o.text_pair_column;
     if (head == HeadKind::TokenClassification) pair.clear();
-    inputs = read_text_records(o.input, format, col, pair);
+    // A feature head reads the schema's columns from the input too (statistics and
+    // category index from the training dataset's schema).
+    const std::vector<std::string> feature_columns =
+        schema.empty() ? std::vector<std::string>{} : schema.columns();
+    inputs = read_text_records(o.input, format, col, pair, feature_columns);
   }
   require(!inputs.empty(), o.input + ": no inputs");
 
@@ -157,6 +176,16 @@ int run(const PredictOptions& o, MPI_Comm comm) {
     enc.ids = f.input_ids;
     enc.mask = f.attention_mask;
     enc.types = f.token_type_ids;
+    if (!schema.empty()) {  // the same vectors prepare writes: "<file>:<line>: column 'c': value 'x' is not a number"
+      std::vector<FeatureRowInput> rows;
+      for (const InputRow& r : inputs) rows.push_back({r.text, r.pair, r.feature_values, r.feature_missing, r.source});
+      const FeatureMatrix m = compute_features(
+          schema, rows, [&](const std::string& t) { return int64_t(tok.encode(t).ids.size()); });
+      enc.D = m.dense_dim;
+      enc.M = m.categorical_dim;
+      enc.dense = m.dense;
+      enc.categorical = m.categorical;
+    }
   } else if (head == HeadKind::TokenClassification) {
     for (const InputRow& r : inputs) {
       tagging.push_back(tasks::encode_words_for_tagging(r.text, tok, info.max_len));

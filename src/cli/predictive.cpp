@@ -70,14 +70,7 @@ PredictiveSamples predictive_samples(const TransformerConfig& mc, const std::vec
   return s;
 }
 
-Encoded split_rows(const TaskFeatures& f) {
-  Encoded enc;
-  enc.T = f.max_len;
-  enc.ids = f.input_ids;
-  enc.mask = f.attention_mask;
-  enc.types = f.token_type_ids;
-  return enc;
-}
+Encoded split_rows(const TaskFeatures& f) { return encoded_rows(f); }
 
 // Last-layer Laplace of a sequence classifier (features = the input of its last linear
 // layer, ClassifierFeatures): fitted on fit_split, predictive on the calibrated split
@@ -91,6 +84,8 @@ LaplaceResult run_laplace(const TransformerConfig& mc, const TaskDataset& data, 
           "--laplace: needs a sequence_classification head (model.head = " + std::string(head_name(mc.head)) + ")");
   require(data.has_split(fit_split),
           "--laplace: dataset has no split '" + fit_split + "' (--laplace-fit-split)");
+  require(!mc.feature_head(), "--laplace: the classifier reads auxiliary features through the feature head; "
+                              "the last-layer Laplace covers text-only classifiers");
   const TaskFeatures fit = data.read_split(fit_split);
   const std::unique_ptr<Transformer<float>> model = load_inference_model(mc, ckpt, comm);
   const int64_t C = mc.n_embd, K = mc.num_labels;

@@ -79,7 +79,7 @@ std::string json_string(const nlohmann::json& j, const std::string& key, const s
 }  // namespace
 
 std::vector<InputRow> read_text_records(const std::string& path, const std::string& format, const std::string& col,
-                                        const std::string& pair_col) {
+                                        const std::string& pair_col, const std::vector<std::string>& feature_columns) {
   const std::string text = read_all(path);
   std::vector<InputRow> rows;
   if (format == "jsonl") {
@@ -87,6 +87,18 @@ std::vector<InputRow> read_text_records(const std::string& path, const std::stri
       InputRow r;
       r.text = json_string(j, col, at);
       if (!pair_col.empty()) r.pair = json_string(j, pair_col, at);
+      for (const std::string& c : feature_columns) {
+        auto it = j.find(c);
+        require(it != j.end(), at + ": missing feature column '" + c +
+                                   "' (the model reads it; write null for a missing value)");
+        std::string v;
+        if (it->is_string()) v = it->get<std::string>();
+        else if (it->is_number() || it->is_boolean()) v = it->dump();
+        else require(it->is_null(), at + ": feature column '" + c + "' must be a string, a number, a boolean or null");
+        r.feature_values.push_back(std::move(v));
+        r.feature_missing.push_back(it->is_null() ? 1 : 0);
+      }
+      r.source = at;
       rows.push_back(std::move(r));
     });
   } else {
@@ -104,6 +116,13 @@ std::vector<InputRow> read_text_records(const std::string& path, const std::stri
       return size_t(it - header.begin());
     };
     const size_t ct = column(col), cp = pair_col.empty() ? 0 : column(pair_col);
+    std::vector<size_t> cf;
+    for (const std::string& c : feature_columns) {
+      require(std::find(header.begin(), header.end(), c) != header.end(),
+              path + ":" + std::to_string(recs[0].line) + ": header has no feature column '" + c +
+                  "' (the model reads it)");
+      cf.push_back(column(c));
+    }
     for (size_t k = 1; k < recs.size(); ++k) {
       const auto& rec = recs[k];
       require(rec.fields.size() == header.size(), path + ":" + std::to_string(rec.line) + ": expected " +
@@ -112,6 +131,11 @@ std::vector<InputRow> read_text_records(const std::string& path, const std::stri
       InputRow r;
       r.text = rec.fields[ct];
       if (!pair_col.empty()) r.pair = rec.fields[cp];
+      for (size_t c : cf) {
+        r.feature_values.push_back(rec.fields[c]);
+        r.feature_missing.push_back(rec.fields[c].find_first_not_of(" \t") == std::string::npos ? 1 : 0);
+      }
+      r.source = path + ":" + std::to_string(rec.line);
       rows.push_back(std::move(r));
     }
   }

@@ -15,14 +15,21 @@ struct InputRow {
   std::string text, pair;  // classification / NER
   QaExample qa;            // QA
   bool from_conll = false; // NER: text built from CoNLL words (echoed in the output)
+  // Auxiliary feature columns (classification with a feature schema), in the order asked for.
+  std::vector<std::string> feature_values;
+  std::vector<char> feature_missing;  // 1: empty field / JSON null
+  std::string source;                 // "<file>:<line>"
 };
 
 // The input format: `format` unless "auto", else from path's extension.
 std::string input_format(const std::string& format, const std::string& path, HeadKind head);
 std::string read_all(const std::string& path);
-// Text (and pair) columns of CSV / TSV / JSONL records.
+// Text (and pair) columns of CSV / TSV / JSONL records, and the feature columns: a CSV
+// header or a JSONL record that lacks one is an Error naming the column and the file
+// (file:line); an empty field or a JSON null is a missing value.
 std::vector<InputRow> read_text_records(const std::string& path, const std::string& format, const std::string& col,
-                                        const std::string& pair_col);
+                                        const std::string& pair_col,
+                                        const std::vector<std::string>& feature_columns = {});
 // CoNLL: the first column of each line is a word; blank lines end sentences.
 std::vector<InputRow> read_conll_words(const std::string& path);
 // QA: SQuAD JSON (answers optional), JSONL {"id", "question", "context"} or CSV / TSV

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <toml.hpp>
 #include <variant>
@@ -21,6 +22,23 @@
 
 namespace tessera {
 namespace {
+
+// "64,32" → {64, 32}; "" → {}; nullopt for anything else (a width outside [1, 65536]).
+std::optional<std::vector<int64_t>> parse_feature_hidden(const std::string& s) {
+  std::vector<int64_t> out;
+  if (s.find_first_not_of(" \t") == std::string::npos) return out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');) {
+    const size_t a = item.find_first_not_of(" \t"), b = item.find_last_not_of(" \t");
+    if (a == std::string::npos) return std::nullopt;
+    const std::string t = item.substr(a, b - a + 1);
+    if (t.find_first_not_of("0123456789") != std::string::npos || t.size() > 6) return std::nullopt;
+    const int64_t w = std::stoll(t);
+    if (w < 1 || w > 65536) return std::nullopt;
+    out.push_back(w);
+  }
+  return out;
+}
 
 // ---------------------------------------------------------------------------
 // The key table: one row per TOML key, in the order to_toml emits them.
@@ -66,6 +84,10 @@ const std::vector<Field>& fields() {
       TESSERA_FIELD("model", "prune_heads", model.prune_heads),
       TESSERA_FIELD("model", "heads_per_layer", model.heads_per_layer),
       TESSERA_FIELD("model", "attention", model.attention),
+      TESSERA_FIELD("model", "feature_hidden", model.feature_hidden),
+      TESSERA_FIELD("model", "feature_activation", model.transformer.features.activation),
+      TESSERA_FIELD("model", "feature_dropout", model.transformer.features.dropout),
+      TESSERA_FIELD("model", "categorical_embedding_dim", model.transformer.features.embedding_dim),
 
       TESSERA_FIELD("data", "path", data.path),
       TESSERA_FIELD("data", "train_split", data.train_split),
@@ -382,6 +404,7 @@ class Parser {
     apply_family_defaults(t);
     t.attention = cfg.model.attention == "tiled" ? AttentionKind::Tiled : AttentionKind::Materialized;
     t.recompute = parse_recompute(cfg.train.recompute, origin_ + ": train.recompute");
+    t.features.hidden = *parse_feature_hidden(cfg.model.feature_hidden);
     if (lines_.count("model.pooler")) t.pooler = given.pooler;
     if (lines_.count("model.type_vocab_size")) t.type_vocab_size = given.type_vocab_size;
     if (t.family == Family::BERT && !lines_.count("model.type_vocab_size")) t.type_vocab_size = 2;
@@ -532,6 +555,12 @@ class Parser {
            {"causal_lm", "sequence_classification", "token_classification", "question_answering", "none"},
            "model.head");
     one_of(c, c.model.attention, {"materialized", "tiled"}, "model.attention");
+    one_of(c, g.features.activation, {"relu", "gelu", "tanh"}, "model.feature_activation");
+    check(c, g.features.dropout >= 0 && g.features.dropout < 1, "model.feature_dropout", "in [0, 1)");
+    check(c, g.features.embedding_dim >= 1 && g.features.embedding_dim <= 4096, "model.categorical_embedding_dim",
+          "in [1, 4096]");
+    check(c, parse_feature_hidden(c.model.feature_hidden).has_value(), "model.feature_hidden",
+          "a comma-separated list of widths in [1, 65536], e.g. \"64,32\" (\"\" = none)");
     check(c, g.n_kv_head >= 0 && (g.n_kv_head == 0 || g.n_head % g.n_kv_head == 0), "model.n_kv_head",
           "0 or a divisor of model.n_head = " + std::to_string(g.n_head), "model.n_head");
     check(c, g.n_inner >= 0, "model.n_inner", ">= 0 (0 = 4·n_embd)");
@@ -702,6 +731,7 @@ void adopt_init_from_architecture(RunConfig& cfg, const std::string& stored_toml
   t.initializer_range = mine.initializer_range;
   t.attention = mine.attention;  // a choice of kernels, not architecture
   t.recompute = mine.recompute;  // a memory/time trade-off of training, not architecture
+  t.features = mine.features;    // the feature head is the fine-tuning task's (its widths come from the dataset)
   validate_transformer_config(t, origin + " + " + (cfg.source_path.empty() ? "config" : cfg.source_path));
   cfg.model.family = base.model.family;
   cfg.model.transformer = t;

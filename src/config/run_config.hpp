@@ -22,6 +22,10 @@ struct ModelSection {  // [model]
   std::string prune_heads = "";  // attention heads pruned, "layer:head,head;layer:head" (src/compress/head_pruning.hpp)
   int heads_per_layer = 0;       // with init_from: keep the K most important heads of each layer (0 = all)
   std::string attention = "materialized";  // materialized | tiled (kernels/tiled_attention.hpp; no B·NH·T·T buffers)
+  // Auxiliary-feature head (sequence classification on a dataset with a feature schema):
+  // hidden widths "64,32" ("" = the classifier reads [pooled ; features] directly); the
+  // activation, dropout and categorical embedding width live in transformer.features.
+  std::string feature_hidden = "";
 };
 
 struct DataSection {  // [data]

@@ -227,9 +227,24 @@ Transformer<S>::Transformer(const TransformerConfig& cfg, const ModelParallel& m
           replicated("classifier.dense.weight", {C, C});
           replicated("classifier.dense.bias", {C});
         }
-        replicated(nm.cls_out + ".weight", {cfg.num_labels, C});
+      {
+        int64_t cls_in = C;
+        if (cfg.feature_head()) {  // [pooled ; features] → hidden layers → the classifier (replicated)
+          const FeatureHeadConfig& fh = cfg.features;
+          if (fh.categorical_dim() > 0)
+            replicated("feature_head.categorical_embedding.weight", {fh.categorical_rows(), fh.embedding_dim});
+          cls_in = fh.input_dim(C);
+          for (size_t i = 0; i < fh.hidden.size(); ++i) {
+            const std::string base = "feature_head.mlp." + std::to_string(i);
+            replicated(base + ".weight", {fh.hidden[i], cls_in});
+            replicated(base + ".bias", {fh.hidden[i]});
+            cls_in = fh.hidden[i];
+          }
+        }
+        replicated(nm.cls_out + ".weight", {cfg.num_labels, cls_in});
         if (cfg.is_encoder()) replicated(nm.cls_out + ".bias", {cfg.num_labels});
         break;
+      }
       case HeadKind::TokenClassification:
         replicated("classifier.weight", {cfg.num_labels, C});
         replicated("classifier.bias", {cfg.num_labels});
@@ -330,6 +345,12 @@ void Transformer<S>::init_weights(uint64_t seed) {
                      1.0 / std::sqrt(3.0 * double(info.full_shape[1])));
     } else if (ends_with(info.name, ".bias")) {
       Kokkos::deep_copy(v, S(0));
+    } else if (info.name.rfind("feature_head.", 0) == 0) {
+      // Feature head: embeddings N(0, 1) like the standardised dense features; hidden layers
+      // N(0, 1/in) (LeCun), so the features' signal is not scaled down by initializer_range.
+      const bool table = ends_with(info.name, "categorical_embedding.weight");
+      fill_normal<S>(v, info, RngKey{seed, 0, 0, param_rng_site(info.name)},
+                     table ? 1.0 : 1.0 / std::sqrt(double(info.full_shape[1])));
     } else if (is_norm(info.name)) {
       Kokkos::deep_copy(v, S(1));
     } else {

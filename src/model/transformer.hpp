@@ -62,6 +62,12 @@ struct ModelInputs {
   // [B,T] (kIgnoreIndex = skip), sequence_classification [B], question_answering
   // [B,2] (start, end token; outside [0,T) = skip).
   const int32_t* labels = nullptr;
+  // Auxiliary features of a sequence-classification head with a feature head
+  // (TransformerConfig::feature_head(); last stage): dense [B, features.dense_dim]
+  // standardised values, categorical [B, features.categorical_dim()] category indices of
+  // each column (0 = unknown bucket). Required when the config has them.
+  const float* dense_features = nullptr;
+  const int32_t* categorical_features = nullptr;
 };
 
 // Block index of a parameter name ("h.3.attn.c_attn.weight" → 3), -1 outside the blocks.
@@ -230,6 +236,13 @@ class Transformer {
                         int64_t col0) const;
   void lora_apply_merge(double sign);
   int append_smote_rows(Activations& a, const int32_t* labels, int B, const ForwardOptions& opt);
+  // Feature head (TransformerConfig::features): uploads rows' features; forward of
+  // [z ; features] through the hidden layers (returns the classifier's input, rows ×
+  // features.output_dim(C)); backward from dhead_logits (classifier, hidden layers,
+  // embeddings) leaving d(z) in dz.
+  void upload_features(Activations& a, const ModelInputs& in, int B);
+  View1<S> feature_head_forward(Activations& a, const View1<S>& z, int rows);
+  void feature_head_backward(Activations& a, int rows, View1<S> dz);
   View1<S> embedding_override_, embedding_grad_;
   std::vector<double> head_gates_;   // [n_layer·n_head], empty = none
   View1<S> gate_dev_, gate_grad_dev_;  // [L·NHl] this stage's layers, this rank's heads

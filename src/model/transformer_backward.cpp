@@ -10,6 +10,7 @@
 #include "kernels/cross_entropy_vocab_parallel.hpp"
 #include "kernels/dropout.hpp"
 #include "kernels/embedding.hpp"
+#include "kernels/feature_input.hpp"
 #include "kernels/gather_rows.hpp"
 #include "kernels/gelu.hpp"
 #include "kernels/head_gate.hpp"
@@ -106,8 +107,12 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
         View1<S> cls_in = drop_post ? a.dense_d : p_cls;
         const View1<S> cw = params_.value(nm.cls_out + ".weight");
         const View1<S> cb_g = cfg_.is_encoder() ? params_.grad(nm.cls_out + ".bias") : View1<S>();
-        zero(a.ddense, BC);
-        linear_bwd<S>(a.ddense, params_.grad(nm.cls_out + ".weight"), cb_g, a.dhead_logits, cls_in, cw, Bh, C, K);
+        if (cfg_.feature_head()) {  // classifier ← feature hidden layers ← [cls_in ; features]
+          feature_head_backward(a, Bh, a.ddense);
+        } else {
+          zero(a.ddense, BC);
+          linear_bwd<S>(a.ddense, params_.grad(nm.cls_out + ".weight"), cb_g, a.dhead_logits, cls_in, cw, Bh, C, K);
+        }
         ready_prefix(nm.cls_out);
         View1<S> g = a.ddense;  // d(cls_in)
         if (drop_post) {
@@ -336,6 +341,62 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
     Kokkos::deep_copy(sub(a.dx0, 0, N * C), sub(a.dres, 0, N * C));
   }
   Kokkos::fence();
+}
+
+template <class S>
+void Transformer<S>::feature_head_backward(Activations& a, int rows, View1<S> dz) {
+  const FamilyNames nm(cfg_);
+  const FeatureHeadConfig& fh = cfg_.features;
+  const int64_t C = cfg_.n_embd, D = fh.dense_dim, M = fh.categorical_dim(), E = fh.embedding_dim;
+  const int64_t K = cfg_.num_labels, nh = int64_t(fh.hidden.size());
+  const uint32_t head_layer = uint32_t(cfg_.n_layer + 1);
+  auto ready = [&](const std::string& name) {
+    if (grads_ready_ && params_.contains(name)) {
+      const size_t i = params_.index_of(name);
+      grads_ready_(i, i + 1);
+    }
+  };
+  auto width = [&](int64_t i) { return i == 0 ? fh.input_dim(C) : fh.hidden[size_t(i - 1)]; };
+  // The classifier's input u_nh: the last hidden layer's (dropped) activation, or u_0.
+  auto layer_out = [&](int64_t i) -> View1<S> {
+    if (i == 0) return a.fh_u[0];
+    return a.drop.feature > 0 ? a.fh_u[size_t(i)] : a.fh_act[size_t(i - 1)];
+  };
+  View1<S> du = a.fh_du, dv = a.fh_dv;
+  {
+    const int64_t w = width(nh);
+    zero(du, int64_t(rows) * w);
+    const View1<S> cb_g = cfg_.is_encoder() ? params_.grad(nm.cls_out + ".bias") : View1<S>();
+    linear_bwd<S>(du, params_.grad(nm.cls_out + ".weight"), cb_g, a.dhead_logits, layer_out(nh),
+                  params_.value(nm.cls_out + ".weight"), rows, w, K);
+  }
+  for (int64_t i = nh - 1; i >= 0; --i) {
+    const int64_t H = fh.hidden[size_t(i)], in = width(i), n = int64_t(rows) * H;
+    View1<S> g = du;  // d(u_{i+1})
+    if (a.drop.feature > 0) {
+      zero(dv, n);
+      const uint64_t offset = uint64_t(mp_.dp_rank) * uint64_t(a.B) * uint64_t(H);
+      dropout_backward<S>(dv, g, n, S(a.drop.feature), RngKey{a.opt.seed, a.opt.step, head_layer, uint32_t(3 + i)},
+                          offset);
+      g = dv;
+    }
+    zero(a.fh_dpre, n);
+    if (fh.activation == "relu") relu_backward<S>(a.fh_dpre, a.fh_pre[size_t(i)], g, n);
+    else if (fh.activation == "gelu") gelu_backward<S>(a.fh_dpre, a.fh_pre[size_t(i)], g, n);
+    else tanh_backward<S>(a.fh_dpre, a.fh_act[size_t(i)], g, n);
+    const std::string base = "feature_head.mlp." + std::to_string(i);
+    View1<S> dnext = g.data() == du.data() ? dv : du;  // d(u_i), not aliasing g
+    zero(dnext, int64_t(rows) * in);
+    linear_bwd<S>(dnext, params_.grad(base + ".weight"), params_.grad(base + ".bias"), sub(a.fh_dpre, 0, n),
+                  layer_out(i), params_.value(base + ".weight"), rows, in, H);
+    ready(base + ".weight");
+    ready(base + ".bias");
+    if (dnext.data() != du.data()) std::swap(du, dv);  // du = d(u_i)
+  }
+  const std::string table = "feature_head.categorical_embedding.weight";
+  const View1<S> dtable = M > 0 && params_.contains(table) ? params_.grad(table) : View1<S>();
+  feature_input_backward<S>(dz, dtable, du, a.feat_cat, rows, C, D, M, E, fh.categorical_rows());
+  if (M > 0) ready(table);
 }
 
 #define TESSERA_INSTANTIATE_BACKWARD(S)               \

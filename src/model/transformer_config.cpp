@@ -107,6 +107,13 @@ void validate_transformer_config(const TransformerConfig& c, const std::string& 
   for (double p : {c.embd_pdrop, c.attn_pdrop, c.resid_pdrop})
     need(p >= 0 && p < 1, "dropout probabilities must be in [0, 1)");
   need(c.classifier_pdrop < 1, "classifier_pdrop must be < 1");
+  const FeatureHeadConfig& f = c.features;
+  need(f.dense_dim >= 0 && f.embedding_dim >= 1, "feature head: dense_dim must be >= 0 and categorical_embedding_dim >= 1");
+  for (int64_t k : f.categorical_cardinalities) need(k >= 1, "feature head: every categorical column needs >= 1 category");
+  for (int64_t h : f.hidden) need(h >= 1, "feature head: hidden widths (model.feature_hidden) must be >= 1");
+  need(f.dropout >= 0 && f.dropout < 1, "feature head: model.feature_dropout must be in [0, 1)");
+  need(f.activation == "relu" || f.activation == "gelu" || f.activation == "tanh",
+       "feature head: model.feature_activation must be relu, gelu or tanh (got '" + f.activation + "')");
 }
 
 int64_t TransformerConfig::num_parameters() const {
@@ -122,6 +129,14 @@ int64_t TransformerConfig::num_parameters() const {
   if (embedding_norm) total += 2 * C;
   if (final_norm) total += norm_params;
   if (!tie_word_embeddings && head == HeadKind::CausalLM) total += int64_t(vocab_size) * C;
+  if (feature_head()) {
+    total += features.categorical_rows() * features.embedding_dim;
+    int64_t in = features.input_dim(C);
+    for (int64_t h : features.hidden) {
+      total += h * in + h;
+      in = h;
+    }
+  }
   return total;
 }
 

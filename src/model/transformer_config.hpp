@@ -58,6 +58,32 @@ struct LoraConfig {
   double scale() const { return alpha / double(r); }
 };
 
+// Auxiliary-feature head of sequence classification (docs/datasets.md, "Auxiliary
+// features"): the classifier reads u0 = [z ; dense ; E[cat_1] ; … ; E[cat_m]] — z the
+// head input the classifier reads without features (pooled / pooler / dense output,
+// width n_embd), dense the dataset's standardised feature vector, E[cat_j] a learned
+// embedding of categorical column j — through hidden layers u_{i+1} = drop(act(W_i·u_i + b_i))
+// (model.feature_hidden) and the classifier (score / classifier / out_proj) on the last u.
+// dense_dim and categorical_cardinalities come from the task dataset's feature schema
+// (resolve_feature_head); off when both are empty.
+struct FeatureHeadConfig {
+  int64_t dense_dim = 0;                           // standardised dense features (from the dataset)
+  std::vector<int64_t> categorical_cardinalities;  // per categorical column, unknown bucket included (from the dataset)
+  int embedding_dim = 8;                           // model.categorical_embedding_dim
+  std::vector<int64_t> hidden;                     // model.feature_hidden ("64,32"; empty = the classifier on u0)
+  std::string activation = "relu";                 // model.feature_activation: relu | gelu | tanh
+  double dropout = 0;                              // model.feature_dropout (after each hidden activation)
+  bool enabled() const { return dense_dim > 0 || !categorical_cardinalities.empty(); }
+  int64_t categorical_dim() const { return int64_t(categorical_cardinalities.size()); }
+  int64_t categorical_rows() const {  // rows of the shared embedding table (columns stacked)
+    int64_t n = 0;
+    for (int64_t c : categorical_cardinalities) n += c;
+    return n;
+  }
+  int64_t input_dim(int64_t C) const { return C + dense_dim + categorical_dim() * embedding_dim; }
+  int64_t output_dim(int64_t C) const { return hidden.empty() ? input_dim(C) : hidden.back(); }
+};
+
 struct TransformerConfig {
   Family family = Family::GPT2;
   int n_layer = 12;
@@ -94,10 +120,13 @@ struct TransformerConfig {
   HeadKind head = HeadKind::CausalLM;
   int num_labels = 0;            // classes (sequence/token classification)
 
+  FeatureHeadConfig features;    // auxiliary features in the sequence-classification head (off by default)
   LoraConfig lora;               // adapters on the block's linear layers (base frozen)
   AttentionKind attention = AttentionKind::Materialized;  // attention kernels (training and generation prefill)
   RecomputeKind recompute = RecomputeKind::None;          // activation recomputation (from train.recompute)
 
+  // True when the sequence-classification head reads auxiliary features.
+  bool feature_head() const { return head == HeadKind::SequenceClassification && features.enabled(); }
   int kv_heads() const { return n_kv_head > 0 ? n_kv_head : n_head; }
   int head_dim() const { return n_embd / n_head; }
   int ffn_dim() const { return n_inner > 0 ? n_inner : 4 * n_embd; }

@@ -10,6 +10,7 @@
 #include "kernels/cross_entropy_vocab_parallel.hpp"
 #include "kernels/dropout.hpp"
 #include "kernels/embedding.hpp"
+#include "kernels/feature_input.hpp"
 #include "kernels/gather_rows.hpp"
 #include "kernels/gelu.hpp"
 #include "kernels/head_gate.hpp"
@@ -186,22 +187,110 @@ void Transformer<S>::forward_block(Activations& a, int64_t li, bool recomputing)
 
 template <class S>
 int Transformer<S>::append_smote_rows(Activations& a, const int32_t* labels, int B, const ForwardOptions& opt) {
-  const int64_t C = cfg_.n_embd;
-  require(smote_->width() == C, "SMOTE: head input width " + std::to_string(smote_->width()) + " != model width " +
-                                    std::to_string(C));
+  // The head input SMOTE interpolates: the pooled vector, followed by the dense features
+  // when the head reads them ([pooled ; dense], width C + D). Categorical indices cannot be
+  // interpolated: a synthetic row takes its source row's.
+  const int64_t C = cfg_.n_embd, D = cfg_.feature_head() ? cfg_.features.dense_dim : 0;
+  const int64_t M = cfg_.feature_head() ? cfg_.features.categorical_dim() : 0, Wx = C + D;
+  require(smote_->width() == Wx, "SMOTE: head input width " + std::to_string(smote_->width()) + " != model width " +
+                                     std::to_string(C) + (D > 0 ? " + " + std::to_string(D) + " dense features" : ""));
   auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), sub(a.pooled, 0, int64_t(B) * C));
-  std::vector<double> x(size_t(int64_t(B) * C));
-  for (size_t i = 0; i < x.size(); ++i) x[i] = double(host(i));
+  std::vector<double> x(size_t(int64_t(B) * Wx));
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t c = 0; c < C; ++c) x[size_t(b * Wx + c)] = double(host(b * C + c));
+  if (D > 0) {
+    auto hd = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), sub(a.feat_dense, 0, int64_t(B) * D));
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t j = 0; j < D; ++j) x[size_t(b * Wx + C + j)] = double(hd(b * D + j));
+  }
   // At most B synthetic rows: the head buffers hold B·T ≥ 2B rows.
   const SmoteBatch sb = smote_->synthesize(x.data(), labels, B, a.T > 1 ? B : 0, opt.step,
                                            uint64_t(mp_.dp_rank));
   const int ns = int(sb.count());
   if (ns == 0) return 0;
   auto rows = Kokkos::create_mirror_view(sub(a.pooled, int64_t(B) * C, int64_t(ns) * C));
-  for (int64_t i = 0; i < int64_t(ns) * C; ++i) rows(i) = S(sb.rows[size_t(i)]);
+  for (int64_t s = 0; s < ns; ++s)
+    for (int64_t c = 0; c < C; ++c) rows(s * C + c) = S(sb.rows[size_t(s * Wx + c)]);
   Kokkos::deep_copy(sub(a.pooled, int64_t(B) * C, int64_t(ns) * C), rows);
+  if (D > 0) {
+    auto hd = Kokkos::create_mirror_view(sub(a.feat_dense, int64_t(B) * D, int64_t(ns) * D));
+    for (int64_t s = 0; s < ns; ++s)
+      for (int64_t j = 0; j < D; ++j) hd(s * D + j) = S(sb.rows[size_t(s * Wx + C + j)]);
+    Kokkos::deep_copy(sub(a.feat_dense, int64_t(B) * D, int64_t(ns) * D), hd);
+  }
+  if (M > 0) {
+    auto hc = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), sub(a.feat_cat, 0, int64_t(B) * M));
+    std::vector<int32_t> cat(size_t(int64_t(ns) * M));
+    for (int64_t s = 0; s < ns; ++s)
+      for (int64_t j = 0; j < M; ++j) cat[size_t(s * M + j)] = hc(int64_t(sb.source[size_t(s)]) * M + j);
+    upload(sub(a.feat_cat, int64_t(B) * M, int64_t(ns) * M), cat.data(), int64_t(ns) * M);
+  }
   upload(sub(a.labels, B, ns), sb.labels.data(), ns);
   return ns;
+}
+
+template <class S>
+void Transformer<S>::upload_features(Activations& a, const ModelInputs& in, int B) {
+  const FeatureHeadConfig& fh = cfg_.features;
+  const int64_t D = fh.dense_dim, M = fh.categorical_dim();
+  if (D > 0) {
+    require(in.dense_features != nullptr, "model forward: the feature head needs " + std::to_string(D) +
+                                              " dense features per sample (the dataset's feature schema)");
+    auto h = Kokkos::create_mirror_view(sub(a.feat_dense, 0, int64_t(B) * D));
+    for (int64_t i = 0; i < int64_t(B) * D; ++i) {
+      const float v = in.dense_features[i];
+      require(std::isfinite(v), "model forward: dense feature " + std::to_string(i % D) + " of sample " +
+                                    std::to_string(i / D) + " is not finite");
+      h(i) = S(v);
+    }
+    Kokkos::deep_copy(sub(a.feat_dense, 0, int64_t(B) * D), h);
+  }
+  if (M > 0) {
+    require(in.categorical_features != nullptr, "model forward: the feature head needs " + std::to_string(M) +
+                                                    " categorical features per sample (the dataset's feature schema)");
+    std::vector<int32_t> rows(size_t(int64_t(B) * M));
+    for (int64_t b = 0; b < B; ++b) {
+      int64_t offset = 0;
+      for (int64_t j = 0; j < M; ++j) {
+        const int32_t v = in.categorical_features[b * M + j];
+        const int64_t card = fh.categorical_cardinalities[size_t(j)];
+        require(v >= 0 && v < card, "model forward: categorical feature " + std::to_string(j) + " of sample " +
+                                        std::to_string(b) + " is " + std::to_string(v) + ", outside [0, " +
+                                        std::to_string(card) + ")");
+        rows[size_t(b * M + j)] = int32_t(offset + v);
+        offset += card;
+      }
+    }
+    upload(a.feat_cat, rows.data(), int64_t(B) * M);
+  }
+}
+
+template <class S>
+View1<S> Transformer<S>::feature_head_forward(Activations& a, const View1<S>& z, int rows) {
+  const FeatureHeadConfig& fh = cfg_.features;
+  const int64_t C = cfg_.n_embd, D = fh.dense_dim, M = fh.categorical_dim(), E = fh.embedding_dim;
+  const View1<S> table = M > 0 ? params_.value("feature_head.categorical_embedding.weight") : View1<S>();
+  feature_input_forward<S>(a.fh_u[0], z, a.feat_dense, a.feat_cat, table, rows, C, D, M, E);
+  View1<S> u = a.fh_u[0];
+  int64_t in = fh.input_dim(C);
+  const uint32_t head_layer = uint32_t(cfg_.n_layer + 1);
+  for (size_t i = 0; i < fh.hidden.size(); ++i) {
+    const int64_t H = fh.hidden[i], n = int64_t(rows) * H;
+    const std::string base = "feature_head.mlp." + std::to_string(i);
+    linear_fwd<S>(a.fh_pre[i], u, params_.value(base + ".weight"), params_.value(base + ".bias"), rows, in, H);
+    if (fh.activation == "relu") relu_forward<S>(a.fh_act[i], a.fh_pre[i], n);
+    else if (fh.activation == "gelu") gelu_forward<S>(a.fh_act[i], a.fh_pre[i], n);
+    else tanh_forward<S>(a.fh_act[i], a.fh_pre[i], n);
+    u = a.fh_act[i];
+    if (a.drop.feature > 0) {
+      const uint64_t offset = uint64_t(mp_.dp_rank) * uint64_t(a.B) * uint64_t(H);
+      dropout_forward<S>(a.fh_u[i + 1], u, n, S(a.drop.feature), RngKey{a.opt.seed, a.opt.step, head_layer, uint32_t(3 + i)},
+                         offset);
+      u = a.fh_u[i + 1];
+    }
+    in = H;
+  }
+  return u;
 }
 
 template <class S>
@@ -246,6 +335,7 @@ S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, c
 
   DropoutRates drop;
   if (opt.training) drop = {cfg_.embd_pdrop, cfg_.attn_pdrop, cfg_.resid_pdrop, cfg_.classifier_dropout()};
+  if (opt.training && cfg_.feature_head()) drop.feature = cfg_.features.dropout;
   Activations& a = *slots_[slot];
   a.ensure(d, cfg_, first, last, B, T, drop.any());
   a.opt = opt;
@@ -368,6 +458,7 @@ S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, c
     }
     case HeadKind::SequenceClassification: {
       gather_pooled();
+      if (cfg_.feature_head()) upload_features(a, in, B);
       // SMOTE: synthetic rows B.. of the head input (and labels), head-only gradients.
       a.smote_rows = with_targets && opt.training && smote_ ? append_smote_rows(a, in.labels, B, opt) : 0;
       const int Bh = B + a.smote_rows;  // rows through the head
@@ -384,8 +475,13 @@ S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, c
         dropout_forward<S>(a.dense_d, p, int64_t(Bh) * C, S(drop.head), key(head_layer, 2), sample_offset * C);
         p = a.dense_d;
       }
+      int64_t cls_in = C;
+      if (cfg_.feature_head()) {  // [p ; features] through the feature head's hidden layers
+        p = feature_head_forward(a, p, Bh);
+        cls_in = cfg_.features.output_dim(C);
+      }
       const View1<S> cb = cfg_.is_encoder() ? params_.value(nm.cls_out + ".bias") : View1<S>();
-      linear_fwd<S>(a.head_logits, p, params_.value(nm.cls_out + ".weight"), cb, Bh, C, K);
+      linear_fwd<S>(a.head_logits, p, params_.value(nm.cls_out + ".weight"), cb, Bh, cls_in, K);
       if (!with_targets) break;
       loss = classification_loss_forward<S>(a.head_lse, a.head_logits, a.labels, class_w, Bh, int(K),
                                              S(label_smoothing_), kIgnoreIndex, &a.weight_sum);
@@ -438,7 +534,9 @@ S Transformer<S>::forward_stage(int slot, const ModelInputs& in, int B, int T, c
                                            const View1<S>&);                                                     \
   template S Transformer<S>::forward_stage(int, const int32_t*, const int32_t*, int, int, const ForwardOptions&, \
                                            const View1<S>&);                                                     \
-  template void Transformer<S>::forward_block(Activations&, int64_t, bool);
+  template void Transformer<S>::forward_block(Activations&, int64_t, bool);                                      \
+  template void Transformer<S>::upload_features(Activations&, const ModelInputs&, int);                         \
+  template View1<S> Transformer<S>::feature_head_forward(Activations&, const View1<S>&, int);
 TESSERA_INSTANTIATE_FORWARD(float)
 TESSERA_INSTANTIATE_FORWARD(double)
 

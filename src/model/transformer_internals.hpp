@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <string>
 #include <utility>
+#include <vector>
 #include "kernels/bias.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/gemm_bf16.hpp"
@@ -77,7 +78,8 @@ void linear_bwd(View1<S> dinp, View1<S> dw, View1<S> db, const View1<S>& dout, c
 // Dropout probabilities actually applied in this forward (0 = off).
 struct DropoutRates {
   double embd = 0, attn = 0, resid = 0, head = 0;
-  bool any() const { return embd > 0 || attn > 0 || resid > 0 || head > 0; }
+  double feature = 0;  // after each hidden layer of the feature head (model.feature_dropout)
+  bool any() const { return embd > 0 || attn > 0 || resid > 0 || head > 0 || feature > 0; }
 };
 
 // Sum over the tensor-parallel ranks (row-parallel partials, column-parallel input gradients).
@@ -289,6 +291,12 @@ struct Transformer<S>::Activations {
   View1<S> datty, dqkv, dfch, dfact, datt_scratch, dx0;
   View1<S> dpooled, ddense, dhead_logits, dqa_start, dqa_end;
   View1<S> lora_u, lora_xd, lora_du, lora_dxd;             // [Ls,sites,N,r], [N,in], [N,r], [N,in]
+  // Feature head (TransformerConfig::features; last stage): rows = B real + SMOTE rows.
+  View1<S> feat_dense;                                      // [rows, D] standardised features
+  View1<int32_t> feat_cat;                                  // [rows, M] rows of the stacked embedding table
+  std::vector<View1<S>> fh_u;                               // u_0 [rows, Din] … u_H (hidden i output, after dropout)
+  std::vector<View1<S>> fh_pre, fh_act;                     // per hidden layer: W·u + b, act(·) [rows, H_i]
+  View1<S> fh_du, fh_dv, fh_dpre;                           // gradient scratch [rows, max width]
 
   void ensure(const Dims& d, const TransformerConfig& c, bool first, bool last, int B_, int T_, bool need_dropout) {
     const int64_t N = int64_t(B_) * T_;
@@ -382,6 +390,22 @@ struct Transformer<S>::Activations {
         qa_targets = View1<int32_t>("qa_targets", 2 * Bmax);
       }
       dh = f("dh", N * C);
+      if (c.feature_head()) {
+        const FeatureHeadConfig& fh = c.features;
+        int64_t w = fh.input_dim(C), wmax = std::max(w, C);
+        feat_dense = f("feat_dense", Bmax * std::max<int64_t>(1, fh.dense_dim));
+        feat_cat = View1<int32_t>("feat_cat", size_t(Bmax * std::max<int64_t>(1, fh.categorical_dim())));
+        fh_u.push_back(f("fh_u0", Bmax * w));
+        for (int64_t hw : fh.hidden) {
+          fh_pre.push_back(f("fh_pre", Bmax * hw));
+          fh_act.push_back(f("fh_act", Bmax * hw));
+          fh_u.push_back(dropout && fh.dropout > 0 ? f("fh_u", Bmax * hw) : fh_act.back());
+          wmax = std::max(wmax, hw);
+        }
+        fh_du = f("fh_du", Bmax * wmax);
+        fh_dv = f("fh_dv", Bmax * wmax);
+        fh_dpre = f("fh_dpre", Bmax * wmax);
+      }
     }
     branch = f("branch", N * C);
     if (dropout) branch_drop = f("branch_drop", N * C);
@@ -450,8 +474,11 @@ struct Transformer<S>::Activations {
           &row_sumexp, &target_logit, &pooled, &pooled_d, &dense, &dense_t, &dense_d, &head_in, &head_logits,
           &head_lse, &qa_start, &qa_end, &qa_lse_end, &branch, &branch_drop, &dres, &dbranch, &dln, &dtmp, &dh,
           &datty, &dqkv, &dfch, &dfact, &datt_scratch, &dx0, &dpooled, &ddense, &dhead_logits, &dqa_start, &dqa_end,
-          &lora_u, &lora_xd, &lora_du, &lora_dxd, &attg})
+          &lora_u, &lora_xd, &lora_du, &lora_dxd, &attg, &feat_dense, &fh_du, &fh_dv, &fh_dpre})
       total += v->span() * sizeof(S);
+    for (const auto* vs : {&fh_u, &fh_pre, &fh_act})
+      for (const View1<S>& v : *vs) total += v.span() * sizeof(S);
+    total += feat_cat.span() * sizeof(int32_t);
     return total;
   }
 };

@@ -15,7 +15,7 @@ bool lora_target_matches(const std::string& target, const std::string& module) {
 }
 
 bool is_task_head_parameter(const std::string& name) {
-  for (const char* p : {"classifier.", "score.", "qa_outputs."})
+  for (const char* p : {"classifier.", "score.", "qa_outputs.", "feature_head."})
     if (name.compare(0, std::char_traits<char>::length(p), p) == 0) return true;
   return false;
 }

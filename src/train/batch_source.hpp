@@ -15,6 +15,9 @@ struct MicroBatch {
   int B = 0, T = 0;
   std::vector<int32_t> tokens, token_types, attention_mask, labels;
   std::vector<int64_t> example_index;  // task datasets: the dataset row of each sample (-1 = padding sample)
+  // Auxiliary features (task datasets with a feature schema): [B, D] and [B, M]; empty = none.
+  std::vector<float> dense_features;
+  std::vector<int32_t> categorical_features;
   bool has_types = false, has_mask = false;
 
   ModelInputs inputs() const {
@@ -23,6 +26,8 @@ struct MicroBatch {
     in.token_types = has_types ? token_types.data() : nullptr;
     in.attention_mask = has_mask ? attention_mask.data() : nullptr;
     in.labels = labels.empty() ? nullptr : labels.data();
+    in.dense_features = dense_features.empty() ? nullptr : dense_features.data();
+    in.categorical_features = categorical_features.empty() ? nullptr : categorical_features.data();
     return in;
   }
 };

@@ -89,14 +89,20 @@ void TaskBatchLoader::fill_sample(MicroBatch& mb, int b, int64_t row) const {
   const int64_t per = labels_per_sample(head_, T_);
   int32_t* lab = mb.labels.data() + size_t(b) * size_t(per);
   mb.example_index[size_t(b)] = row;  // the dataset row (-1: dummy)
+  const size_t D = size_t(features_->dense_feature_dim), M = size_t(features_->categorical_feature_dim);
   if (row < 0) {  // dummy sample: pad tokens, one attended token, nothing to score
     std::fill_n(mb.tokens.data() + o, T, pad_id_);
     std::fill_n(mb.token_types.data() + o, T, 0);
     std::fill_n(mb.attention_mask.data() + o, T, 0);
     mb.attention_mask[o] = 1;
     std::fill_n(lab, size_t(per), kIgnoreIndex);
+    std::fill_n(mb.dense_features.data() + size_t(b) * D, D, 0.0f);
+    std::fill_n(mb.categorical_features.data() + size_t(b) * M, M, 0);
     return;
   }
+  std::copy_n(features_->dense_features.data() + size_t(row) * D, D, mb.dense_features.data() + size_t(b) * D);
+  std::copy_n(features_->categorical_features.data() + size_t(row) * M, M,
+              mb.categorical_features.data() + size_t(b) * M);
   const size_t src = size_t(row) * T;
   std::copy_n(features_->input_ids.data() + src, T, mb.tokens.data() + o);
   std::copy_n(features_->token_type_ids.data() + src, T, mb.token_types.data() + o);
@@ -128,6 +134,8 @@ void TaskBatchLoader::next_batch(MicroBatch& mb) {
   mb.attention_mask.resize(n);
   mb.labels.resize(size_t(B_) * size_t(labels_per_sample(head_, T_)));
   mb.example_index.resize(size_t(B_));
+  mb.dense_features.resize(size_t(B_) * size_t(features_->dense_feature_dim));
+  mb.categorical_features.resize(size_t(B_) * size_t(features_->categorical_feature_dim));
   mb.has_types = mb.has_mask = true;
   for (int b = 0; b < B_; ++b) {
     const int64_t pos = cursor_ + int64_t(dp_rank_) * B_ + b;

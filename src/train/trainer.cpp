@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include "io/auxiliary_features.hpp"
 #include "io/checkpoint.hpp"
 #include "io/hdf5_file.hpp"
 #include "io/task_dataset.hpp"
@@ -247,11 +248,27 @@ double collective_timeout_floor(const RunConfig& cfg) {
   return cfg.parallel.timeout_s;
 }
 
+void resolve_feature_head(RunConfig& cfg, MPI_Comm comm) {
+  FeatureHeadConfig& f = cfg.model.transformer.features;
+  f.dense_dim = 0;
+  f.categorical_cardinalities.clear();
+  if (cfg.model.transformer.head != HeadKind::SequenceClassification || cfg.data.path.empty() ||
+      !is_task_dataset(cfg.data.path))
+    return;
+  const TaskDataset data(cfg.data.path, comm);
+  if (data.info().feature_schema.empty()) return;
+  const FeatureSchema fs = FeatureSchema::from_json(data.info().feature_schema, cfg.data.path + ": /@feature_schema");
+  f.dense_dim = fs.dense_dim();
+  for (const auto& c : fs.categorical) f.categorical_cardinalities.push_back(c.cardinality());
+}
+
 void resolve_init_from(RunConfig& cfg, MPI_Comm comm) {
+  resolve_feature_head(cfg, comm);
   if (cfg.model.init_from.empty()) return resolve_adapter(cfg, comm);
   const TrainingState st = read_checkpoint_state(cfg.model.init_from, comm);
   require(!st.config_toml.empty(), cfg.model.init_from + ": checkpoint has no stored config (/run/config)");
   adopt_init_from_architecture(cfg, st.config_toml, cfg.model.init_from);
+  resolve_feature_head(cfg, comm);  // the widths are the dataset's
   if (!cfg.model.init_blocks.empty()) {  // layer dropping: fewer blocks, mapped onto the checkpoint's
     const std::vector<int> kept = parse_block_subset(cfg.model.init_blocks, cfg.model.transformer.n_layer,
                                                      cfg.source_path.empty() ? "config" : cfg.source_path);
@@ -313,6 +330,8 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
   BatchSource* loader = data.loader.get();
   const std::vector<double>& class_weights = data.class_weights;
   const int64_t total_steps = total_training_steps(cfg, data);
+  // A feature head's checkpoints carry the schema it was trained with (predict uses it).
+  const std::string feature_schema = mc.feature_head() && data.task_data ? data.task_data->info().feature_schema : "";
   TrainingRecipe recipe(cfg, grid, data, comm);
   GPT2<float>& model = recipe.model();
   Optimizer& opt = recipe.optimizer();
@@ -422,6 +441,7 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
     st.scalars = stopper.save();
     st.config_toml = stored_config;
     st.model_family = family_name(mc.family);
+    st.feature_schema = feature_schema;
     const auto t0 = std::chrono::steady_clock::now();
     summary.last_checkpoint = ckpt.save(model, opt, st);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -468,6 +488,7 @@ TrainSummary run_training(const RunConfig& cfg_in, MPI_Comm comm, int64_t stop_a
       st.seed = cfg.train.seed;
       st.config_toml = stored_config;
       st.model_family = family_name(mc.family);
+      st.feature_schema = feature_schema;
       st.scalars = {{metric, it->second}};
       auto p = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.params().values());
       const std::string path =

@@ -55,7 +55,12 @@ double flops_per_token(const GPT2Config& cfg, int seq_len);
 // Builds the model described by cfg.model and loads weights from a checkpoint file.
 // With model.init_from: the architecture from the checkpoint's stored config
 // (adopt_init_from_architecture); every command that builds the model calls it.
+// Also resolves the feature head (resolve_feature_head).
 void resolve_init_from(RunConfig& cfg, MPI_Comm comm);
+// Sequence classification on a task dataset (data.path) with a feature schema: sets
+// model.transformer.features' dense_dim and categorical cardinalities from the schema
+// (docs/datasets.md, "Auxiliary features"); clears them otherwise.
+void resolve_feature_head(RunConfig& cfg, MPI_Comm comm);
 
 // Parameters absent from the file (e.g. a new task head on a pre-trained backbone)
 // keep their current values and are returned; shapes must match.

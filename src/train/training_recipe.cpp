@@ -53,7 +53,9 @@ TrainingRecipe::TrainingRecipe(const RunConfig& cfg, ProcessGrid& grid, const Tr
     so.k = cfg.train.smote_k;
     so.minority = data.smote_minority;
     so.seed = cfg.train.seed;
-    model_->set_smote(std::make_shared<SmoteRows>(so, cfg.model.transformer.n_embd));
+    // The head input SMOTE interpolates: [pooled ; dense features] with a feature head.
+    const TransformerConfig& t = cfg.model.transformer;
+    model_->set_smote(std::make_shared<SmoteRows>(so, t.n_embd + (t.feature_head() ? t.features.dense_dim : 0)));
   }
   std::vector<int> kept;  // model.init_blocks, resolved to a list by resolve_init_from
   if (!cfg.model.init_blocks.empty()) kept = parse_block_subset(cfg.model.init_blocks, 1 << 30, "model.init_blocks");

@@ -39,6 +39,7 @@
 #include "kernels/span_logits.hpp"
 #include "kernels/swiglu.hpp"
 #include "kernels/tanh_activation.hpp"
+#include "kernels/feature_input.hpp"
 #include "kernels/tiled_attention.hpp"
 
 using namespace tessera;
@@ -119,6 +120,24 @@ void dump_elementwise() {
   dx = filled<float>(n, 3, -1, 1);
   tanh_backward<float>(dx, y, dy, n);
   rec("tanh_backward", dx);
+  relu_forward<float>(y, x, n);
+  rec("relu_forward", y);
+  dx = filled<float>(n, 3, -1, 1);
+  relu_backward<float>(dx, x, dy, n);
+  rec("relu_backward", dx);
+  {  // feature head input: 37 rows of [z (5) ; dense (3) ; 2 categorical columns x 4]
+    const int64_t R = 37, C = 5, D = 3, M = 2, E = 4, rows = 9, W = C + D + M * E;
+    auto z = filled<float>(R * C, 21, -1, 1), dense = filled<float>(R * D, 22, -2, 2);
+    auto table = filled<float>(rows * E, 23, -1, 1), du = filled<float>(R * W, 24, -1, 1);
+    auto cat = ints(R * M, 25, 0, int32_t(rows));
+    View1<float> u("u", R * W), dz("dz", R * C);
+    feature_input_forward<float>(u, z, dense, cat, table, R, C, D, M, E);
+    rec("feature_input_forward", u);
+    auto dtable = filled<float>(rows * E, 26, -1, 1);
+    feature_input_backward<float>(dz, dtable, du, cat, R, C, D, M, E, rows);
+    rec("feature_input_backward.dz", dz);
+    rec("feature_input_backward.dtable", dtable);
+  }
 
   auto b = filled<float>(n, 4, -2, 2);
   residual_forward<float>(y, x, b, n);
