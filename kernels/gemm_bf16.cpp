@@ -157,7 +157,10 @@ std::string bf16_gemm_description() {
   const Bf16GemmBackend b = bf16_gemm_default_backend();
   switch (b) {
     case Bf16GemmBackend::Onednn: {
-      std::string s = onednn_version() + " matmul, " + std::to_string(bf16_gemm_threads()) + " threads";
+      const char* wait = std::getenv("OMP_WAIT_POLICY");
+      std::string s = onednn_version() + " matmul, " + std::to_string(bf16_gemm_threads()) +
+                      " threads, OMP_WAIT_POLICY=" +
+                      (wait && *wait ? std::string(wait) : std::string("unset: 1 thread, export OMP_WAIT_POLICY=passive for more"));
       const std::string impl = onednn_last_impl();
       if (!impl.empty()) s += ", " + impl;
       return s;
@@ -199,11 +202,13 @@ void gemm_host_bf16(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float a
   gemm_host_bf16_on(bf16_gemm_default_backend(), ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-int bf16_gemm_thread_rule(const char* omp_num_threads, int blas_threads, int local_ranks, int hardware_threads) {
+int bf16_gemm_thread_rule(const char* omp_num_threads, const char* omp_wait_policy, int blas_threads,
+                          int local_ranks, int hardware_threads) {
   if (omp_num_threads && *omp_num_threads) {
     const int n = std::atoi(omp_num_threads);  // "4" or "4,2" (nested): the first level
     if (n > 0) return n;
   }
+  if (!omp_wait_policy || !*omp_wait_policy) return 1;  // spinning libgomp workers vs OpenBLAS's threads
   const int per_rank = std::max(1, hardware_threads / std::max(1, local_ranks));
   return std::max(1, std::min(blas_threads > 0 ? blas_threads : hardware_threads, per_rank));
 }
@@ -217,7 +222,8 @@ int bf16_gemm_threads() {
       break;
     }
   }
-  return bf16_gemm_thread_rule(std::getenv("OMP_NUM_THREADS"), openblas_get_num_threads(), local_ranks,
+  return bf16_gemm_thread_rule(std::getenv("OMP_NUM_THREADS"), std::getenv("OMP_WAIT_POLICY"),
+                               openblas_get_num_threads(), local_ranks,
                                int(std::max(1u, std::thread::hardware_concurrency())));
 }
 

@@ -64,11 +64,16 @@ std::string onednn_last_impl();
 // Threads oneDNN's OpenMP runtime is given for a GEMM: OMP_NUM_THREADS when set (> 0);
 // otherwise OpenBLAS's thread count (OPENBLAS_NUM_THREADS, else all cores) capped at
 // hardware threads / MPI ranks on this node (OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS,
-// SLURM_NTASKS_PER_NODE), so ranks sharing a node do not oversubscribe it.
+// SLURM_NTASKS_PER_NODE), so ranks sharing a node do not oversubscribe it — but 1 when
+// OMP_WAIT_POLICY is unset: libgomp's idle workers then spin, and spinning workers take the
+// cores from OpenBLAS's own threads (the fp32 GEMMs of the same step): measured, a GPT-2 124M
+// bf16 step took 5.4 s with 2 spinning threads, 2.1 s with 1 thread, 1.5 s with 2 passive
+// ones (docs/results.md). scripts/mpi_env.sh exports OMP_WAIT_POLICY=passive.
 int bf16_gemm_threads();
-// The rule behind bf16_gemm_threads, as a pure function (omp_num_threads: the variable's
-// text or nullptr; local_ranks ≥ 1).
-int bf16_gemm_thread_rule(const char* omp_num_threads, int blas_threads, int local_ranks, int hardware_threads);
+// The rule behind bf16_gemm_threads, as a pure function (omp_num_threads, omp_wait_policy:
+// the variables' text or nullptr; local_ranks ≥ 1).
+int bf16_gemm_thread_rule(const char* omp_num_threads, const char* omp_wait_policy, int blas_threads,
+                          int local_ranks, int hardware_threads);
 
 // The default back end.
 void gemm_host_bf16(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,

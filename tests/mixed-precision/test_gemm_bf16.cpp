@@ -7,6 +7,7 @@
 // bit for bit; the thread rule for oneDNN's OpenMP runtime.
 #include <gtest/gtest.h>
 #include <cmath>
+#include <cstdlib>
 #include <string>
 #include <random>
 #include <vector>
@@ -136,15 +137,19 @@ TEST(GemmBf16, VectorisedPackMatchesScalarRounding) {
 }
 
 TEST(GemmBf16, ThreadRuleFollowsOmpNumThreadsElseSplitsCoresOverRanks) {
-  EXPECT_EQ(bf16_gemm_thread_rule("3", 2, 1, 2), 3);        // OMP_NUM_THREADS wins
-  EXPECT_EQ(bf16_gemm_thread_rule("1", 8, 1, 8), 1);
-  EXPECT_EQ(bf16_gemm_thread_rule(nullptr, 2, 1, 2), 2);    // OpenBLAS's count, one rank
-  EXPECT_EQ(bf16_gemm_thread_rule(nullptr, 2, 2, 2), 1);    // two ranks on 2 cores: one each
-  EXPECT_EQ(bf16_gemm_thread_rule(nullptr, 16, 4, 16), 4);  // four ranks on 16 cores
-  EXPECT_EQ(bf16_gemm_thread_rule(nullptr, 1, 1, 16), 1);   // OPENBLAS_NUM_THREADS=1
-  EXPECT_EQ(bf16_gemm_thread_rule(nullptr, 2, 8, 2), 1);    // more ranks than cores: still one
-  EXPECT_EQ(bf16_gemm_thread_rule("", 2, 2, 2), 1);         // empty variable = unset
-  EXPECT_EQ(bf16_gemm_thread_rule("0", 2, 1, 2), 2);
+  const char* passive = "passive";
+  EXPECT_EQ(bf16_gemm_thread_rule("3", nullptr, 2, 1, 2), 3);   // OMP_NUM_THREADS wins
+  EXPECT_EQ(bf16_gemm_thread_rule("1", passive, 8, 1, 8), 1);
+  EXPECT_EQ(bf16_gemm_thread_rule(nullptr, passive, 2, 1, 2), 2);    // OpenBLAS's count, one rank
+  EXPECT_EQ(bf16_gemm_thread_rule(nullptr, passive, 2, 2, 2), 1);    // two ranks on 2 cores: one each
+  EXPECT_EQ(bf16_gemm_thread_rule(nullptr, "active", 16, 4, 16), 4); // four ranks on 16 cores
+  EXPECT_EQ(bf16_gemm_thread_rule(nullptr, passive, 1, 1, 16), 1);   // OPENBLAS_NUM_THREADS=1
+  EXPECT_EQ(bf16_gemm_thread_rule(nullptr, passive, 2, 8, 2), 1);    // more ranks than cores: still one
+  EXPECT_EQ(bf16_gemm_thread_rule("", passive, 2, 2, 2), 1);         // empty variable = unset
+  EXPECT_EQ(bf16_gemm_thread_rule("0", passive, 2, 1, 2), 2);
+  // No wait policy: libgomp's workers would spin against OpenBLAS's threads, so one thread.
+  EXPECT_EQ(bf16_gemm_thread_rule(nullptr, nullptr, 2, 1, 2), 1);
+  EXPECT_EQ(bf16_gemm_thread_rule(nullptr, "", 16, 1, 16), 1);
 }
 
 TEST(GemmBf16, DiffersFromFp32OnUnroundedOperands) {
@@ -165,3 +170,4 @@ TEST(GemmBf16, DiffersFromFp32OnUnroundedOperands) {
   EXPECT_GT(diff / scale, 1e-5);
   EXPECT_LT(diff / scale, 2e-2);
 }
+
