@@ -79,8 +79,9 @@ run_peers() {
         --precision "$prec" | tee -a "$out"
     done
     for dt in fp32 bf16; do
-      "$py" bench/torch_train_step.py --batch "$b" --seq "$t" --steps "$n" --warmup 1 --dtype "$dt" \
-        --threads "$threads" 2>/dev/null | tee -a "$out" || echo '{"bench":"train_step_torch","note":"torch not available"}'
+      # PyTorch as shipped: its own libgomp's default (spinning) wait policy, not mpi_env.sh's passive.
+      env -u OMP_WAIT_POLICY "$py" bench/torch_train_step.py --batch "$b" --seq "$t" --steps "$n" --warmup 1 \
+        --dtype "$dt" --threads "$threads" 2>/dev/null | tee -a "$out" || echo '{"bench":"train_step_torch","note":"torch not available"}'
     done
     echo "{\"bench\":\"loadavg\",\"batch\":$b,\"seq_len\":$t,\"loadavg_after\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" | tee -a "$out"
   done
