@@ -1,13 +1,15 @@
-// fp32 sgemm vs bf16 sbgemm (kernels/gemm_bf16.hpp: operands rounded to bf16, fp32 accumulation)
-// on the GPT-2 124M linear-layer shapes, N = B·T rows:
-//   attn.c_proj fwd  N×768  = N×768 · (768×768)ᵀ
-//   mlp.c_fc    fwd  N×3072 = N×768 · (3072×768)ᵀ
-//   mlp.c_proj  fwd  N×768  = N×3072 · (768×3072)ᵀ
-//   mlp.c_fc    dW   3072×768 = (N×3072)ᵀ · N×768
-// bf16_backend: cblas_sbgemm, or the fp32 emulation where OpenBLAS lacks it (kernels/gemm_bf16.cpp).
-// The bf16 time includes rounding both operands to bf16 (what the model pays per call).
+// fp32 OpenBLAS sgemm vs the bf16 GEMM back ends (kernels/gemm_bf16.hpp: operands rounded to
+// bf16, fp32 accumulation) — emulated (bf16-rounded fp32 copies + sgemm), oneDNN's matmul and
+// OpenBLAS's cblas_sbgemm where this build has them — on the GPT-2 124M linear-layer GEMMs,
+// N = B·T rows, as the model calls them (src/model/transformer_internals.hpp, linear_fwd/bwd):
+//   fwd  Y  = X·Wᵀ          (No, Yes)  M = N rows, N = out, K = in,  beta 0
+//   dX   dX += dY·W         (No, No)   M = N rows, N = in,  K = out, beta 1
+//   dW   dW += dYᵀ·X        (Yes, No)  M = out,    N = in,  K = N rows, beta 1
+// for c_attn (768→2304), attn.c_proj (768→768), mlp.c_fc (768→3072), mlp.c_proj (3072→768).
+// Every bf16 time includes rounding both operands to bf16 (what the model pays per call).
 // One JSON line per shape: GFLOP/s (2·M·N·K / median seconds over --repeats after one warm-up)
-// of sgemm and sbgemm and their ratio sbgemm / sgemm.
+// of each back end and its ratio to sgemm, measured back to back in the same run, plus the
+// oneDNN kernel, its thread count and the 1-minute load average (the machine may be shared).
 //   bench_gemm_bf16 [--rows 4096] [--repeats 5]
 #include <algorithm>
 #include <chrono>
@@ -25,14 +27,15 @@ using namespace tessera;
 namespace {
 
 struct Shape {
-  const char* name;
+  std::string name;
   Trans ta, tb;
   int64_t M, N, K;
+  float beta;
 };
 
 template <class F>
 double median_seconds(int repeats, F&& f) {
-  f();  // warm-up
+  f();  // warm-up (creates the oneDNN primitive)
   std::vector<double> t;
   for (int r = 0; r < repeats; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -41,6 +44,15 @@ double median_seconds(int repeats, F&& f) {
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
+}
+
+double load_average_1min() {
+  double l = -1;
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &l) != 1) l = -1;
+    std::fclose(f);
+  }
+  return l;
 }
 
 }  // namespace
@@ -57,32 +69,52 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const Shape shapes[] = {
-      {"attn.c_proj fwd", Trans::No, Trans::Yes, rows, 768, 768},
-      {"mlp.c_fc fwd", Trans::No, Trans::Yes, rows, 3072, 768},
-      {"mlp.c_proj fwd", Trans::No, Trans::Yes, rows, 768, 3072},
-      {"mlp.c_fc dW", Trans::Yes, Trans::No, 3072, 768, rows},
+  struct Layer {
+    const char* name;
+    int64_t in, out;
   };
+  const Layer layers[] = {{"attn.c_attn", 768, 2304}, {"attn.c_proj", 768, 768}, {"mlp.c_fc", 768, 3072},
+                          {"mlp.c_proj", 3072, 768}};
+  std::vector<Shape> shapes;
+  for (const Layer& l : layers) shapes.push_back({std::string(l.name) + " fwd", Trans::No, Trans::Yes, rows, l.out, l.in, 0.f});
+  for (const Layer& l : layers) shapes.push_back({std::string(l.name) + " dX", Trans::No, Trans::No, rows, l.in, l.out, 1.f});
+  for (const Layer& l : layers) shapes.push_back({std::string(l.name) + " dW", Trans::Yes, Trans::No, l.out, l.in, rows, 1.f});
+  std::vector<Bf16GemmBackend> backends;
+  for (Bf16GemmBackend b : {Bf16GemmBackend::Emulated, Bf16GemmBackend::Onednn, Bf16GemmBackend::Sbgemm})
+    if (bf16_gemm_backend_built(b)) backends.push_back(b);
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0.f, 1.f);
   for (const Shape& s : shapes) {
     const int64_t a_rows = s.ta == Trans::Yes ? s.K : s.M, a_cols = s.ta == Trans::Yes ? s.M : s.K;
     const int64_t b_rows = s.tb == Trans::Yes ? s.N : s.K, b_cols = s.tb == Trans::Yes ? s.K : s.N;
-    std::vector<float> A(size_t(a_rows * a_cols)), B(size_t(b_rows * b_cols)), C(size_t(s.M * s.N));
+    std::vector<float> A(size_t(a_rows * a_cols)), B(size_t(b_rows * b_cols)), C(size_t(s.M * s.N), 0.f);
     for (auto& x : A) x = nd(rng);
     for (auto& x : B) x = nd(rng);
     const double flop = 2.0 * double(s.M) * double(s.N) * double(s.K);
+    const double load0 = load_average_1min();
     const double t32 = median_seconds(repeats, [&] {
-      gemm_host<float>(s.ta, s.tb, s.M, s.N, s.K, 1.f, A.data(), a_cols, B.data(), b_cols, 0.f, C.data(), s.N);
+      gemm_host<float>(s.ta, s.tb, s.M, s.N, s.K, 1.f, A.data(), a_cols, B.data(), b_cols, s.beta, C.data(), s.N);
     });
-    const double t16 = median_seconds(repeats, [&] {
-      gemm_host_bf16(s.ta, s.tb, s.M, s.N, s.K, 1.f, A.data(), a_cols, B.data(), b_cols, 0.f, C.data(), s.N);
-    });
-    std::printf(
-        "{\"shape\":\"%s\",\"M\":%lld,\"N\":%lld,\"K\":%lld,\"sgemm_gflops\":%.1f,\"sbgemm_gflops\":%.1f,"
-        "\"ratio_sbgemm_over_sgemm\":%.2f,\"bf16_backend\":\"%s\"}\n",
-        s.name, (long long)s.M, (long long)s.N, (long long)s.K, flop / t32 * 1e-9, flop / t16 * 1e-9, t32 / t16,
-        gemm_bf16_uses_sbgemm() ? "cblas_sbgemm" : "emulated (bf16-rounded fp32 copies + cblas_sgemm)");
+    std::string line = "{\"shape\":\"" + s.name + "\",\"trans\":\"" + (s.ta == Trans::Yes ? "T" : "N") +
+                       (s.tb == Trans::Yes ? "T" : "N") + "\",\"M\":" + std::to_string(s.M) +
+                       ",\"N\":" + std::to_string(s.N) + ",\"K\":" + std::to_string(s.K);
+    char buf[256];
+    std::snprintf(buf, sizeof buf, ",\"sgemm_gflops\":%.1f", flop / t32 * 1e-9);
+    line += buf;
+    for (Bf16GemmBackend b : backends) {
+      const double t16 = median_seconds(repeats, [&] {
+        gemm_host_bf16_on(b, s.ta, s.tb, s.M, s.N, s.K, 1.f, A.data(), a_cols, B.data(), b_cols, s.beta, C.data(),
+                          s.N);
+      });
+      std::snprintf(buf, sizeof buf, ",\"bf16_%s_gflops\":%.1f,\"ratio_%s_over_sgemm\":%.2f",
+                    bf16_gemm_backend_name(b), flop / t16 * 1e-9, bf16_gemm_backend_name(b), t32 / t16);
+      line += buf;
+      if (b == Bf16GemmBackend::Onednn) line += ",\"onednn_impl\":\"" + onednn_last_impl() + "\"";
+    }
+    std::snprintf(buf, sizeof buf, ",\"bf16_threads\":%d,\"load_avg_1min\":[%.2f,%.2f]}", bf16_gemm_threads(),
+                  load0, load_average_1min());
+    line += buf;
+    std::printf("%s\n", line.c_str());
     std::fflush(stdout);
   }
   return 0;

@@ -4,6 +4,7 @@
 //                    [--attention materialized|tiled]   (model.attention; n_positions grows to --seq)
 //                    [--recompute none|full|selective]  (train.recompute, docs/peft.md)
 //                    [--dropout P]                      (embd/attn/resid dropout; GPT-2's own config has 0.1)
+//                    [--precision fp32|bf16]            (train.precision: bf16 GEMMs, kernels/gemm_bf16.hpp)
 // Prints one JSON object per line (keys: bench, config, ms_per_step, tokens_per_s,
 // gflops, peak_gflops, peak_ratio, peak_rss_mb, ...). Model FLOPs per token are
 // 6·params + 12·layers·C·T (forward + backward, attention included).
@@ -30,6 +31,7 @@
 #include "kernels/gemm.hpp"
 #include "src/model/gpt2.hpp"
 #include "src/train/adamw_optimizer.hpp"
+#include "src/train/mixed_precision.hpp"
 #include "src/train/trainer.hpp"
 
 using namespace tessera;
@@ -84,7 +86,7 @@ int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
   int B = 4, T = 64, steps = 3, warmup = 1, peak_n = 2048;
   double max_spread = 0.15, min_sgemm_cpu = 0.85;
-  std::string preset = "gpt2-small", attention = "materialized", recompute = "none";
+  std::string preset = "gpt2-small", attention = "materialized", recompute = "none", precision = "fp32";
   double dropout = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
@@ -99,6 +101,7 @@ int main(int argc, char** argv) {
     else if (k == "--attention") attention = argv[i + 1];
     else if (k == "--recompute") recompute = argv[i + 1];
     else if (k == "--dropout") dropout = std::atof(argv[i + 1]);
+    else if (k == "--precision") precision = argv[i + 1];
   }
   Kokkos::initialize(argc, argv);
   {
@@ -113,6 +116,12 @@ int main(int argc, char** argv) {
       cfg.recompute = parse_recompute(recompute, "bench_train_step: --recompute");
     } catch (const std::exception& e) {
       std::fprintf(stderr, "%s\n", e.what());
+      return 2;
+    }
+    try {
+      apply_train_precision(precision, "error", false);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "bench_train_step: --precision: %s\n", e.what());
       return 2;
     }
     cfg.embd_pdrop = cfg.attn_pdrop = cfg.resid_pdrop = dropout;
@@ -180,6 +189,8 @@ int main(int argc, char** argv) {
                         {"attention", attention},
                         {"recompute", recompute},
                         {"dropout", dropout},
+                        {"precision", precision},
+                        {"bf16_gemm", precision == "bf16" ? bf16_gemm_description() : std::string("-")},
                         {"params", cfg.num_parameters()},
                         {"batch", B},
                         {"seq_len", T},

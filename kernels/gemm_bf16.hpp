@@ -2,11 +2,17 @@
 // (round-to-nearest-even), products accumulated and written in fp32.
 //   C[M,N] = alpha * op(bf16(A))[M,K] · op(bf16(B))[K,N] + beta * C
 // Same row-major interface and stride convention as gemm_host (kernels/gemm.hpp).
-// Runs OpenBLAS's cblas_sbgemm where the linked OpenBLAS exports it, else an exact fp32
-// emulation (see gemm_bf16.cpp); gemm_bf16_uses_sbgemm() says which.
+// Back ends (Bf16GemmBackend), the default picked at build time, best first:
+//   * oneDNN's matmul primitive (kernels/gemm_bf16_onednn.cpp) when CMake found libdnnl
+//     (TESSERA_HAVE_ONEDNN): AVX512-BF16 / AMX kernels chosen by oneDNN at run time;
+//   * OpenBLAS's cblas_sbgemm where the linked OpenBLAS exports it (TESSERA_HAVE_CBLAS_SBGEMM);
+//   * an exact fp32 emulation: bf16-rounded fp32 copies + cblas_sgemm (gemm_bf16.cpp).
+// TESSERA_BF16_GEMM=onednn|sbgemm|emulated in the environment overrides the default
+// (read once; an unavailable choice is an error naming the variable).
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include "kernels/gemm.hpp"
 
 namespace tessera {
@@ -28,8 +34,48 @@ inline float bf16_to_float(uint16_t h) {
 // The value f takes after a round trip through bf16.
 inline float round_to_bf16(float f) { return bf16_to_float(float_to_bf16_rne(f)); }
 
-bool gemm_bf16_uses_sbgemm();
+enum class Bf16GemmBackend { Onednn, Sbgemm, Emulated };
+// "onednn", "sbgemm", "emulated".
+const char* bf16_gemm_backend_name(Bf16GemmBackend b);
+// Whether this build has the back end (Emulated: always).
+bool bf16_gemm_backend_built(Bf16GemmBackend b);
+// What gemm_host_bf16 runs: TESSERA_BF16_GEMM if set, else the best one built.
+Bf16GemmBackend bf16_gemm_default_backend();
+// One line for logs: the default back end and, for oneDNN, its version, the kernel it
+// picked (after the first call) and its thread count.
+std::string bf16_gemm_description();
 
+// Dense copy of the stored rows×cols matrix X (row stride ld) as bf16 bits (RNE, as
+// float_to_bf16_rne; AVX-512 when the CPU has it), out[r * cols + c].
+void pack_bf16(const float* X, int64_t rows, int64_t cols, int64_t ld, uint16_t* out);
+
+// The bf16 GEMM on a given back end (throws std::runtime_error when it is not built).
+void gemm_host_bf16_on(Bf16GemmBackend backend, Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+// oneDNN back end (kernels/gemm_bf16_onednn.cpp; throws when not built).
+void gemm_host_bf16_onednn(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+// "oneDNN 2.6.3" or "" when not built.
+std::string onednn_version();
+// The implementation oneDNN chose for the most recently created matmul (e.g.
+// "brg:avx512_core_amx"), "" before the first call or when not built.
+std::string onednn_last_impl();
+// Threads oneDNN's OpenMP runtime is given for a GEMM: OMP_NUM_THREADS when set (> 0);
+// otherwise OpenBLAS's thread count (OPENBLAS_NUM_THREADS, else all cores) capped at
+// hardware threads / MPI ranks on this node (OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS,
+// SLURM_NTASKS_PER_NODE), so ranks sharing a node do not oversubscribe it — but 1 when
+// OMP_WAIT_POLICY is unset: libgomp's idle workers then spin, and spinning workers take the
+// cores from OpenBLAS's own threads (the fp32 GEMMs of the same step): measured, a GPT-2 124M
+// bf16 step took 5.4 s with 2 spinning threads, 2.1 s with 1 thread, 1.5 s with 2 passive
+// ones (docs/results.md). scripts/mpi_env.sh exports OMP_WAIT_POLICY=passive.
+int bf16_gemm_threads();
+// The rule behind bf16_gemm_threads, as a pure function (omp_num_threads, omp_wait_policy:
+// the variables' text or nullptr; local_ranks ≥ 1).
+int bf16_gemm_thread_rule(const char* omp_num_threads, const char* omp_wait_policy, int blas_threads,
+                          int local_ranks, int hardware_threads);
+
+// The default back end.
 void gemm_host_bf16(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                     const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 

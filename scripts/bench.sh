@@ -5,8 +5,8 @@
 #   scripts/bench.sh train_step      one (bench/bench_<name>.cpp)
 #   scripts/bench.sh parallel        DP/TP/PP/ZeRO-1 scaling, bytes per axis (mpirun; not in "all")
 #   scripts/bench.sh tune            tune's samplers vs Optuna's on test functions (not in "all")
-#   scripts/bench.sh peers           GPT-2 124M train step: Tessera fp32 vs PyTorch fp32 eager and bf16
-#                                    autocast, same shapes, same run (PyTorch from PyPI into a venv; not in "all")
+#   scripts/bench.sh peers           GPT-2 124M train step: Tessera fp32 and bf16 vs PyTorch fp32 eager and
+#                                    bf16 autocast, same shapes, same run (PyTorch from PyPI into a venv; not in "all")
 #   scripts/bench.sh decode          SmolLM2-135M greedy decode + prefill tokens/s: Tessera vs llama.cpp
 #                                    (llama-cpp-python from PyPI into a venv, CPU only; not in "all")
 #   scripts/bench.sh attention       one attention layer, materialized vs tiled: memory and time (not in "all")
@@ -54,25 +54,36 @@ run_tune() {
   /usr/bin/python3 scripts/tools/bench_tune_table.py "$out"
 }
 run_peers() {
-  # GPT-2 124M at B=4 T=64 and B=8 T=512, one rank, the machine's threads: Tessera fp32 and
-  # PyTorch (fp32 eager, bf16 autocast) alternating, then a Markdown table of ratios. PyTorch
-  # goes into .cache/venv-torch-bench (pip, PyPI) when it is not importable; without it the
-  # table shows Tessera alone.
-  local out="$BUILD_DIR/bench_peers.jsonl" py=python3 venv=.cache/venv-torch-bench threads
+  # GPT-2 124M at B=4 T=64 and B=8 T=512, one rank, the machine's threads: Tessera fp32 and bf16
+  # (train.precision; bf16 GEMMs through oneDNN when built, kernels/gemm_bf16.hpp) and PyTorch
+  # (fp32 eager, bf16 autocast) alternating, then a Markdown table of ratios. PyTorch comes from
+  # .cache/venv-torch when it exists, else .cache/venv-torch-bench (pip, PyPI) when python3 has no
+  # torch; without it the table shows Tessera alone. PEERS_SHAPES overrides the "B T steps" list
+  # (e.g. PEERS_SHAPES="4 64 3;8 512 2"); the 1-minute load average is recorded per shape.
+  local out="$BUILD_DIR/bench_peers.jsonl" py=python3 venv=.cache/venv-torch-bench threads shapes
   threads=$(nproc)
-  if ! python3 -c "import torch" 2>/dev/null; then
+  if [[ -x .cache/venv-torch/bin/python ]] && .cache/venv-torch/bin/python -c "import torch" 2>/dev/null; then
+    py=.cache/venv-torch/bin/python
+  elif ! python3 -c "import torch" 2>/dev/null; then
     [[ -x $venv/bin/python ]] || python3 -m venv "$venv"
     "$venv/bin/python" -c "import torch" 2>/dev/null || "$venv/bin/pip" install -q torch >&2 || true
     py=$venv/bin/python
   fi
+  IFS=';' read -r -a shapes <<< "${PEERS_SHAPES:-4 64 5;8 512 2}"
   : > "$out"
-  for shape in "4 64 5" "8 512 2"; do
+  for shape in "${shapes[@]}"; do
     read -r b t n <<< "$shape"
-    "$BUILD_DIR"/bench/bench_train_step --preset gpt2-small --batch "$b" --seq "$t" --steps "$n" --warmup 1 | tee -a "$out"
-    for dt in fp32 bf16; do
-      "$py" bench/torch_train_step.py --batch "$b" --seq "$t" --steps "$n" --warmup 1 --dtype "$dt" \
-        --threads "$threads" 2>/dev/null | tee -a "$out" || echo '{"bench":"train_step_torch","note":"torch not available"}'
+    echo "{\"bench\":\"loadavg\",\"batch\":$b,\"seq_len\":$t,\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" | tee -a "$out"
+    for prec in fp32 bf16; do
+      "$BUILD_DIR"/bench/bench_train_step --preset gpt2-small --batch "$b" --seq "$t" --steps "$n" --warmup 1 \
+        --precision "$prec" | tee -a "$out"
     done
+    for dt in fp32 bf16; do
+      # PyTorch as shipped: its own libgomp's default (spinning) wait policy, not mpi_env.sh's passive.
+      env -u OMP_WAIT_POLICY "$py" bench/torch_train_step.py --batch "$b" --seq "$t" --steps "$n" --warmup 1 \
+        --dtype "$dt" --threads "$threads" 2>/dev/null | tee -a "$out" || echo '{"bench":"train_step_torch","note":"torch not available"}'
+    done
+    echo "{\"bench\":\"loadavg\",\"batch\":$b,\"seq_len\":$t,\"loadavg_after\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" | tee -a "$out"
   done
   /usr/bin/python3 scripts/tools/bench_peers_table.py "$out"
 }

@@ -14,6 +14,7 @@ PACKAGES=(
   libhdf5-openmpi-dev hdf5-tools
   libtrilinos-kokkos-dev
   libopenblas-dev
+  libdnnl-dev  # oneDNN: the bf16 GEMM of train.precision = "bf16" (optional at build time)
   libtoml11-dev libcli11-dev nlohmann-json3-dev libutf8proc-dev
   libgtest-dev googletest libbenchmark-dev
   python3-numpy python3-h5py python3-matplotlib python3-pip python3-yaml

@@ -16,8 +16,7 @@ GemmPrecision apply_train_precision(const std::string& precision, const std::str
       p = GemmPrecision::BF16;
       if (announce)
         std::cout << "tessera: train.precision = bf16: linear/LM-head GEMMs on bf16 operands, fp32 accumulation ("
-                  << (gemm_bf16_uses_sbgemm() ? "cblas_sbgemm" : "emulated: this OpenBLAS has no cblas_sbgemm")
-                  << ")\n";
+                  << bf16_gemm_description() << ")\n";
     } else if (fallback == "fp32") {
       if (announce)
         std::cout << "tessera: train.precision = bf16 but the CPU lacks avx512_bf16: train.bf16_fallback = fp32, "

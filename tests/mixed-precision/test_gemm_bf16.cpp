@@ -1,8 +1,14 @@
-// gemm_host_bf16 (kernels/gemm_bf16.hpp) against a plain triple loop in double on the
-// bf16-rounded operands: every transpose combination, a strided (sub-matrix) case with
-// alpha/beta, ≤ 1e-5 relative to the largest |C|. The rounding itself: round-to-nearest-even.
+// gemm_host_bf16 (kernels/gemm_bf16.hpp) on every back end this build has (emulated always,
+// oneDNN's matmul when CMake found libdnnl, cblas_sbgemm where OpenBLAS exports it) against a
+// plain triple loop in double on the bf16-rounded operands (fp32 accumulation in the back
+// ends): every transpose combination, strided (sub-matrix) cases with alpha/beta, a repeated
+// shape (cached oneDNN primitive) with new data and new alpha/beta, ≤ 1e-5 relative to the
+// largest |C|. The rounding itself: round-to-nearest-even, scalar and vectorised packs agree
+// bit for bit; the thread rule for oneDNN's OpenMP runtime.
 #include <gtest/gtest.h>
 #include <cmath>
+#include <cstdlib>
+#include <string>
 #include <random>
 #include <vector>
 #include "kernels/gemm_bf16.hpp"
@@ -11,18 +17,26 @@ using namespace tessera;
 
 namespace {
 
-void check_case(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, int64_t pad, float alpha, float beta) {
+std::vector<Bf16GemmBackend> built_backends() {
+  std::vector<Bf16GemmBackend> v;
+  for (Bf16GemmBackend b : {Bf16GemmBackend::Emulated, Bf16GemmBackend::Onednn, Bf16GemmBackend::Sbgemm})
+    if (bf16_gemm_backend_built(b)) v.push_back(b);
+  return v;
+}
+
+void check_case(Bf16GemmBackend backend, Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, int64_t pad,
+                float alpha, float beta, unsigned seed = 11) {
   const int64_t a_rows = ta == Trans::Yes ? K : M, a_cols = ta == Trans::Yes ? M : K;
   const int64_t b_rows = tb == Trans::Yes ? N : K, b_cols = tb == Trans::Yes ? K : N;
   const int64_t lda = a_cols + pad, ldb = b_cols + pad, ldc = N + pad;
-  std::mt19937 rng(11);
+  std::mt19937 rng(seed);
   std::normal_distribution<float> nd(0.f, 1.f);
   std::vector<float> A(size_t(a_rows * lda)), B(size_t(b_rows * ldb)), C(size_t(M * ldc));
   for (auto& x : A) x = nd(rng);
   for (auto& x : B) x = nd(rng);
   for (auto& x : C) x = nd(rng);
   std::vector<float> C0 = C;
-  gemm_host_bf16(ta, tb, M, N, K, alpha, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
+  gemm_host_bf16_on(backend, ta, tb, M, N, K, alpha, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
   auto a = [&](int64_t i, int64_t k) { return double(round_to_bf16(ta == Trans::Yes ? A[k * lda + i] : A[i * lda + k])); };
   auto b = [&](int64_t k, int64_t j) { return double(round_to_bf16(tb == Trans::Yes ? B[j * ldb + k] : B[k * ldb + j])); };
   std::vector<double> ref(size_t(M * N));
@@ -37,7 +51,7 @@ void check_case(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, int64_t pad
   double worst = 0;
   for (int64_t i = 0; i < M; ++i)
     for (int64_t j = 0; j < N; ++j) worst = std::max(worst, std::abs(double(C[i * ldc + j]) - ref[i * N + j]));
-  EXPECT_LE(worst / scale, 1e-5) << "ta=" << bool(ta) << " tb=" << bool(tb) << " M=" << M << " N=" << N << " K=" << K;
+  EXPECT_LE(worst / scale, 1e-5) << bf16_gemm_backend_name(backend) << " ta=" << bool(ta) << " tb=" << bool(tb) << " M=" << M << " N=" << N << " K=" << K;
   // Padding columns of C are untouched.
   for (int64_t i = 0; i < M; ++i)
     for (int64_t j = N; j < ldc; ++j) ASSERT_EQ(C[i * ldc + j], C0[i * ldc + j]);
@@ -58,13 +72,84 @@ TEST(GemmBf16, RoundsToNearestEven) {
 }
 
 TEST(GemmBf16, AllTransposesMatchLoopOnRoundedOperands) {
-  for (Trans ta : {Trans::No, Trans::Yes})
-    for (Trans tb : {Trans::No, Trans::Yes}) check_case(ta, tb, 37, 29, 53, 0, 1.f, 0.f);
+  for (Bf16GemmBackend be : built_backends())
+    for (Trans ta : {Trans::No, Trans::Yes})
+      for (Trans tb : {Trans::No, Trans::Yes}) check_case(be, ta, tb, 37, 29, 53, 0, 1.f, 0.f);
 }
 
 TEST(GemmBf16, StridedSubMatricesWithAlphaBeta) {
-  for (Trans ta : {Trans::No, Trans::Yes})
-    for (Trans tb : {Trans::No, Trans::Yes}) check_case(ta, tb, 19, 23, 41, 7, 0.5f, 1.f);
+  for (Bf16GemmBackend be : built_backends())
+    for (Trans ta : {Trans::No, Trans::Yes})
+      for (Trans tb : {Trans::No, Trans::Yes}) {
+        check_case(be, ta, tb, 19, 23, 41, 7, 0.5f, 1.f);
+        check_case(be, ta, tb, 33, 17, 70, 5, -1.25f, 0.75f);
+      }
+}
+
+TEST(GemmBf16, ModelShapesAndRepeatedShapeWithNewScalars) {
+  // Shapes like the model's (K a multiple of the AMX tile, M not), run twice with new data:
+  // the second call reuses the cached oneDNN primitive; the third changes alpha/beta.
+  for (Bf16GemmBackend be : built_backends()) {
+    check_case(be, Trans::No, Trans::Yes, 130, 96, 64, 0, 1.f, 0.f, 1);
+    check_case(be, Trans::No, Trans::Yes, 130, 96, 64, 0, 1.f, 0.f, 2);
+    check_case(be, Trans::No, Trans::Yes, 130, 96, 64, 0, 2.f, 1.f, 3);
+    check_case(be, Trans::Yes, Trans::No, 96, 64, 130, 0, 1.f, 1.f, 4);
+    check_case(be, Trans::No, Trans::No, 130, 64, 96, 0, 1.f, 1.f, 5);
+  }
+}
+
+TEST(GemmBf16, OnednnIsTheDefaultWhenBuilt) {
+  if (!bf16_gemm_backend_built(Bf16GemmBackend::Onednn)) GTEST_SKIP() << "this build has no oneDNN";
+  EXPECT_EQ(bf16_gemm_default_backend(), Bf16GemmBackend::Onednn);
+  EXPECT_EQ(onednn_version().rfind("oneDNN ", 0), 0u) << onednn_version();
+  std::vector<float> A(64 * 64, 1.f), B(64 * 64, 1.f), C(64 * 64);
+  gemm_host_bf16(Trans::No, Trans::No, 64, 64, 64, 1.f, A.data(), 64, B.data(), 64, 0.f, C.data(), 64);
+  EXPECT_EQ(C[0], 64.f);
+  EXPECT_FALSE(onednn_last_impl().empty());
+  EXPECT_NE(bf16_gemm_description().find("oneDNN"), std::string::npos) << bf16_gemm_description();
+}
+
+TEST(GemmBf16, KZeroScalesC) {
+  for (Bf16GemmBackend be : built_backends()) {
+    std::vector<float> C = {1.f, 2.f, 3.f, 4.f};
+    const float dummy = 0.f;
+    gemm_host_bf16_on(be, Trans::No, Trans::No, 2, 2, 0, 1.f, &dummy, 1, &dummy, 2, 0.5f, C.data(), 2);
+    EXPECT_EQ(C, (std::vector<float>{0.5f, 1.f, 1.5f, 2.f})) << bf16_gemm_backend_name(be);
+  }
+}
+
+TEST(GemmBf16, VectorisedPackMatchesScalarRounding) {
+  // Ties, near-ties, NaN, ±Inf, zeros, denormals, and random values; 53 columns so both the
+  // 16-lane body and the scalar tail run, and a row stride larger than the row.
+  std::vector<float> special = {0.f, -0.f, 1.f, 1.f + std::ldexp(1.f, -8), 1.f + 3 * std::ldexp(1.f, -8),
+                                -1.f - std::ldexp(1.f, -8), NAN, -NAN, INFINITY, -INFINITY, 1e-40f, -3e-39f,
+                                3.3895314e38f, 65504.f};
+  const int64_t rows = 7, cols = 53, ld = 60;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.f, 10.f);
+  std::vector<float> X(size_t(rows * ld));
+  for (size_t i = 0; i < X.size(); ++i) X[i] = i < special.size() * 3 ? special[i % special.size()] : nd(rng);
+  std::vector<uint16_t> packed(size_t(rows * cols));
+  pack_bf16(X.data(), rows, cols, ld, packed.data());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      ASSERT_EQ(packed[r * cols + c], float_to_bf16_rne(X[r * ld + c])) << "r=" << r << " c=" << c;
+}
+
+TEST(GemmBf16, ThreadRuleFollowsOmpNumThreadsElseSplitsCoresOverRanks) {
+  const char* passive = "passive";
+  EXPECT_EQ(bf16_gemm_thread_rule("3", nullptr, 2, 1, 2), 3);   // OMP_NUM_THREADS wins
+  EXPECT_EQ(bf16_gemm_thread_rule("1", passive, 8, 1, 8), 1);
+  EXPECT_EQ(bf16_gemm_thread_rule(nullptr, passive, 2, 1, 2), 2);    // OpenBLAS's count, one rank
+  EXPECT_EQ(bf16_gemm_thread_rule(nullptr, passive, 2, 2, 2), 1);    // two ranks on 2 cores: one each
+  EXPECT_EQ(bf16_gemm_thread_rule(nullptr, "active", 16, 4, 16), 4); // four ranks on 16 cores
+  EXPECT_EQ(bf16_gemm_thread_rule(nullptr, passive, 1, 1, 16), 1);   // OPENBLAS_NUM_THREADS=1
+  EXPECT_EQ(bf16_gemm_thread_rule(nullptr, passive, 2, 8, 2), 1);    // more ranks than cores: still one
+  EXPECT_EQ(bf16_gemm_thread_rule("", passive, 2, 2, 2), 1);         // empty variable = unset
+  EXPECT_EQ(bf16_gemm_thread_rule("0", passive, 2, 1, 2), 2);
+  // No wait policy: libgomp's workers would spin against OpenBLAS's threads, so one thread.
+  EXPECT_EQ(bf16_gemm_thread_rule(nullptr, nullptr, 2, 1, 2), 1);
+  EXPECT_EQ(bf16_gemm_thread_rule(nullptr, "", 16, 1, 16), 1);
 }
 
 TEST(GemmBf16, DiffersFromFp32OnUnroundedOperands) {
@@ -85,3 +170,4 @@ TEST(GemmBf16, DiffersFromFp32OnUnroundedOperands) {
   EXPECT_GT(diff / scale, 1e-5);
   EXPECT_LT(diff / scale, 2e-2);
 }
+
