@@ -10,6 +10,9 @@
 #   scripts/bench.sh decode          SmolLM2-135M greedy decode + prefill tokens/s: Tessera vs llama.cpp
 #                                    (llama-cpp-python from PyPI into a venv, CPU only; not in "all")
 #   scripts/bench.sh attention       one attention layer, materialized vs tiled: memory and time (not in "all")
+#   scripts/bench.sh hybrid          GPT-2 train step, 1 rank x 1 thread vs 2 ranks x 1 vs 1 rank x 2 OpenMP
+#                                    threads: the engine built against the OpenMP Kokkos in
+#                                    $BUILD_DIR-omp-engine (configured here when missing; not in "all")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/mpi_env.sh
@@ -18,6 +21,15 @@ which="${1:-all}"
 if [[ $which == decode ]]; then  # needs only the tessera binary
   [[ -x "$BUILD_DIR/tessera" ]] || scripts/install.sh >&2
   cmake --build "$BUILD_DIR" -j"$(nproc)" --target tessera >&2
+elif [[ $which == hybrid ]]; then  # the tessera binary, Serial and OpenMP Kokkos
+  [[ -x "$BUILD_DIR/tessera" ]] || scripts/install.sh >&2
+  cmake --build "$BUILD_DIR" -j"$(nproc)" --target tessera >&2
+  if [[ ! -f "$BUILD_DIR-omp-engine/CMakeCache.txt" ]]; then
+    KOKKOS_OPENMP=$(scripts/build_kokkos.sh openmp)
+    cmake -S . -B "$BUILD_DIR-omp-engine" -DCMAKE_BUILD_TYPE=Release -DKokkos_ROOT="$KOKKOS_OPENMP" \
+      -DTESSERA_BUILD_TESTS=OFF -DTESSERA_BUILD_BENCH=OFF -DTESSERA_ENABLE_CUDA=OFF >&2
+  fi
+  cmake --build "$BUILD_DIR-omp-engine" -j"$(nproc)" --target tessera >&2
 else
   [[ -x "$BUILD_DIR/bench/bench_train_step" ]] || scripts/install.sh >&2
   cmake --build "$BUILD_DIR" -j"$(nproc)" >&2
@@ -108,7 +120,7 @@ run_decode() {
   # so llama.cpp on that file runs the very weights Tessera runs; llama.cpp on the Q4_1 file for reference.
   # llama-cpp-python is built from its sdist into .cache/venv-llamacpp-bench (CPU only) when missing.
   local gguf=.cache/assets/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf d="$BUILD_DIR/bench_decode"
-  local venv=.cache/venv-llamacpp-bench threads=${DECODE_THREADS:-2} n=${DECODE_TOKENS:-64} out prompt
+  local venv=.cache/venv-llamacpp-bench threads=${DECODE_THREADS:-2} n=${DECODE_TOKENS:-64} out prompt rc
   out="$d/decode.jsonl"
   [[ -f $gguf ]] || { echo "bench decode: missing $gguf (scripts/fetch_assets.sh)" >&2; exit 1; }
   mkdir -p "$d"
@@ -130,8 +142,11 @@ run_decode() {
     "$d/tessera.err" "$threads" "$d/tessera.txt" "$prompt" | tee -a "$out"
   if [[ -x $venv/bin/python ]] && "$venv/bin/python" -c "import llama_cpp" 2>/dev/null; then
     for w in "f32:$d/smollm2_f32.gguf" "q4_1:$gguf"; do
+      # A peer that crashes (llama-cpp-python 0.3.36 segfaults on the Q4_1 file here) leaves a note row, not an abort.
       "$venv/bin/python" bench/llamacpp_decode.py --model "${w#*:}" --label "${w%%:*}" --prompt "$prompt" \
-        --tokens "$n" --threads "$threads" | tee -a "$out"
+        --tokens "$n" --threads "$threads" > "$d/llamacpp_${w%%:*}.json" 2> "$d/llamacpp_${w%%:*}.err" && rc=0 || rc=$?
+      if [[ $rc == 0 ]]; then tee -a "$out" < "$d/llamacpp_${w%%:*}.json"
+      else echo "{\"bench\":\"decode\",\"engine\":\"llama.cpp\",\"weights\":\"${w%%:*}\",\"note\":\"exit $rc (see $d/llamacpp_${w%%:*}.err)\"}" | tee -a "$out"; fi
     done
   else
     echo '{"bench":"decode","engine":"llama.cpp","note":"llama-cpp-python not installed (pip failed)"}' | tee -a "$out"
@@ -148,8 +163,14 @@ for r in rows:
           r["decode_tokens_per_s"], ts["prefill_tokens_per_s"] / r["prefill_tokens_per_s"], ts["decode_tokens_per_s"] / r["decode_tokens_per_s"],
           r.get("loadavg_1m", float("nan"))))
 for r in rows:
+    if "note" in r: print("%s %s: %s" % (r["engine"], r.get("weights", ""), r["note"]))
+for r in rows:
     if "text" in r: print("%s %s: %r" % (r["engine"], r["weights"], r["text"][:80]))
 PYEOF
+}
+run_hybrid() {
+  # MPI x threads at the same global batch (scripts/tools/bench_hybrid.py; docs/results.md "Kokkos backends").
+  /usr/bin/python3 scripts/tools/bench_hybrid.py --build "$BUILD_DIR-omp-engine" --serial-build "$BUILD_DIR" "$@"
 }
 run_parallel() {
   # Small GPT-2 (4 layers, 8 heads, width 256, byte vocab, T=128) on the KJV text:
@@ -167,5 +188,6 @@ case "$which" in
   peers) run_peers ;;
   attention) run_attention ;;
   decode) run_decode ;;
-  *) echo "bench.sh: unknown benchmark '$which' (known: train_step, tokenizer, generation, parallel, tune, peers, attention, decode)" >&2; exit 2 ;;
+  hybrid) shift; run_hybrid "$@" ;;
+  *) echo "bench.sh: unknown benchmark '$which' (known: train_step, tokenizer, generation, parallel, tune, peers, attention, decode, hybrid)" >&2; exit 2 ;;
 esac

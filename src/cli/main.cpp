@@ -60,9 +60,15 @@ int main(int argc, char** argv) {
     MPI_Finalize();
     return rc;
   }
+  // Kokkos::InitArguments was deprecated in 3.7 (InitializationSettings replaces it) and removed in 4.0.
+  // The thread count of the OpenMP backend comes from OMP_NUM_THREADS either way.
+#if KOKKOS_VERSION >= 30700
+  Kokkos::initialize(Kokkos::InitializationSettings().set_disable_warnings(true));
+#else
   Kokkos::InitArguments kargs;
   kargs.disable_warnings = true;
   Kokkos::initialize(kargs);
+#endif
   try {
     rc = tessera::run_predict(MPI_COMM_WORLD);
     if (rc < 0) rc = tessera::run_import_export(MPI_COMM_WORLD);

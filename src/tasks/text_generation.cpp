@@ -9,8 +9,9 @@ namespace tessera {
 
 namespace {
 
-// Full-vocabulary logits of row `row` of the last forward (tp shards summed).
-std::vector<float> full_logits_row(Transformer<float>& model, int64_t row) {
+// Full-vocabulary logits of row `row` of the last forward (tp shards summed) into `full`,
+// which the decode loop reuses across tokens (no fresh vocabulary-sized buffer per token).
+void full_logits_row(Transformer<float>& model, int64_t row, std::vector<float>& full) {
   const TransformerConfig& c = model.config();
   const ModelParallel& mp = model.parallel();
   const auto [v0, v1] = balanced_range(c.vocab_size, mp.tp_size, mp.tp_rank);
@@ -18,10 +19,9 @@ std::vector<float> full_logits_row(Transformer<float>& model, int64_t row) {
   const View1<float> logits = model.logits();
   auto host = Kokkos::create_mirror_view_and_copy(
       Kokkos::HostSpace(), Kokkos::subview(logits, std::make_pair(size_t(row * Vl), size_t((row + 1) * Vl))));
-  std::vector<float> full(size_t(c.vocab_size), 0.0f);
+  full.assign(size_t(c.vocab_size), 0.0f);
   for (int64_t v = 0; v < Vl; ++v) full[size_t(v0 + v)] = host(v);
   if (mp.tp_size > 1) mp.tp->all_reduce(full.data(), full.size(), DType::F32, ReduceOp::Sum);
-  return full;
 }
 
 }  // namespace
@@ -42,6 +42,7 @@ GenerationResult generate_tokens(Transformer<float>& model, const std::vector<in
   const int total = int(std::min<int64_t>(context, int64_t(prompt.size()) + opt.max_new_tokens));
   using clock = std::chrono::steady_clock;
   if (opt.kv_cache) model.begin_decode(1, total);
+  std::vector<float> logits;
   for (int step = 0; int64_t(r.tokens.size()) < total; ++step) {
     const auto t0 = clock::now();
     const int64_t n = int64_t(r.tokens.size());
@@ -57,7 +58,7 @@ GenerationResult generate_tokens(Transformer<float>& model, const std::vector<in
       model.forward(r.tokens.data(), nullptr, 1, int(n), ForwardOptions{});
       row = n - 1;
     }
-    const std::vector<float> logits = full_logits_row(model, row);
+    full_logits_row(model, row, logits);
     const int64_t V = opt.vocab_limit > 0 ? std::min<int64_t>(opt.vocab_limit, c.vocab_size) : c.vocab_size;
     const int32_t next = tasks::sample_next_token(logits.data(), V, r.tokens, opt.sampling, uint64_t(step));
     r.tokens.push_back(next);
