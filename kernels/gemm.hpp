@@ -27,6 +27,16 @@ void gemm_strided_batched_cuda(Trans ta, Trans tb, int64_t M, int64_t N, int64_t
                                int64_t lda, int64_t strideA, const S* B, int64_t ldb, int64_t strideB, S beta,
                                S* C, int64_t ldc, int64_t strideC, int64_t batch);
 
+// Device bf16 (train.precision = "bf16" on CUDA): operands are bf16 bit patterns already on
+// the device (kernels/gemm_bf16.hpp float_to_bf16_rne), fp32 accumulation and output
+// (cublasGemmEx, CUDA_R_16BF, CUBLAS_COMPUTE_32F). Defined only with the CUDA glue.
+void gemm_cuda_bf16(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A, int64_t lda,
+                    const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc);
+void gemm_strided_batched_cuda_bf16(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha,
+                                    const uint16_t* A, int64_t lda, int64_t strideA, const uint16_t* B, int64_t ldb,
+                                    int64_t strideB, float beta, float* C, int64_t ldc, int64_t strideC,
+                                    int64_t batch);
+
 // The dispatch: picks the backend from the memory space the kernels run in.
 template <class S, class Space = MemSpace>
 inline void gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, S alpha, const S* A, int64_t lda,

@@ -46,6 +46,13 @@ else
   fail "kernels (see $OUT/kernels.log)"
 fi
 
+# 1b: the cuBLAS glue (fp32/fp64 GEMMs vs host BLAS, bf16 cublasGemmEx vs an fp64 loop, device memory)
+if "$BUILD_DIR"/tessera_cuda_check >"$OUT/cuda_check.log" 2>&1; then
+  stage "PASS cuBLAS glue: $(grep -c max_rel_diff "$OUT/cuda_check.log") GEMM checks (bf16 included)"
+else
+  fail "cuBLAS glue (see $OUT/cuda_check.log)"
+fi
+
 # 2: the whole engine against the CUDA Kokkos
 FULL=$BUILD_DIR-cuda-full
 if cmake -S . -B "$FULL" -DCMAKE_BUILD_TYPE=Release -DKokkos_ROOT="$KOKKOS_CUDA" \

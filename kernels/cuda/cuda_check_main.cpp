@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 #include "kernels/device_runtime.hpp"
+#include "kernels/gemm_bf16.hpp"
 #include "kernels/gemm.hpp"
 
 using namespace tessera;
@@ -61,6 +62,59 @@ int main() {
     copy_device_to_host(C.data(), dC, C.size() * 4);
     double d = max_rel_diff(C, Cref);
     std::printf("gemm_strided_batched max_rel_diff=%.3g\n", d);
+    if (!(d < 1e-3)) ++fails;
+    device_free(dA); device_free(dB); device_free(dC);
+  }
+  // bf16 operands, fp32 accumulation (cublasGemmEx) vs a plain fp64 loop on the same rounded operands.
+  for (auto [M, N, K, ta, tb] : {std::tuple{96, 80, 64, Trans::No, Trans::Yes}, {37, 53, 29, Trans::Yes, Trans::No}}) {
+    int64_t lda = (ta == Trans::No) ? K : M, ldb = (tb == Trans::No) ? N : K;
+    int64_t rowsA = (ta == Trans::No) ? M : K, rowsB = (tb == Trans::No) ? K : N;
+    std::vector<uint16_t> A(rowsA * lda), B(rowsB * ldb);
+    std::vector<float> C(M * N), Cref(M * N);
+    for (auto& x : A) x = float_to_bf16_rne(nd(rng));
+    for (auto& x : B) x = float_to_bf16_rne(nd(rng));
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < N; ++j) {
+        double acc = 0;
+        for (int k = 0; k < K; ++k)
+          acc += double(bf16_to_float(ta == Trans::No ? A[i * lda + k] : A[k * lda + i])) *
+                 bf16_to_float(tb == Trans::No ? B[k * ldb + j] : B[j * ldb + k]);
+        Cref[i * N + j] = float(acc);
+      }
+    auto *dA = (uint16_t*)device_alloc(A.size() * 2), *dB = (uint16_t*)device_alloc(B.size() * 2);
+    auto* dC = (float*)device_alloc(C.size() * 4);
+    copy_host_to_device(dA, A.data(), A.size() * 2);
+    copy_host_to_device(dB, B.data(), B.size() * 2);
+    gemm_cuda_bf16(ta, tb, M, N, K, 1.f, dA, lda, dB, ldb, 0.f, dC, N);
+    copy_device_to_host(C.data(), dC, C.size() * 4);
+    double d = max_rel_diff(C, Cref);
+    std::printf("gemm bf16 M=%d N=%d K=%d ta=%d tb=%d max_rel_diff=%.3g\n", M, N, K, int(ta), int(tb), d);
+    if (!(d < 1e-3)) ++fails;
+    device_free(dA); device_free(dB); device_free(dC);
+  }
+  {  // strided-batched bf16: 3 products of [M,K]·[K,N]^T (ldb = K), each vs the fp64 loop
+    const int M = 19, N = 23, K = 31, batch = 3;
+    std::vector<uint16_t> A(size_t(batch) * M * K), B(size_t(batch) * N * K);
+    std::vector<float> C(size_t(batch) * M * N), Cref(C.size());
+    for (auto& x : A) x = float_to_bf16_rne(nd(rng));
+    for (auto& x : B) x = float_to_bf16_rne(nd(rng));
+    for (int b = 0; b < batch; ++b)
+      for (int i = 0; i < M; ++i)
+        for (int j = 0; j < N; ++j) {
+          double acc = 0;
+          for (int k = 0; k < K; ++k)
+            acc += double(bf16_to_float(A[size_t(b) * M * K + i * K + k])) * bf16_to_float(B[size_t(b) * N * K + j * K + k]);
+          Cref[size_t(b) * M * N + i * N + j] = float(acc);
+        }
+    auto *dA = (uint16_t*)device_alloc(A.size() * 2), *dB = (uint16_t*)device_alloc(B.size() * 2);
+    auto* dC = (float*)device_alloc(C.size() * 4);
+    copy_host_to_device(dA, A.data(), A.size() * 2);
+    copy_host_to_device(dB, B.data(), B.size() * 2);
+    gemm_strided_batched_cuda_bf16(Trans::No, Trans::Yes, M, N, K, 1.f, dA, K, int64_t(M) * K, dB, K,
+                                   int64_t(N) * K, 0.f, dC, N, int64_t(M) * N, batch);
+    copy_device_to_host(C.data(), dC, C.size() * 4);
+    double d = max_rel_diff(C, Cref);
+    std::printf("gemm strided-batched bf16 batch=%d max_rel_diff=%.3g\n", batch, d);
     if (!(d < 1e-3)) ++fails;
     device_free(dA); device_free(dB); device_free(dC);
   }

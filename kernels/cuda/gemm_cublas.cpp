@@ -56,4 +56,21 @@ void gemm_strided_batched_cuda<double>(Trans ta, Trans tb, int64_t M, int64_t N,
         "cublasDgemmStridedBatched");
 }
 
+// bf16 operands (CUDA_R_16BF), fp32 accumulation (CUBLAS_COMPUTE_32F), fp32 output: the
+// device side of train.precision = "bf16". A and B hold bf16 bit patterns.
+void gemm_cuda_bf16(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A, int64_t lda,
+                    const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  check(cublasGemmEx(cublas_handle(), op(tb), op(ta), (int)N, (int)M, (int)K, &alpha, B, CUDA_R_16BF, (int)ldb, A,
+                     CUDA_R_16BF, (int)lda, &beta, C, CUDA_R_32F, (int)ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+        "cublasGemmEx(bf16)");
+}
+void gemm_strided_batched_cuda_bf16(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha,
+                                    const uint16_t* A, int64_t lda, int64_t sA, const uint16_t* B, int64_t ldb,
+                                    int64_t sB, float beta, float* C, int64_t ldc, int64_t sC, int64_t batch) {
+  check(cublasGemmStridedBatchedEx(cublas_handle(), op(tb), op(ta), (int)N, (int)M, (int)K, &alpha, B, CUDA_R_16BF,
+                                   (int)ldb, sB, A, CUDA_R_16BF, (int)lda, sA, &beta, C, CUDA_R_32F, (int)ldc, sC,
+                                   (int)batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+        "cublasGemmStridedBatchedEx(bf16)");
+}
+
 }  // namespace tessera
