@@ -248,7 +248,9 @@ void check_model_tensors(const ImportedModel& m, const std::string& origin) {
                                         family_name(m.config.family) + " model with head " + head_name(m.config.head));
 }
 
-void export_hf_directory(const std::string& dir, const ImportedModel& m) {
+void export_hf_directory(const std::string& dir, const ImportedModel& m, StDtype dtype) {
+  require(dtype == StDtype::F32 || dtype == StDtype::BF16 || dtype == StDtype::F16,
+          dir + ": export dtype " + st_dtype_name(dtype) + " is not supported (F32, BF16, F16)");
   check_model_tensors(m, dir);
   const TransformerConfig& cfg = m.config;
   const std::string prefix = hf_backbone_prefix(cfg);
@@ -256,7 +258,7 @@ void export_hf_directory(const std::string& dir, const ImportedModel& m) {
   for (const ParamShape& p : transformer_parameter_shapes(cfg)) {
     const FloatTensor& t = m.tensors.at(p.name);
     SafetensorsTensor s;
-    s.dtype = StDtype::F32;
+    s.dtype = dtype;
     if (hf_stores_transposed(cfg, p.name)) {
       s.shape = reversed(p.shape);
       s.data = transpose_2d(t.data, p.shape[0], p.shape[1]);
@@ -273,7 +275,7 @@ void export_hf_directory(const std::string& dir, const ImportedModel& m) {
   const std::string config_path = (fs::path(dir) / "config.json").string();
   {
     std::ofstream f(config_path + ".tmp", std::ios::binary | std::ios::trunc);
-    f << hf_config_json(cfg);
+    f << hf_config_json(cfg, dtype == StDtype::BF16 ? "bfloat16" : dtype == StDtype::F16 ? "float16" : "float32");
     f.close();
     require(bool(f), config_path + ".tmp: write failed");
   }

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 #include "src/model/transformer_config.hpp"
+#include "io/safetensors.hpp"
 
 namespace tessera {
 
@@ -43,8 +44,10 @@ ImportedModel import_pretrained(const std::string& path);
 // m.config with their shapes and data sizes.
 void check_model_tensors(const ImportedModel& m, const std::string& origin);
 
-// Writes <dir>/model.safetensors and <dir>/config.json (creating dir).
-void export_hf_directory(const std::string& dir, const ImportedModel& m);
+// Writes <dir>/model.safetensors and <dir>/config.json (creating dir). `dtype` is the
+// stored type of every tensor: F32 (exact), BF16 or F16 (rounded to nearest even from the
+// fp32 values the checkpoint holds; config.json's dtype says which).
+void export_hf_directory(const std::string& dir, const ImportedModel& m, StDtype dtype = StDtype::F32);
 
 // llama.cpp's row permutation of attn_q / attn_k (convert_hf_to_gguf.py `permute`):
 // HF → GGUF is w.reshape(n_head, 2, rows/n_head/2, cols).swapaxes(1, 2); this is its

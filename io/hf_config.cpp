@@ -349,12 +349,12 @@ std::string hf_backbone_prefix(const TransformerConfig& c) {
   return "";
 }
 
-std::string hf_config_json(const TransformerConfig& c) {
+std::string hf_config_json(const TransformerConfig& c, const std::string& torch_dtype) {
   json j;
   j["architectures"] = json::array({hf_architecture(c)});
   j["model_type"] = family_name(c.family);
-  j["torch_dtype"] = "float32";  // transformers < 5
-  j["dtype"] = "float32";        // transformers ≥ 5
+  j["torch_dtype"] = torch_dtype;  // transformers < 5
+  j["dtype"] = torch_dtype;        // transformers ≥ 5
   j["initializer_range"] = c.initializer_range;
   j["vocab_size"] = c.vocab_size;
   if (c.pad_token_id >= 0) j["pad_token_id"] = c.pad_token_id;

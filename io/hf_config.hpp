@@ -25,6 +25,7 @@ std::string hf_backbone_prefix(const TransformerConfig& cfg);
 
 // config.json text that transformers loads into the same model (architectures,
 // model_type, torch_dtype float32 and the size/dropout/epsilon fields).
-std::string hf_config_json(const TransformerConfig& cfg);
+// torch_dtype: the dtype written as "torch_dtype"/"dtype" (float32, bfloat16, float16).
+std::string hf_config_json(const TransformerConfig& cfg, const std::string& torch_dtype = "float32");
 
 }  // namespace tessera

@@ -29,6 +29,7 @@ struct ImportExportOptions {
   std::string format = "hf";
   bool adapter = false;    // export: the LoRA adapter only; import: a PEFT adapter directory
   std::string base;        // import --adapter: the base model's Tessera checkpoint
+  std::string dtype;       // export --format hf: fp32 (default) | bf16 | fp16
   GgufExportOptions gguf;  // --format gguf
 };
 
@@ -133,18 +134,22 @@ int run_export_adapter(const ImportExportOptions& o, MPI_Comm comm) {
 int run_export(ImportExportOptions o, MPI_Comm comm) {
   if (o.adapter) {
     if (o.format == "hf") o.format = "tessera";
+    require(o.dtype.empty(), "export --adapter: --dtype is not supported (adapters are written in fp32)");
     return run_export_adapter(o, comm);
   }
   require(o.format != "tessera" && o.format != "peft", "export: --format " + o.format + " needs --adapter");
+  require(o.dtype.empty() || o.format == "hf",
+          "export: --dtype applies to --format hf (gguf: --quant f32 | f16 | ...; adapters are written in fp32)");
   if (o.format == "gguf") return run_export_gguf(o, comm);
   require(o.format == "hf", "export: --format '" + o.format + "' is not supported (hf, gguf)");
   require(o.gguf.quant.empty() && o.gguf.tokenizer.empty() && o.gguf.name.empty(),
           "export: --quant, --tokenizer and --name apply to --format gguf only");
+  const StDtype dtype = o.dtype == "bf16" ? StDtype::BF16 : o.dtype == "fp16" ? StDtype::F16 : StDtype::F32;
   const ImportedModel m = read_model_checkpoint(o.checkpoint, comm);
-  on_root(comm, [&] { export_hf_directory(o.out, m); });
+  on_root(comm, [&] { export_hf_directory(o.out, m, dtype); });
   if (rank_of(comm) == 0)
-    std::printf("tessera export: %s -> %s/{model.safetensors,config.json}\n  %s\n", o.checkpoint.c_str(),
-                o.out.c_str(), describe(m).c_str());
+    std::printf("tessera export: %s -> %s/{model.safetensors,config.json} (%s)\n  %s\n", o.checkpoint.c_str(),
+                o.out.c_str(), st_dtype_name(dtype), describe(m).c_str());
   return 0;
 }
 
@@ -174,6 +179,10 @@ void register_import_export(CLI::App& app) {
                            "gguf: type of float 2-D tensors and of packed ones stored otherwise (f32 | f16 | q8_0 | "
                            "q4_0 | q4_1); default: as the checkpoint holds them")
       ->check(CLI::IsMember({"f32", "f16", "q8_0", "q4_0", "q4_1"}));
+  o.export_cmd->add_option("--dtype", o.dtype,
+                           "hf: stored dtype of every tensor (fp32 | bf16 | fp16; rounded to nearest even from the "
+                           "checkpoint's fp32 masters); default fp32")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
   o.export_cmd->add_option("--tokenizer", o.gguf.tokenizer, "gguf: GGUF file whose tokenizer.* metadata is copied, or a GPT-2 tokenizer directory (vocab.json + merges.txt)");
   o.export_cmd->add_option("--name", o.gguf.name, "gguf: general.name (default: the checkpoint's file stem)");
 }
