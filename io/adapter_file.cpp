@@ -10,6 +10,7 @@
 
 #include "io/checkpoint.hpp"
 #include "io/hdf5_file.hpp"
+#include "io/model_checkpoint.hpp"
 #include "io/hf_config.hpp"
 #include "io/hf_param_names.hpp"
 #include "io/safetensors.hpp"
@@ -164,22 +165,7 @@ void write_adapter_file(const std::string& path, const LoraAdapter& a, MPI_Comm 
   st.config_toml = toml_text;
   st.scalars["adapter_format_version"] = 1;
   st.scalars["base_fingerprint"] = double(base_fingerprint(a.base));
-  const std::string tmp_dir = path + ".adapter.d";
-  on_root(comm, [&] {
-    std::error_code ec;
-    fs::remove_all(tmp_dir, ec);
-    const fs::path parent = fs::path(path).parent_path();
-    if (!parent.empty()) fs::create_directories(parent, ec);
-    require(!ec, parent.string() + ": cannot create directory: " + ec.message());
-  });
-  const std::string written = write_checkpoint<float>(tmp_dir, infos, {{"params", slab.data()}}, st, 0, comm);
-  on_root(comm, [&] {
-    std::error_code ec;
-    fs::rename(written, path, ec);
-    require(!ec, written + ": cannot rename to " + path + ": " + ec.message());
-    fs::remove_all(tmp_dir, ec);
-  });
-  MPI_Barrier(comm);
+  write_checkpoint_file(path, ".adapter.d", infos, slab.data(), st, comm);
 }
 
 std::string peft_adapter_config_json(const LoraAdapter& a) {

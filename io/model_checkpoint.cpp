@@ -76,7 +76,13 @@ void write_model_checkpoint(const std::string& path, const ImportedModel& m, MPI
   TrainingState st;
   st.model_family = family_name(cfg.family);
   st.config_toml = toml_text;
-  const std::string tmp_dir = path + ".import.d";
+  write_checkpoint_file(path, ".import.d", infos, slab.data(), st, comm);
+}
+
+void write_checkpoint_file(const std::string& path, const std::string& scratch_suffix,
+                           const std::vector<ParamInfo>& infos, const float* params, const TrainingState& st,
+                           MPI_Comm comm) {
+  const std::string tmp_dir = path + scratch_suffix;
   on_root(comm, [&] {
     std::error_code ec;
     fs::remove_all(tmp_dir, ec);
@@ -84,7 +90,7 @@ void write_model_checkpoint(const std::string& path, const ImportedModel& m, MPI
     if (!parent.empty()) fs::create_directories(parent, ec);
     require(!ec, parent.string() + ": cannot create directory: " + ec.message());
   });
-  const std::string written = write_checkpoint<float>(tmp_dir, infos, {{"params", slab.data()}}, st, 0, comm);
+  const std::string written = write_checkpoint<float>(tmp_dir, infos, {{"params", params}}, st, 0, comm);
   on_root(comm, [&] {
     std::error_code ec;
     fs::rename(written, path, ec);

@@ -4,6 +4,7 @@
 #pragma once
 #include <mpi.h>
 #include <string>
+#include "io/checkpoint.hpp"
 #include "io/hf_checkpoint.hpp"
 
 namespace tessera {
@@ -13,6 +14,13 @@ namespace tessera {
 // rank 0 broadcasts the parameter list, and as the lowest rank holding each tensor it
 // writes every one).
 void write_model_checkpoint(const std::string& path, const ImportedModel& m, MPI_Comm comm);
+
+// One checkpoint file at `path` (not a step_*.h5 of a run directory), collectively: the
+// float32 slab `params` laid out by `infos` goes through write_checkpoint into the scratch
+// directory path + scratch_suffix, and the finished file is renamed to `path`.
+void write_checkpoint_file(const std::string& path, const std::string& scratch_suffix,
+                           const std::vector<ParamInfo>& infos, const float* params, const TrainingState& st,
+                           MPI_Comm comm);
 
 // Reads the [model] section of /run/config and every parameter it implies (collective;
 // every rank gets the whole model). BERT/RoBERTa: the pooler is present when
