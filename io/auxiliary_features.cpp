@@ -1,5 +1,7 @@
 #include "io/auxiliary_features.hpp"
 
+#include <cstdio>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -234,6 +236,54 @@ FeatureMatrix compute_features(const FeatureSchema& s, const std::vector<Feature
     }
   }
   return m;
+}
+
+namespace {
+
+std::string number(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+std::string standardised_difference(const char* kind, const std::vector<StandardisedFeature>& a,
+                                    const std::vector<StandardisedFeature>& b) {
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    const std::string col = std::string(kind) + " column '" + a[i].name + "'";
+    if (a[i].name != b[i].name) return std::string(kind) + " column " + std::to_string(i + 1) + ": '" + a[i].name + "' vs '" + b[i].name + "'";
+    if (a[i].mean != b[i].mean) return col + ": mean " + number(a[i].mean) + " vs " + number(b[i].mean);
+    if (a[i].std != b[i].std) return col + ": std " + number(a[i].std) + " vs " + number(b[i].std);
+    if (a[i].words != b[i].words) return col + ": the word lists differ";
+  }
+  if (a.size() != b.size())
+    return std::to_string(a.size()) + " vs " + std::to_string(b.size()) + " " + kind + " columns (first unmatched: '" +
+           (a.size() > b.size() ? a[b.size()].name : b[a.size()].name) + "')";
+  return "";
+}
+
+}  // namespace
+
+std::string feature_schema_difference(const FeatureSchema& a, const FeatureSchema& b) {
+  std::string d = standardised_difference("numeric", a.numeric, b.numeric);
+  if (d.empty()) d = standardised_difference("text-derived", a.text, b.text);
+  if (!d.empty()) return d;
+  for (size_t i = 0; i < std::min(a.categorical.size(), b.categorical.size()); ++i) {
+    const CategoricalFeature &x = a.categorical[i], &y = b.categorical[i];
+    if (x.name != y.name) return "categorical column " + std::to_string(i + 1) + ": '" + x.name + "' vs '" + y.name + "'";
+    for (size_t k = 0; k < std::min(x.values.size(), y.values.size()); ++k)
+      if (x.values[k] != y.values[k])
+        return "categorical column '" + x.name + "': values differ at index " + std::to_string(k + 1) + " ('" +
+               x.values[k] + "' vs '" + y.values[k] + "')";
+    if (x.values.size() != y.values.size())
+      return "categorical column '" + x.name + "': " + std::to_string(x.values.size()) + " vs " +
+             std::to_string(y.values.size()) + " categories";
+  }
+  if (a.categorical.size() != b.categorical.size())
+    return std::to_string(a.categorical.size()) + " vs " + std::to_string(b.categorical.size()) +
+           " categorical columns (first unmatched: '" +
+           (a.categorical.size() > b.categorical.size() ? a.categorical[b.categorical.size()].name
+                                                        : b.categorical[a.categorical.size()].name) + "')";
+  return "";
 }
 
 std::string FeatureSchema::to_json() const {

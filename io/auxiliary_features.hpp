@@ -54,6 +54,13 @@ struct FeatureSchema {
   static FeatureSchema from_json(const std::string& text, const std::string& where);
 };
 
+// The first difference between two schemas, "" when they are equal: same columns in the
+// same order (numeric, text-derived, categorical), the same statistics (mean, std) and
+// word lists, the same category index. The message names the first differing column
+// ("numeric column 'amount': mean 50.1 vs 48.7", "categorical column 'city': values differ
+// at index 3 ('Oslo' vs 'Paris')", "numeric columns: 'a' vs 'b'", "2 vs 1 numeric columns").
+std::string feature_schema_difference(const FeatureSchema& a, const FeatureSchema& b);
+
 // One row's raw inputs: the text (and pair) and the values of schema.columns() (or
 // FeatureRequest::columns()) in that order; missing[i] marks an absent value.
 struct FeatureRowInput {

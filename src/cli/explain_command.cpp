@@ -69,6 +69,7 @@ struct LoadedModel {
   std::string checkpoint;
   int batch = 16;
   QaEncodeOptions qa;  // question answering: the dataset's window options
+  FeatureSchema schema;  // feature head: the checkpoint's (predict's) schema; empty otherwise
 };
 
 LoadedModel load(const ExplainOptions& o, MPI_Comm comm) {
@@ -83,8 +84,6 @@ LoadedModel load(const ExplainOptions& o, MPI_Comm comm) {
   apply_family_defaults(m.mc);
   validate_transformer_config(m.mc, o.config + ": [model]");
   const HeadKind head = m.mc.head;
-  require(!m.mc.feature_head(), o.config + ": the model reads auxiliary features (dataset '" + cfg.data.path +
-                                    "' has a feature schema); explain attributes text-only classifiers so far");
   require(head != HeadKind::None,
           o.config + ": model.head = " + std::string(head_name(head)) +
               "; explain serves sequence_classification, token_classification, question_answering and causal_lm heads");
@@ -125,6 +124,9 @@ LoadedModel load(const ExplainOptions& o, MPI_Comm comm) {
     if (id >= 0) m.mask_id = id, m.mask_token = "[MASK] (id " + std::to_string(id) + ")";
   }
   m.checkpoint = checkpoint_for(o.checkpoint, cfg);
+  if (m.mc.feature_head())  // the columns predict reads, with the statistics the checkpoint was trained with
+    m.schema = checkpoint_feature_schema(m.mc, m.checkpoint, TaskDataset(cfg.data.path, comm).info(), cfg.data.path,
+                                         comm);
   m.model = std::make_unique<Transformer<float>>(m.mc);
   const auto missing = load_model_weights(*m.model, m.checkpoint, comm);
   require(missing.empty(), m.checkpoint + ": has no weights for " + (missing.empty() ? "" : missing[0]) +
@@ -150,6 +152,19 @@ int label_index(const std::string& target, const std::vector<std::string>& label
 nlohmann::json attribution_json(const TextInstance& x, const std::vector<double>& phi) {
   nlohmann::json f = nlohmann::json::array();
   for (int i = 0; i < x.M(); ++i) f.push_back({{"text", x.features[size_t(i)]}, {"attribution", phi[size_t(i)]}});
+  return f;
+}
+
+// Feature head: the columns' attributions, phi[M() + j] for column j (NaN: excluded, null).
+nlohmann::json column_json(const TextInstance& x, const std::vector<double>& phi) {
+  nlohmann::json f = nlohmann::json::array();
+  for (size_t j = 0; j < x.columns.size(); ++j) {
+    const ColumnPlayer& c = x.columns[j];
+    const double a = phi[size_t(x.M()) + j];
+    nlohmann::json e = {{"column", c.name}, {"kind", c.kind}, {"value", c.value}, {"missing", c.missing}};
+    e["attribution"] = std::isnan(a) ? nlohmann::json(nullptr) : nlohmann::json(a);
+    f.push_back(e);
+  }
   return f;
 }
 
@@ -192,10 +207,19 @@ int run(const ExplainOptions& o, MPI_Comm comm) {
               " (got format '" + format + "')");
   const std::string col = o.text_column.empty() ? "text" : o.text_column;
   // QA: predict's readers (SQuAD .json, JSONL / CSV / TSV with question and context).
+  // A feature head reads the schema's columns too (predict's reader: a file without one is refused).
   const std::vector<InputRow> rows =
       qa ? read_questions(o.input, format)
-         : read_text_records(o.input, format, col, head == HeadKind::CausalLM ? o.continuation_column : "");
+         : read_text_records(o.input, format, col, head == HeadKind::CausalLM ? o.continuation_column : "",
+                             m.schema.empty() ? std::vector<std::string>{} : m.schema.columns());
   require(!rows.empty(), o.input + ": no inputs");
+  const FeatureMatrix fm = m.schema.empty() ? FeatureMatrix{} : input_feature_matrix(m.schema, rows, m.tok);
+  auto with_columns = [&](TextInstance& x, size_t i) {
+    if (m.schema.empty()) return;
+    attach_feature_columns(x, m.schema, fm.dense.data() + i * size_t(fm.dense_dim),
+                           fm.categorical.data() + i * size_t(fm.categorical_dim), rows[i].feature_values,
+                           rows[i].feature_missing);
+  };
   std::filesystem::create_directories(o.output);
 
   nlohmann::json report;
@@ -203,11 +227,18 @@ int run(const ExplainOptions& o, MPI_Comm comm) {
                    {"granularity", o.granularity}, {"removal", o.removal}, {"seed", o.seed},
                    {"baseline", o.removal == "mask" ? "every feature replaced by " + m.mask_token
                                                     : std::string("every feature deleted")}};
+  if (!m.schema.empty())
+    report["run"]["column_baseline"] = o.method == "ig"
+        ? "numeric and text-derived columns at the training mean (standardised 0, missing indicator off); "
+          "categorical columns at the input's category (excluded from IG)"
+        : "numeric and text-derived columns at the training mean (standardised 0, missing indicator off); "
+          "categorical columns in the unknown bucket";
   report["inputs"] = nlohmann::json::array();
   report["plots"] = nlohmann::json::array();
 
   auto predicted = [&](const TextInstance& x) {
-    const auto p = tm.class_probabilities({x.ids});
+    const FeatureRows f = tm.feature_rows(x, {full_mask(x.players())});
+    const auto p = tm.class_probabilities({x.ids}, m.schema.empty() ? nullptr : &f);
     return int(std::max_element(p.begin(), p.end()) - p.begin());
   };
   auto warn_truncated = [&](const TextInstance& x, size_t i) {
@@ -230,7 +261,8 @@ int run(const ExplainOptions& o, MPI_Comm comm) {
       require(r.text.find_first_not_of(" \t\r\n") != std::string::npos, o.input + ": empty text (nothing to explain)");
       texts.push_back(r.text);
     }
-    const TextInstance first = make_text_instance(texts[0], m.tok, m.max_len, Granularity::Word);
+    TextInstance first = make_text_instance(texts[0], m.tok, m.max_len, Granularity::Word);
+    with_columns(first, 0);
     const int label = o.target.empty() ? predicted(first) : label_index(o.target, m.labels);
     nlohmann::json pdps = nlohmann::json::array();
     for (const auto& spec : specs) {
@@ -240,13 +272,26 @@ int run(const ExplainOptions& o, MPI_Comm comm) {
       pd.grid = feat->grid(texts, o.grid);
       // Every (input, grid value) text, encoded, scored in sharded batches.
       std::vector<std::vector<int32_t>> enc;
-      for (const auto& t : texts)
-        for (double v : pd.grid) enc.push_back(make_text_instance(feat->with_value(t, v), m.tok, m.max_len, Granularity::Word).ids);
+      std::vector<InputRow> varied;  // feature head: each input's columns, text features of the varied text
+      for (size_t i = 0; i < texts.size(); ++i)
+        for (double v : pd.grid) {
+          InputRow r = rows[i];
+          r.text = feat->with_value(texts[i], v);
+          enc.push_back(make_text_instance(r.text, m.tok, m.max_len, Granularity::Word).ids);
+          if (!m.schema.empty()) varied.push_back(std::move(r));
+        }
+      const FeatureMatrix vf = m.schema.empty() ? FeatureMatrix{} : input_feature_matrix(m.schema, varied, m.tok);
       const int B = m.batch;
       const std::vector<double> p = gather_batches((int64_t(enc.size()) + B - 1) / B, [&](int64_t g) {
         const size_t b0 = size_t(g) * size_t(B), b1 = std::min(enc.size(), b0 + size_t(B));
         const std::vector<std::vector<int32_t>> part(enc.begin() + long(b0), enc.begin() + long(b1));
-        const auto probs = tm.class_probabilities(part);
+        FeatureRows fr;
+        if (!m.schema.empty()) {
+          const size_t D = size_t(vf.dense_dim), Mc = size_t(vf.categorical_dim);
+          fr.dense.assign(vf.dense.begin() + long(b0 * D), vf.dense.begin() + long(b1 * D));
+          fr.categorical.assign(vf.categorical.begin() + long(b0 * Mc), vf.categorical.begin() + long(b1 * Mc));
+        }
+        const auto probs = tm.class_probabilities(part, m.schema.empty() ? nullptr : &fr);
         std::vector<double> out;
         for (size_t r = 0; r < part.size(); ++r) out.push_back(probs[r * m.labels.size() + size_t(label)]);
         return out;
@@ -301,6 +346,7 @@ int run(const ExplainOptions& o, MPI_Comm comm) {
         if (r.text.find_first_not_of(" \t\r\n") == std::string::npos)
           throw Error(o.input + " row " + std::to_string(i + 1) + ": empty text (nothing to explain)");
         x = make_text_instance(r.text, m.tok, m.max_len, gran, head == HeadKind::CausalLM ? r.pair : "");
+        with_columns(x, i);
         warn_truncated(x, i);
       }
       // One target per input; token classification: one per predicted entity span.
@@ -369,6 +415,11 @@ int run(const ExplainOptions& o, MPI_Comm comm) {
           j["target"]["kind"] = qa ? "span_log_probability" : "log_probability";
           if (qa) j["target"]["value"] = "log p(start = s) + log p(end = e)";
           j["features"] = attribution_json(x, g.feature_attr);
+          if (!x.columns.empty()) {
+            std::vector<double> all = g.feature_attr;
+            all.insert(all.end(), g.column_attr.begin(), g.column_attr.end());
+            j["columns"] = column_json(x, all);
+          }
           j["full_value"] = g.f_input;
           j["base_value"] = g.f_baseline;
           j["completeness_gap"] = g.gap();
@@ -378,26 +429,30 @@ int run(const ExplainOptions& o, MPI_Comm comm) {
         } else {
           const ValueFunction v = tm.value_function(x, t, removal);
           if (o.method == "lime") {
-            const int k = o.top_k > 0 ? std::min(o.top_k, x.M()) : x.M();
-            const LimeResult l = lime_explain(v, x.M(), int(o.samples), k, o.seed);
+            const int N = x.players();
+            const int k = o.top_k > 0 ? std::min(o.top_k, N) : N;
+            const LimeResult l = lime_explain(v, N, int(o.samples), k, o.seed);
             j["method"] = "lime";
             j["features"] = attribution_json(x, l.all_weights);
+            if (!x.columns.empty()) j["columns"] = column_json(x, l.all_weights);
             j["top_features"] = l.features;
             j["intercept"] = l.intercept;
             j["score"] = l.score;
             j["local_pred"] = l.local_pred;
-            j["full_value"] = v({full_mask(x.M())})[0];
-            j["base_value"] = v({empty_mask(x.M())})[0];
+            j["full_value"] = v({full_mask(N)})[0];
+            j["base_value"] = v({empty_mask(N)})[0];
             j["evaluations"] = l.evaluations;
           } else {
-            const std::string variant = shap_variant(o, x.M());
+            const int N = x.players();
+            const std::string variant = shap_variant(o, N);
             Attribution a;
-            if (variant == "exact") a = exact_shapley(v, x.M());
-            else if (variant == "kernel") a = kernel_shap(v, x.M(), o.samples, o.seed);
-            else if (variant == "permutation") a = permutation_shap(v, x.M(), o.samples, o.seed);
-            else a = partition_shap(v, x.M());
+            if (variant == "exact") a = exact_shapley(v, N);
+            else if (variant == "kernel") a = kernel_shap(v, N, o.samples, o.seed);
+            else if (variant == "permutation") a = permutation_shap(v, N, o.samples, o.seed);
+            else a = partition_shap(v, N);
             j["method"] = "shap-" + variant;
             j["features"] = attribution_json(x, a.phi);
+            if (!x.columns.empty()) j["columns"] = column_json(x, a.phi);
             j["full_value"] = a.full_value;
             j["base_value"] = a.base_value;
             j["efficiency_gap"] = a.efficiency_gap();
@@ -409,7 +464,7 @@ int run(const ExplainOptions& o, MPI_Comm comm) {
         throw Error(where + e.what());
       }
       if (rank == 0)  // one line per input (timings stay out of the JSON: identical on any rank count)
-        std::printf("tessera explain: row %zu: %d features, %lld evaluations, %.3f s\n", i + 1, x.M(),
+        std::printf("tessera explain: row %zu: %d features, %lld evaluations, %.3f s\n", i + 1, x.players(),
                     (long long)j.value("evaluations", int64_t(o.steps)), MPI_Wtime() - t0);
       report["inputs"].push_back(j);
       }

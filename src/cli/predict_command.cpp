@@ -131,12 +131,7 @@ int run(const PredictOptions& o, MPI_Comm comm) {
   if (mc.feature_head()) {
     const std::string first =
         o.ensemble.empty() ? checkpoint_for(o.checkpoint, cfg) : split_checkpoint_list(o.ensemble)[0];
-    const std::string stored = read_checkpoint_state(first, comm).feature_schema;
-    schema = stored.empty() ? FeatureSchema::from_json(info.feature_schema, cfg.data.path + ": /@feature_schema")
-                            : FeatureSchema::from_json(stored, first + ": /run/feature_schema");
-    require(schema.dense_dim() == mc.features.dense_dim && schema.categorical_dim() == mc.features.categorical_dim(),
-            first + ": the feature schema it was trained with has other widths than dataset '" + cfg.data.path +
-                "'s");
+    schema = checkpoint_feature_schema(mc, first, info, cfg.data.path, comm);
   }
 
   // Inputs (every rank reads and encodes the whole file: the same errors everywhere).
@@ -177,10 +172,7 @@ int run(const PredictOptions& o, MPI_Comm comm) {
     enc.mask = f.attention_mask;
     enc.types = f.token_type_ids;
     if (!schema.empty()) {  // the same vectors prepare writes: "<file>:<line>: column 'c': value 'x' is not a number"
-      std::vector<FeatureRowInput> rows;
-      for (const InputRow& r : inputs) rows.push_back({r.text, r.pair, r.feature_values, r.feature_missing, r.source});
-      const FeatureMatrix m = compute_features(
-          schema, rows, [&](const std::string& t) { return int64_t(tok.encode(t).ids.size()); });
+      const FeatureMatrix m = input_feature_matrix(schema, inputs, tok);
       enc.D = m.dense_dim;
       enc.M = m.categorical_dim;
       enc.dense = m.dense;

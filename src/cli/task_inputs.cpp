@@ -210,6 +210,23 @@ std::vector<InputRow> read_questions(const std::string& path, const std::string&
 
 // ---------------------------------------------------------------- model
 
+FeatureSchema checkpoint_feature_schema(const TransformerConfig& mc, const std::string& checkpoint,
+                                        const TaskDatasetInfo& info, const std::string& data_path, MPI_Comm comm) {
+  const std::string stored = read_checkpoint_state(checkpoint, comm).feature_schema;
+  FeatureSchema schema = stored.empty() ? FeatureSchema::from_json(info.feature_schema, data_path + ": /@feature_schema")
+                                        : FeatureSchema::from_json(stored, checkpoint + ": /run/feature_schema");
+  require(schema.dense_dim() == mc.features.dense_dim && schema.categorical_dim() == mc.features.categorical_dim(),
+          checkpoint + ": the feature schema it was trained with has other widths than dataset '" + data_path + "'s");
+  return schema;
+}
+
+FeatureMatrix input_feature_matrix(const FeatureSchema& schema, const std::vector<InputRow>& rows,
+                                   const TaskTokenizer& tok) {
+  std::vector<FeatureRowInput> in;
+  for (const InputRow& r : rows) in.push_back({r.text, r.pair, r.feature_values, r.feature_missing, r.source});
+  return compute_features(schema, in, [&](const std::string& t) { return int64_t(tok.encode(t).ids.size()); });
+}
+
 std::string checkpoint_for(const std::string& checkpoint, const RunConfig& cfg) {
   if (!checkpoint.empty()) {
     require(std::filesystem::is_regular_file(checkpoint), checkpoint + ": no such file");

@@ -5,6 +5,9 @@
 #include <string>
 #include <vector>
 
+#include <mpi.h>
+
+#include "io/auxiliary_features.hpp"
 #include "io/task_dataset.hpp"
 #include "src/config/run_config.hpp"
 
@@ -35,6 +38,17 @@ std::vector<InputRow> read_conll_words(const std::string& path);
 // QA: SQuAD JSON (answers optional), JSONL {"id", "question", "context"} or CSV / TSV
 // with question and context columns (id = the row index).
 std::vector<InputRow> read_questions(const std::string& path, const std::string& format);
+// A feature-head model's schema (predict, explain): the one `checkpoint` was trained with
+// (/run/feature_schema), else the training dataset's (info of data_path). Error naming the
+// checkpoint when its widths differ from the model's (mc.features).
+FeatureSchema checkpoint_feature_schema(const TransformerConfig& mc, const std::string& checkpoint,
+                                        const TaskDatasetInfo& info, const std::string& data_path, MPI_Comm comm);
+// The rows' feature vectors under schema, as prepare writes them (rows read by
+// read_text_records with schema.columns(); text features counted with tok). Errors
+// name "<file>:<line>: column 'c'".
+FeatureMatrix input_feature_matrix(const FeatureSchema& schema, const std::vector<InputRow>& rows,
+                                   const TaskTokenizer& tok);
+
 // `checkpoint` when given (must exist), else the newest in the run's checkpoint directory.
 std::string checkpoint_for(const std::string& checkpoint, const RunConfig& cfg);
 

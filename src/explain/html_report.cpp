@@ -30,6 +30,8 @@ body { font-family: sans-serif; margin: 2em; max-width: 70em; }
 .feature { padding: 0.1em 0.2em; margin: 0 0.1em; border-radius: 0.2em; line-height: 1.9; }
 .meta { color: #555; font-size: 0.9em; }
 figure { display: inline-block; margin: 1em; }
+table.columns { border-collapse: collapse; margin-top: 0.5em; }
+table.columns td, table.columns th { border: 1px solid #ccc; padding: 0.1em 0.5em; text-align: left; }
 </style></head>
 <body>
 <h1>Tessera explanations</h1>
@@ -49,7 +51,7 @@ figure { display: inline-block; margin: 1em; }
   document.getElementById('run').textContent = Object.keys(run).map(function (k) {
     return k + ': ' + (typeof run[k] === 'object' ? JSON.stringify(run[k]) : run[k]);
   }).join(' · ');
-  var spans = 0, host = document.getElementById('inputs');
+  var spans = 0, columns = 0, host = document.getElementById('inputs');
   (report.inputs || []).forEach(function (inp, i) {
     var div = document.createElement('div');
     div.className = 'input';
@@ -79,6 +81,37 @@ figure { display: inline-block; margin: 1em; }
       div.appendChild(s);
       spans++;
     });
+    if (inp.columns && inp.columns.length) {  // feature head: one row per auxiliary feature column
+      var cmax = maxAbs;
+      inp.columns.forEach(function (c) { if (c.attribution !== null) cmax = Math.max(cmax, Math.abs(c.attribution)); });
+      var table = document.createElement('table');
+      table.className = 'columns';
+      var hr = document.createElement('tr');
+      ['column', 'kind', 'value', 'attribution'].forEach(function (h) {
+        var th = document.createElement('th');
+        th.textContent = h;
+        hr.appendChild(th);
+      });
+      table.appendChild(hr);
+      inp.columns.forEach(function (c, j) {
+        var tr = document.createElement('tr');
+        tr.setAttribute('data-column', c.column);
+        var cells = [c.column, c.kind, c.missing ? '(missing)' : c.value,
+                     c.attribution === null ? 'excluded' : String(c.attribution)];
+        cells.forEach(function (t, k) {
+          var td = document.createElement('td');
+          td.textContent = t;
+          if (k === 3 && c.attribution !== null) {
+            var col = colour(c.attribution, cmax);
+            td.style.backgroundColor = 'rgb(' + col[0] + ', ' + col[1] + ', ' + col[2] + ')';
+          }
+          tr.appendChild(td);
+        });
+        table.appendChild(tr);
+        columns++;
+      });
+      div.appendChild(table);
+    }
     host.appendChild(div);
   });
   var plots = document.getElementById('plots');
@@ -92,6 +125,7 @@ figure { display: inline-block; margin: 1em; }
     plots.appendChild(fig);
   });
   document.body.setAttribute('data-rendered', String(spans));
+  document.body.setAttribute('data-columns', String(columns));
 })();
 </script>
 </body></html>

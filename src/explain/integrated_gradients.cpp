@@ -48,7 +48,10 @@ void quadrature_rule(Quadrature q, int steps, std::vector<double>& nodes, std::v
 }
 
 double IgResult::gap() const {
-  return std::accumulate(feature_attr.begin(), feature_attr.end(), 0.0) - (f_input - f_baseline);
+  double s = std::accumulate(feature_attr.begin(), feature_attr.end(), 0.0);
+  for (double c : column_attr)
+    if (!std::isnan(c)) s += c;
+  return s - (f_input - f_baseline);
 }
 double IgResult::relative_gap() const {
   const double d = std::fabs(f_input - f_baseline);
@@ -75,14 +78,24 @@ IgResult integrated_gradients(TextModel& tm, const TextInstance& x, const TextTa
   TextTarget tt = target;
   tt.head = head;
   tt.kind = TargetKind::LogProbability;
+  // Feature head: the dense features of the input and of the baseline (every dense column
+  // removed; categorical columns kept at the input's categories).
+  const bool features = !x.columns.empty();
+  const int64_t D = features ? model.config().features.dense_dim : 0;
+  Mask dense_off = full_mask(x.players());
+  for (size_t j = 0; j < x.columns.size(); ++j)
+    if (x.columns[j].kind != "categorical") dense_off[size_t(x.M()) + j] = 0;
+  const FeatureRows fin = tm.feature_rows(x, {full_mask(x.players())}), fb = tm.feature_rows(x, {dense_off});
   // Embedding outputs of the input and of the baseline (one forward each, B = 1).
-  auto x0_of = [&](const std::vector<int32_t>& row, double& f) {
-    f = tm.score_rows({row}, x, tt)[0];
+  auto x0_of = [&](const std::vector<int32_t>& row, const FeatureRows& fr, double& f) {
+    f = tm.score_rows({row}, x, tt, features ? &fr : nullptr)[0];
     auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.embedding_output());
     return std::vector<double>(h.data(), h.data() + size_t(T) * size_t(C));
   };
   IgResult r;
-  const std::vector<double> xin = x0_of(two[0], r.f_input), xb = x0_of(two[1], r.f_baseline);
+  const std::vector<double> xin = x0_of(two[0], fin, r.f_input), xb = x0_of(two[1], fb, r.f_baseline);
+  const size_t W = size_t(T) * size_t(C) + size_t(D);  // per step: d/dx0, then d/d(dense)
+  FeatureRows path;
   std::vector<double> nodes, weights;
   quadrature_rule(q, steps, nodes, weights);
   const int B = tm.batch();
@@ -113,6 +126,18 @@ IgResult integrated_gradients(TextModel& tm, const TextInstance& x, const TextTa
     in.attention_mask = mask.data();
     in.token_types = types.data();
     in.labels = labels.data();
+    if (features) {  // dense on the path, categorical at the input's
+      path.dense.clear();
+      path.categorical.clear();
+      for (int b = 0; b < n; ++b) {
+        const double a = nodes[size_t(k0 + b)];
+        for (int64_t d = 0; d < D; ++d)
+          path.dense.push_back(float(double(fb.dense[size_t(d)]) + a * double(fin.dense[size_t(d)] - fb.dense[size_t(d)])));
+        path.categorical.insert(path.categorical.end(), fin.categorical.begin(), fin.categorical.end());
+      }
+      in.dense_features = path.dense.data();
+      in.categorical_features = path.categorical.data();
+    }
     ForwardOptions fo;
     model.set_embedding_override(over);
     model.forward(in, n, T, fo);
@@ -120,13 +145,20 @@ IgResult integrated_gradients(TextModel& tm, const TextInstance& x, const TextTa
     // ½ (mean CE_start + mean CE_end), so −2n gives ∂ (log p_b(s) + log p_b(e))/∂x0_b.
     model.backward(float(qa ? -2 * n : -n));
     auto gr = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.embedding_output_grad());
-    std::vector<double> acc(size_t(T) * size_t(C), 0.0);
+    const size_t TC = size_t(T) * size_t(C);
+    std::vector<double> acc(W, 0.0);
     for (int b = 0; b < n; ++b)
-      for (size_t i = 0; i < acc.size(); ++i)
-        acc[i] += weights[size_t(k0 + b)] * double(gr(size_t(b) * acc.size() + i));
+      for (size_t i = 0; i < TC; ++i) acc[i] += weights[size_t(k0 + b)] * double(gr(size_t(b) * TC + i));
+    if (features) {  // d/d(dense) = the feature head input's gradient at columns [C, C + D)
+      auto gu = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.feature_input_grad());
+      const size_t U = gu.extent(0) / size_t(n);
+      for (int b = 0; b < n; ++b)
+        for (int64_t d = 0; d < D; ++d)
+          acc[TC + size_t(d)] += weights[size_t(k0 + b)] * double(gu(size_t(b) * U + size_t(C) + size_t(d)));
+    }
     return acc;
   }, tm.comm());
-  std::vector<double> grad(size_t(T) * size_t(C), 0.0);
+  std::vector<double> grad(W, 0.0);
   for (int64_t g = 0; g < batches; ++g)
     for (size_t i = 0; i < grad.size(); ++i) grad[i] += parts[size_t(g) * grad.size() + i];
   r.token_attr.assign(size_t(T), 0.0);
@@ -138,6 +170,16 @@ IgResult integrated_gradients(TextModel& tm, const TextInstance& x, const TextTa
   r.feature_attr.assign(size_t(x.M()), 0.0);
   for (int f = 0; f < x.M(); ++f)
     for (int t : x.feature_tokens[size_t(f)]) r.feature_attr[size_t(f)] += r.token_attr[size_t(t)];
+  const size_t TC = size_t(T) * size_t(C);
+  for (const ColumnPlayer& c : x.columns) {
+    if (c.kind == "categorical") {
+      r.column_attr.push_back(std::nan(""));
+      continue;
+    }
+    double a = 0;
+    for (int d : c.dense) a += double(fin.dense[size_t(d)] - fb.dense[size_t(d)]) * grad[TC + size_t(d)];
+    r.column_attr.push_back(a);
+  }
   return r;
 }
 

@@ -5,6 +5,12 @@
 // `steps` points: Gauss–Legendre on [0,1] or the Riemann midpoint rule. Gradients come
 // from the model's backward pass (Transformer::set_embedding_override). Completeness:
 // Σ attr = F(x) − F(x') up to the quadrature error, reported as the gap.
+// Feature head (text_model.hpp's columns): the dense features are interpolated on the same
+// path from their baseline (standardised 0, missing indicators off) to the input's, and
+// a numeric or text-derived column's attribution is Σ over its dense slots of
+// (d − d') · ∫ ∂F/∂d; categorical columns stay at the input's categories on the whole
+// path (baseline included: they are excluded from IG, column_attr NaN), so completeness
+// reads Σ words + Σ dense columns = F(x) − F(x').
 // Interpolation points run in batches over the ranks (coalition.hpp's gather_batches).
 #pragma once
 #include <string>
@@ -22,6 +28,7 @@ void quadrature_rule(Quadrature q, int steps, std::vector<double>& nodes, std::v
 struct IgResult {
   std::vector<double> token_attr;    // per token of x.ids
   std::vector<double> feature_attr;  // per feature (sum over its tokens)
+  std::vector<double> column_attr;   // feature head: per column of x.columns (categorical: NaN, excluded)
   double f_input = 0, f_baseline = 0;
   double gap() const;           // Σ attr − (F(x) − F(x'))
   double relative_gap() const;  // |gap| / |F(x) − F(x')|

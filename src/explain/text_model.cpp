@@ -3,6 +3,7 @@
 #include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "src/runtime/error.hpp"
 #include "src/tasks/span_decoding.hpp"
@@ -64,6 +65,47 @@ TextInstance make_text_instance(const std::string& text, const TaskTokenizer& to
   return x;
 }
 
+void attach_feature_columns(TextInstance& x, const FeatureSchema& s, const float* dense, const int32_t* categorical,
+                            const std::vector<std::string>& values, const std::vector<char>& missing) {
+  const size_t D = size_t(s.dense_dim()), Mc = size_t(s.categorical_dim()), ncol = s.columns().size();
+  require(values.size() == ncol && missing.size() == ncol,
+          "explain: the input row has " + std::to_string(values.size()) + " feature values, the schema " +
+              std::to_string(ncol) + " columns");
+  x.dense.assign(dense, dense + D);
+  x.categorical.assign(categorical, categorical + Mc);
+  x.columns.clear();
+  for (size_t j = 0; j < s.numeric.size(); ++j)
+    x.columns.push_back({s.numeric[j].name, "numeric", missing[j] ? "" : values[j], missing[j] != 0,
+                         {int(2 * j), int(2 * j + 1)}, -1});
+  for (size_t j = 0; j < s.text.size(); ++j) {
+    const double raw = double(dense[2 * s.numeric.size() + j]) * s.text[j].std + s.text[j].mean;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.6g", raw);
+    x.columns.push_back({"text:" + s.text[j].name, "text", buf, false, {int(2 * s.numeric.size() + j)}, -1});
+  }
+  for (size_t j = 0; j < s.categorical.size(); ++j) {
+    const size_t c = s.numeric.size() + j;
+    x.columns.push_back({s.categorical[j].name, "categorical", missing[c] ? "" : values[c], missing[c] != 0, {}, int(j)});
+  }
+}
+
+FeatureRows TextModel::feature_rows(const TextInstance& x, const std::vector<Mask>& masks) const {
+  FeatureRows f;
+  const int M = x.M();
+  for (const Mask& m : masks) {
+    const size_t d0 = f.dense.size(), c0 = f.categorical.size();
+    f.dense.insert(f.dense.end(), x.dense.begin(), x.dense.end());
+    f.categorical.insert(f.categorical.end(), x.categorical.begin(), x.categorical.end());
+    for (size_t j = 0; j < x.columns.size(); ++j) {
+      const size_t p = size_t(M) + j;
+      if (p >= m.size() || m[p]) continue;
+      for (int d : x.columns[j].dense) f.dense[d0 + size_t(d)] = 0.0f;  // the training mean; indicator off
+      if (x.columns[j].categorical >= 0) f.categorical[c0 + size_t(x.columns[j].categorical)] = 0;  // unknown bucket
+    }
+  }
+  return f;
+}
+
 std::vector<std::vector<int32_t>> TextModel::rows(const TextInstance& x, const std::vector<Mask>& masks,
                                                   Removal r) const {
   std::vector<std::vector<int32_t>> out;
@@ -84,7 +126,7 @@ std::vector<std::vector<int32_t>> TextModel::rows(const TextInstance& x, const s
 }
 
 std::vector<float> TextModel::forward_logits(const std::vector<std::vector<int32_t>>& rows, int& T,
-                                             const std::vector<int32_t>* types) {
+                                             const std::vector<int32_t>* types, const FeatureRows* f) {
   const int B = int(rows.size());
   T = 1;
   for (const auto& r : rows) T = std::max(T, int(r.size()));
@@ -99,6 +141,15 @@ std::vector<float> TextModel::forward_logits(const std::vector<std::vector<int32
   in.tokens = ids.data();
   in.attention_mask = mask.data();
   in.token_types = seg.data();
+  const TransformerConfig& cfg = model_.config();
+  if (cfg.feature_head()) {
+    require(f != nullptr, "explain: the model reads auxiliary features: every row needs its feature vectors");
+    require(f->dense.size() == size_t(B) * size_t(cfg.features.dense_dim) &&
+                f->categorical.size() == size_t(B) * size_t(cfg.features.categorical_dim()),
+            "explain: the rows' feature vectors do not match the model's feature widths");
+    in.dense_features = f->dense.data();
+    in.categorical_features = f->categorical.data();
+  }
   ForwardOptions fo;
   fo.training = false;
   model_.forward(in, B, T, fo);
@@ -106,9 +157,10 @@ std::vector<float> TextModel::forward_logits(const std::vector<std::vector<int32
   return std::vector<float>(host.data(), host.data() + host.extent(0));
 }
 
-std::vector<double> TextModel::class_probabilities(const std::vector<std::vector<int32_t>>& rows) {
+std::vector<double> TextModel::class_probabilities(const std::vector<std::vector<int32_t>>& rows,
+                                                   const FeatureRows* f) {
   int T = 0;
-  const std::vector<float> logits = forward_logits(rows, T);
+  const std::vector<float> logits = forward_logits(rows, T, nullptr, f);
   const int64_t K = model_.config().num_labels;
   std::vector<double> p(rows.size() * size_t(K));
   for (size_t b = 0; b < rows.size(); ++b) {
@@ -122,19 +174,24 @@ std::vector<double> TextModel::class_probabilities(const std::vector<std::vector
 }
 
 std::vector<double> TextModel::score_rows(const std::vector<std::vector<int32_t>>& rows, const TextInstance& x,
-                                          const TextTarget& t) {
+                                          const TextTarget& t, const FeatureRows* f) {
   std::vector<double> out;
   if (t.head == HeadKind::SequenceClassification) {
+    FeatureRows own;
+    if (f == nullptr && model_.config().feature_head()) {  // x's own vectors on every row
+      own = feature_rows(x, std::vector<Mask>(rows.size(), full_mask(x.players())));
+      f = &own;
+    }
     const int64_t K = model_.config().num_labels;
     require(t.label >= 0 && t.label < K, "explain: target class " + std::to_string(t.label) + " is outside [0, " +
                                              std::to_string(K) + ")");
     if (t.kind == TargetKind::Logit) {
       int T = 0;
-      const std::vector<float> logits = forward_logits(rows, T);
+      const std::vector<float> logits = forward_logits(rows, T, nullptr, f);
       for (size_t b = 0; b < rows.size(); ++b) out.push_back(double(logits[b * size_t(K) + size_t(t.label)]));
       return out;
     }
-    const std::vector<double> p = class_probabilities(rows);
+    const std::vector<double> p = class_probabilities(rows, f);
     for (size_t b = 0; b < rows.size(); ++b) {
       const double pb = p[b * size_t(K) + size_t(t.label)];
       out.push_back(t.kind == TargetKind::LogProbability ? std::log(pb) : pb);
@@ -212,7 +269,11 @@ ValueFunction TextModel::value_function(const TextInstance& x, const TextTarget&
           "explain: question_answering keeps token positions so that the answer span stays put: use --removal mask "
           "(--removal delete is not served for question answering)");
   require(!(r == Removal::Delete && t.head == HeadKind::CausalLM && x.ids.empty()), "explain: nothing to delete");
-  ValueFunction local = [this, &x, t, r](const std::vector<Mask>& masks) { return score_rows(rows(x, masks, r), x, t); };
+  ValueFunction local = [this, &x, t, r](const std::vector<Mask>& masks) {
+    if (x.columns.empty()) return score_rows(rows(x, masks, r), x, t);
+    const FeatureRows f = feature_rows(x, masks);
+    return score_rows(rows(x, masks, r), x, t, &f);
+  };
   return sharded(local, batch_, comm_);
 }
 

@@ -14,6 +14,11 @@
 //                            head's training loss (HF's CrossEntropy over the sequence).
 //                            Features are the context's words (the question is kept
 //                            whole); Removal::Mask only (positions, hence the span, stay).
+// A classifier with a feature head (docs/datasets.md, "The feature head") also reads the
+// input's auxiliary feature columns: each column is one more player after the text
+// features (mask positions M() … players() − 1). A removed column takes its baseline:
+// a numeric column standardised 0 (the training mean) with its missing indicator off, a
+// text-derived feature 0 (its training mean), a categorical column the unknown bucket (0).
 // Rows are evaluated in batches through Transformer::forward, sharded over the ranks
 // (coalition.hpp), so 1 rank and N ranks agree bitwise.
 #pragma once
@@ -21,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "io/auxiliary_features.hpp"
 #include "io/task_readers.hpp"
 #include "src/explain/coalition.hpp"
 #include "src/model/transformer.hpp"
@@ -34,6 +40,16 @@ enum class TargetKind { Probability, Logit, LogProbability };
 Granularity parse_granularity(const std::string& s);
 Removal parse_removal(const std::string& s);
 
+// One auxiliary feature column of a feature-head classifier, as a player.
+struct ColumnPlayer {
+  std::string name;        // the source column, or "text:<spec>" for a text-derived feature
+  std::string kind;        // "numeric", "text" or "categorical"
+  std::string value;       // the input's raw value ("" when missing; text features: the computed value)
+  bool missing = false;
+  std::vector<int> dense;  // its slots in the dense vector (numeric: value and missing indicator)
+  int categorical = -1;    // its slot in the categorical vector
+};
+
 struct TextInstance {
   std::string text;
   std::vector<int32_t> ids;                     // encoded text ([CLS] … [SEP]), truncated to max_len
@@ -45,7 +61,24 @@ struct TextInstance {
   std::vector<int64_t> offsets;                 // QA: per token byte [begin, end) into the context, -1 outside
   std::string question;                         // QA: the question (kept whole); text = the context
   bool truncated = false;                       // the text had more tokens than max_len (QA: more than one window)
-  int M() const { return int(features.size()); }
+  // Feature head: the input's vectors (standardised dense, category indices) and the columns as players.
+  std::vector<float> dense;
+  std::vector<int32_t> categorical;
+  std::vector<ColumnPlayer> columns;
+  int M() const { return int(features.size()); }                    // text features
+  int players() const { return M() + int(columns.size()); }         // text features, then columns
+};
+
+// Feature head: attaches x's feature vectors (one row of compute_features under s) and
+// its columns as players (numeric columns, text-derived features, categorical columns, in
+// the schema's order); values / missing: the row's raw column values (s.columns() order).
+void attach_feature_columns(TextInstance& x, const FeatureSchema& s, const float* dense, const int32_t* categorical,
+                            const std::vector<std::string>& values, const std::vector<char>& missing);
+
+// Feature vectors of rows: dense [rows, D], categorical [rows, Mc].
+struct FeatureRows {
+  std::vector<float> dense;
+  std::vector<int32_t> categorical;
 };
 
 // Splits and encodes text (tagging-style word encoding: each word on its own, as
@@ -99,18 +132,24 @@ class TextModel {
 
   // Token rows of masks (the ids of the kept tokens; masked ones replaced or dropped).
   std::vector<std::vector<int32_t>> rows(const TextInstance& x, const std::vector<Mask>& masks, Removal r) const;
-  // The target over explicit token rows (this rank only, one batch at a time).
+  // Feature head: the feature vectors of masks (players() long; a shorter mask keeps every
+  // column): x's vectors with each removed column at its baseline.
+  FeatureRows feature_rows(const TextInstance& x, const std::vector<Mask>& masks) const;
+  // The target over explicit token rows (this rank only, one batch at a time). Feature
+  // head: f holds the rows' feature vectors (null: x's own, every column present).
   std::vector<double> score_rows(const std::vector<std::vector<int32_t>>& rows, const TextInstance& x,
-                                 const TextTarget& t);
+                                 const TextTarget& t, const FeatureRows* f = nullptr);
   // Head logits of token rows (this rank only); T = the longest row.
   // types: segment ids of rows as long as it (every row, positions kept), else all 0.
+  // f: the rows' feature vectors (required by a feature head, else ignored).
   std::vector<float> forward_logits(const std::vector<std::vector<int32_t>>& rows, int& T,
-                                    const std::vector<int32_t>* types = nullptr);
+                                    const std::vector<int32_t>* types = nullptr, const FeatureRows* f = nullptr);
   // Question answering: the span predicted on the full input x, its row padded to
   // padded_len (the dataset's max_len) as predict runs it, so the span is predict's answer.
   QaSpan predicted_span(const TextInstance& x, int64_t padded_len = 0);
   // Class probabilities of token rows [rows, K] (this rank only).
-  std::vector<double> class_probabilities(const std::vector<std::vector<int32_t>>& rows);
+  std::vector<double> class_probabilities(const std::vector<std::vector<int32_t>>& rows,
+                                          const FeatureRows* f = nullptr);
   // The value function of x (sharded over the ranks).
   ValueFunction value_function(const TextInstance& x, const TextTarget& t, Removal r);
 

@@ -153,6 +153,10 @@ class Transformer {
   void set_embedding_override(View1<S> x0) { embedding_override_ = x0; }
   View1<S> embedding_output() const;
   View1<S> embedding_output_grad() const { return embedding_grad_; }
+  // Feature head: after that backward, d(loss_scale·loss)/d(u_0) of the feature head's
+  // input u_0 = [z ; dense ; categorical embeddings], [B, features.input_dim(C)] (the
+  // dense features' gradients at columns [C, C + dense_dim)).
+  View1<S> feature_input_grad() const { return feature_input_grad_; }
 
   // Number of valid (non-ignored) targets in the last forward.
   int64_t num_valid_targets() const;
@@ -243,7 +247,7 @@ class Transformer {
   void upload_features(Activations& a, const ModelInputs& in, int B);
   View1<S> feature_head_forward(Activations& a, const View1<S>& z, int rows);
   void feature_head_backward(Activations& a, int rows, View1<S> dz);
-  View1<S> embedding_override_, embedding_grad_;
+  View1<S> embedding_override_, embedding_grad_, feature_input_grad_;
   std::vector<double> head_gates_;   // [n_layer·n_head], empty = none
   View1<S> gate_dev_, gate_grad_dev_;  // [L·NHl] this stage's layers, this rank's heads
   bool gate_grad_on_ = false;

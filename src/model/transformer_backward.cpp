@@ -393,6 +393,11 @@ void Transformer<S>::feature_head_backward(Activations& a, int rows, View1<S> dz
     ready(base + ".bias");
     if (dnext.data() != du.data()) std::swap(du, dv);  // du = d(u_i)
   }
+  if (a.x0_overridden) {  // integrated gradients: keep d(u_0) (feature_input_grad())
+    const size_t n = size_t(rows) * size_t(width(0));
+    if (feature_input_grad_.extent(0) != n) feature_input_grad_ = View1<S>("feature_input_grad", n);
+    Kokkos::deep_copy(feature_input_grad_, sub(du, 0, int64_t(n)));
+  }
   const std::string table = "feature_head.categorical_embedding.weight";
   const View1<S> dtable = M > 0 && params_.contains(table) ? params_.grad(table) : View1<S>();
   feature_input_backward<S>(dz, dtable, du, a.feat_cat, rows, C, D, M, E, fh.categorical_rows());
