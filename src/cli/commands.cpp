@@ -11,6 +11,7 @@
 #include "io/task_dataset.hpp"
 #include "src/tasks/task_evaluator.hpp"
 #include "src/cli/predictive.hpp"
+#include "src/cli/task_inputs.hpp"
 #include "src/train/task_batch_loader.hpp"
 #include "io/checkpoint_verify.hpp"
 #include "io/inspect.hpp"
@@ -188,20 +189,9 @@ int eval_task(const RunConfig& cfg, const std::string& file, const std::string& 
   MPI_Comm_size(comm, &size);
   TaskDataset data(cfg.data.path, comm);
   require(data.has_split(split), "dataset '" + cfg.data.path + "' has no split '" + split + "'");
-  if (cfg.model.transformer.feature_head()) {
-    // The split's stored feature vectors were standardised with data.path's schema: it must
-    // be the one the checkpoint was trained with (predict reads the checkpoint's).
-    const std::string stored = read_checkpoint_state(file, comm).feature_schema;
-    if (!stored.empty()) {
-      const std::string diff = feature_schema_difference(
-          FeatureSchema::from_json(data.info().feature_schema, cfg.data.path + ": /@feature_schema"),
-          FeatureSchema::from_json(stored, file + ": /run/feature_schema"));
-      require(diff.empty(), "eval: dataset '" + cfg.data.path + "' holds feature vectors of another feature schema "
-                            "than checkpoint '" + file + "' was trained with (" + diff + ", dataset vs checkpoint); "
-                            "prepare the dataset with the training split the checkpoint saw, or score a file with "
-                            "tessera predict (it uses the checkpoint's schema)");
-    }
-  }
+  // The split's stored feature vectors were standardised with data.path's schema: it must be
+  // the one the checkpoint was trained with (predict reads the checkpoint's).
+  if (cfg.model.transformer.feature_head()) require_dataset_feature_schema(data, file, comm, "eval");
   // float32 or quantised (packed weights, src/compress/quantized_checkpoint.hpp)
   const std::unique_ptr<GPT2<float>> owned = load_inference_model(cfg, file, comm);
   GPT2<float>& model = *owned;

@@ -44,9 +44,19 @@ ClassifierFeatures::ClassifierFeatures(Transformer<float>& model) : model_(model
           "RoBERTa classifier: no classifier.dense.weight [C, C] / classifier.dense.bias [C]");
 }
 
+int64_t classifier_input_width(const TransformerConfig& mc) {
+  return mc.feature_head() ? mc.features.output_dim(mc.n_embd) : mc.n_embd;
+}
+
 std::vector<float> ClassifierFeatures::operator()(const int32_t* mask, int B, int T) const {
   const TransformerConfig& mc = model_.config();
   const int64_t C = mc.n_embd;
+  if (mc.feature_head()) {  // the feature head's output (its last hidden layer)
+    const int64_t W = classifier_input_width(mc);
+    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model_.feature_head_output());
+    require(int64_t(h.extent(0)) >= B * W, "classifier features: the model has no feature head output");
+    return std::vector<float>(h.data(), h.data() + B * W);
+  }
   if (mc.family == Family::BERT) {  // the pooler output tanh(W_p h[CLS] + b_p)
     auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model_.pooler_output());
     require(int64_t(h.extent(0)) >= B * C, "classifier features: the model has no pooler output");
@@ -139,7 +149,8 @@ std::vector<float> forward_rows(Transformer<float>& model, const Encoded& enc, i
     in.attention_mask = mask.data();
     model.forward(in, B, int(T), fo);
     if (pooled) {
-      require(per_row == model.config().n_embd, "forward_rows: classifier features have n_embd values a row");
+      require(per_row == classifier_input_width(model.config()),
+              "forward_rows: classifier features have classifier_input_width values a row");
       const std::vector<float> f = features(mask.data(), B, int(T));
       mine.insert(mine.end(), f.begin(), f.begin() + n * per_row);
       continue;

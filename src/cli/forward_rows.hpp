@@ -39,7 +39,11 @@ struct Dropout {
 //   RoBERTa  tanh(classifier.dense(h[<s>]))                  → classifier.out_proj [K, C] + bias
 //   GPT-2, Llama  the final hidden state of the last non-pad token → score [K, C], no bias
 // (evaluation mode: the classifier dropout is off). RoBERTa's dense layer is applied on
-// the host in double from the float weights.
+// the host in double from the float weights. With a feature head, every family: the
+// feature head's output (its last hidden layer, or [pooled ; dense ; embeddings] without
+// hidden layers) → the same last linear layer [K, W].
+// Width of those features: n_embd, or the feature head's output width (features.output_dim).
+int64_t classifier_input_width(const TransformerConfig& mc);
 class ClassifierFeatures {
  public:
   explicit ClassifierFeatures(Transformer<float>& model);
@@ -55,7 +59,7 @@ std::string classifier_output_layer(const TransformerConfig& mc);
 
 // Logits of every row, in row order, on rank 0 (empty elsewhere): global batch g of B
 // rows runs on rank g mod size; short batches are padded with one-token dummy rows.
-// pooled: collect the classifier features [rows, n_embd] (ClassifierFeatures; per_row = n_embd) instead.
+// pooled: collect the classifier features [rows, W] (ClassifierFeatures; per_row = W = classifier_input_width) instead.
 std::vector<float> forward_rows(Transformer<float>& model, const Encoded& enc, int B, int64_t per_row,
                                 int32_t pad, MPI_Comm comm, const Dropout& dropout = {}, bool pooled = false);
 

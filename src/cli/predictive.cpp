@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "io/checkpoint.hpp"
+#include "src/cli/task_inputs.hpp"
 #include "src/compress/quantized_checkpoint.hpp"
 #include "src/train/adapter_loading.hpp"
 #include "src/runtime/error.hpp"
@@ -84,11 +85,12 @@ LaplaceResult run_laplace(const TransformerConfig& mc, const TaskDataset& data, 
           "--laplace: needs a sequence_classification head (model.head = " + std::string(head_name(mc.head)) + ")");
   require(data.has_split(fit_split),
           "--laplace: dataset has no split '" + fit_split + "' (--laplace-fit-split)");
-  require(!mc.feature_head(), "--laplace: the classifier reads auxiliary features through the feature head; "
-                              "the last-layer Laplace covers text-only classifiers");
+  // A feature head: φ is the feature head's output (the classifier's input), and the fit
+  // split's stored feature vectors must come from the schema the checkpoint was trained with.
+  if (mc.feature_head()) require_dataset_feature_schema(data, ckpt, comm, "--laplace");
   const TaskFeatures fit = data.read_split(fit_split);
   const std::unique_ptr<Transformer<float>> model = load_inference_model(mc, ckpt, comm);
-  const int64_t C = mc.n_embd, K = mc.num_labels;
+  const int64_t C = classifier_input_width(mc), K = mc.num_labels;
   const std::vector<float> fit_phi = forward_rows(*model, split_rows(fit), B, C, pad, comm, {}, true);
   const std::vector<float> eval_phi = forward_rows(*model, eval_rows, B, C, pad, comm, {}, true);
   const std::vector<float> eval_logits = forward_rows(*model, eval_rows, B, K, pad, comm);

@@ -220,6 +220,19 @@ FeatureSchema checkpoint_feature_schema(const TransformerConfig& mc, const std::
   return schema;
 }
 
+void require_dataset_feature_schema(const TaskDataset& data, const std::string& checkpoint, MPI_Comm comm,
+                                    const std::string& what) {
+  const std::string stored = read_checkpoint_state(checkpoint, comm).feature_schema;
+  if (stored.empty()) return;
+  const std::string diff =
+      feature_schema_difference(FeatureSchema::from_json(data.info().feature_schema, data.path() + ": /@feature_schema"),
+                                FeatureSchema::from_json(stored, checkpoint + ": /run/feature_schema"));
+  require(diff.empty(), what + ": dataset '" + data.path() + "' holds feature vectors of another feature schema than "
+                        "checkpoint '" + checkpoint + "' was trained with (" + diff + ", dataset vs checkpoint); "
+                        "prepare the dataset with the training split the checkpoint saw, or score a file with "
+                        "tessera predict (it uses the checkpoint's schema)");
+}
+
 FeatureMatrix input_feature_matrix(const FeatureSchema& schema, const std::vector<InputRow>& rows,
                                    const TaskTokenizer& tok) {
   std::vector<FeatureRowInput> in;

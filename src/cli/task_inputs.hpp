@@ -43,6 +43,11 @@ std::vector<InputRow> read_questions(const std::string& path, const std::string&
 // checkpoint when its widths differ from the model's (mc.features).
 FeatureSchema checkpoint_feature_schema(const TransformerConfig& mc, const std::string& checkpoint,
                                         const TaskDatasetInfo& info, const std::string& data_path, MPI_Comm comm);
+// The feature vectors stored in data (prepare, with data's schema) must be those of the
+// schema the feature-head checkpoint was trained with (/run/feature_schema; a checkpoint
+// without one passes): else an Error naming `what`, both files and the first differing column.
+void require_dataset_feature_schema(const TaskDataset& data, const std::string& checkpoint, MPI_Comm comm,
+                                    const std::string& what);
 // The rows' feature vectors under schema, as prepare writes them (rows read by
 // read_text_records with schema.columns(); text features counted with tok). Errors
 // name "<file>:<line>: column 'c'".

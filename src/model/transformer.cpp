@@ -413,6 +413,16 @@ View1<S> Transformer<S>::hidden_states() const {
 }
 
 template <class S>
+View1<S> Transformer<S>::feature_head_output() const {
+  const Activations& a = *slots_[0];
+  if (!cfg_.feature_head() || !is_last_stage() || a.B == 0) return View1<S>();
+  const FeatureHeadConfig& fh = cfg_.features;
+  const size_t nh = fh.hidden.size();
+  const View1<S> u = nh == 0 ? a.fh_u[0] : a.drop.feature > 0 ? a.fh_u[nh] : a.fh_act[nh - 1];
+  return sub(u, 0, int64_t(a.B) * fh.output_dim(cfg_.n_embd));
+}
+
+template <class S>
 View1<S> Transformer<S>::pooler_output() const {
   const Activations& a = *slots_[0];
   if (!cfg_.pooler || !is_last_stage() || a.B == 0) return View1<S>();

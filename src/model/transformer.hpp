@@ -144,6 +144,9 @@ class Transformer {
   View1<S> hidden_states() const;
   // BERT pooler output tanh(W·h[CLS] + b) [B,C] of the last forward (pooler models).
   View1<S> pooler_output() const;
+  // Feature head: the classifier's input of the last forward, the feature head's output
+  // [B, features.output_dim(C)] (the last hidden layer's activation; empty otherwise).
+  View1<S> feature_head_output() const;
 
   // ---- integrated gradients on the embedding output (pp = 1)
   // x0 [B,T,C] = the input of the first block (embeddings after their norm). The next
