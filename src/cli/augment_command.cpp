@@ -301,6 +301,18 @@ tasks::ClassProbability classifier_filter(const AugmentOptions& o, const std::ve
     for (const auto& l : info.label_names) s += (s.empty() ? "" : ", ") + l;
     return s;
   }();
+  // A feature head: generated texts have no user columns, so only a schema of text-derived
+  // features (prepare --text-features) is served; those are computed from each candidate.
+  FeatureSchema schema;
+  if (mc.feature_head()) {
+    schema = checkpoint_feature_schema(mc, ckpt, info, cfg.data.path, comm);
+    std::string cols;
+    for (const std::string& c : schema.columns()) cols += (cols.empty() ? "'" : ", '") + c + "'";
+    require(cols.empty(), "augment --classifier " + o.classifier + ": the classifier reads the feature column(s) " +
+                              cols + " (its feature schema), which generated text cannot have; the classifier filter "
+                              "serves text-only classifiers and feature heads with text-derived features only "
+                              "(prepare --text-features)");
+  }
   return [=](const std::vector<std::string>& texts, const std::vector<int32_t>& labels) {
     std::vector<ClassificationExample> ex(texts.size());
     for (size_t i = 0; i < texts.size(); ++i) {
@@ -309,15 +321,22 @@ tasks::ClassProbability classifier_filter(const AugmentOptions& o, const std::ve
                                                label_names[size_t(labels[i])] + "' is not one of its labels (" +
                                                label_list + ")");
     }
-    require(!mc.feature_head(), "augment --classifier " + o.classifier +
-                                    ": the classifier reads auxiliary features (a feature schema), which generated "
-                                    "texts do not have; use a text-only classifier");
     const TaskFeatures f = encode_classification(ex, tok, T);
     Encoded enc;
     enc.T = T;
     enc.ids = f.input_ids;
     enc.mask = f.attention_mask;
     enc.types = f.token_type_ids;
+    if (!schema.empty()) {  // text-derived features of each candidate, with the training statistics
+      std::vector<FeatureRowInput> rows;
+      for (size_t i = 0; i < texts.size(); ++i) rows.push_back({texts[i], "", {}, {}, "candidate " + std::to_string(i + 1)});
+      const FeatureMatrix m =
+          compute_features(schema, rows, [&](const std::string& t) { return int64_t(tok.encode(t).ids.size()); });
+      enc.D = m.dense_dim;
+      enc.M = m.categorical_dim;
+      enc.dense = m.dense;
+      enc.categorical = m.categorical;
+    }
     const std::unique_ptr<GPT2<float>> model = load_inference_model(mc, ckpt, comm);
     std::vector<float> logits = forward_rows(*model, enc, B, K, tok.pad_id, comm);
     logits.resize(size_t(int64_t(texts.size()) * K));
@@ -351,6 +370,8 @@ int run(const AugmentOptions& o0, MPI_Comm comm) {
     for (int64_t i = 0; i < n; ++i) labels_of.push_back(int32_t(c));
   }
   log << "; method " << o.method << ", seed " << o.seed << "\n";
+  // The classifier filter first: a classifier it cannot serve fails before any generation.
+  const tasks::ClassProbability by_classifier = classifier_filter(o, d.label_names, comm);
   std::vector<tasks::Candidate> cands = o.method == "generate" ? generate_candidates(o, d, labels_of, comm, log)
                                                                : perturb_candidates(o, d, labels_of);
   o.filter.near_dup = o.near_dup >= 0 ? o.near_dup : (o.method == "generate" ? 0.8 : 2.0);
@@ -358,7 +379,7 @@ int run(const AugmentOptions& o0, MPI_Comm comm) {
   for (const auto& e : d.examples) train_texts.push_back(e.text);
   tasks::FilterCounts counts;
   const std::vector<tasks::Candidate> kept =
-      tasks::filter_candidates(train_texts, cands, plan.need, o.filter, classifier_filter(o, d.label_names, comm), counts);
+      tasks::filter_candidates(train_texts, cands, plan.need, o.filter, by_classifier, counts);
   log << counts.summary() << "\n";
   std::vector<int64_t> added(d.label_names.size(), 0);
   for (const auto& c : kept) ++added[size_t(c.label)];
