@@ -287,3 +287,86 @@ TEST(AugmentCli, SmolLM2GeneratesEnglishMinoritySentences) {
     EXPECT_GT(letters, int(t.size()) / 2) << t;
   }
 }
+
+// The classifier filter with a feature head: generated text has no user columns, so a
+// schema of text-derived features only (prepare --text-features) is computed from each
+// candidate (the same vectors predict computes from the text); numeric or categorical
+// columns are refused before any candidate is made, naming the columns.
+namespace {
+std::string feature_classifier(const std::filesystem::path& dir, const std::string& name, const std::string& train_csv,
+                               const std::string& features) {
+  const std::string data = (dir / (name + ".h5")).string(), cfg = (dir / (name + ".toml")).string();
+  auto r = run_tessera("prepare --task classification --input " + train_csv + " --vocab " + fixture("vocab.txt") +
+                       " --max-len 16 " + features + " --output " + data);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  write_file(cfg, "[model]\nfamily = \"bert\"\nhead = \"sequence_classification\"\nnum_labels = 2\nn_layer = 2\n"
+                  "n_head = 2\nn_embd = 16\nn_positions = 16\nvocab_size = 69\nfeature_hidden = \"8\"\n"
+                  "initializer_range = 0.5\n[data]\npath = \"" + data + "\"\n[train]\nmicro_batch_size = 4\n"
+                  "max_steps = 3\neval_interval = 0\n[run]\ndir = \"" + (dir / name).string() + "\"\n");
+  r = run_tessera("train " + cfg);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return cfg;
+}
+}  // namespace
+
+TEST(AugmentCli, ClassifierFilterComputesTextDerivedFeatures) {
+  const auto dir = fresh_dir("augment_classifier_features");
+  const std::string train = write_train_csv(dir);
+  const std::string cls = feature_classifier(dir, "cls", train, "--text-features words,tokens,upper_ratio");
+  const std::string base = "augment --input " + train + " --method perturb --count 12 --seed 3 --delete-prob 0.3 ";
+  auto all = run_tessera(base + "--output " + (dir / "all.csv").string());
+  ASSERT_EQ(all.exit_code, 0) << all.output;
+  tessera::ClassificationReadOptions ro;
+  const auto d = tessera::read_classification((dir / "all.csv").string(), ro);
+  std::string jsonl;
+  std::vector<std::string> cand;
+  for (size_t i = 24; i < d.examples.size(); ++i) {
+    cand.push_back(d.examples[i].text);
+    jsonl += nlohmann::json({{"text", d.examples[i].text}}).dump() + "\n";
+  }
+  ASSERT_GE(cand.size(), 6u);
+  write_file(dir / "cand.jsonl", jsonl);
+  auto pr = run_tessera("predict " + cls + " --input " + (dir / "cand.jsonl").string() + " --output " +
+                        (dir / "pred.jsonl").string());
+  ASSERT_EQ(pr.exit_code, 0) << pr.output;
+  std::vector<double> p_neg;
+  std::istringstream in(read_file(dir / "pred.jsonl"));
+  for (std::string l; std::getline(in, l);) p_neg.push_back(nlohmann::json::parse(l)["probabilities"]["neg"].get<double>());
+  ASSERT_EQ(p_neg.size(), cand.size());
+  std::vector<double> sorted = p_neg;
+  std::sort(sorted.begin(), sorted.end());
+  const double thr = 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
+  ASSERT_LT(sorted[sorted.size() / 2 - 1], sorted[sorted.size() / 2]) << "the classifier gives ties";
+  auto f = run_tessera(base + "--classifier " + cls + " --min-confidence " + std::to_string(thr) + " --output " +
+                       (dir / "f.csv").string());
+  ASSERT_EQ(f.exit_code, 0) << f.output;
+  std::vector<std::string> want, got;
+  for (size_t i = 0; i < cand.size(); ++i)
+    if (p_neg[i] >= thr) want.push_back(cand[i]);
+  const auto e = tessera::read_classification((dir / "f.csv").string(), ro);
+  for (size_t i = 24; i < e.examples.size(); ++i) got.push_back(e.examples[i].text);
+  EXPECT_EQ(got, want);
+  EXPECT_LT(got.size(), cand.size());
+}
+
+TEST(AugmentCli, ClassifierFilterRefusesUserFeatureColumns) {
+  const auto dir = fresh_dir("augment_classifier_columns");
+  const std::string train = write_train_csv(dir);
+  // The same rows with a numeric and a categorical column.
+  std::istringstream in(read_file(train));
+  std::string line, with = "";
+  std::getline(in, line);
+  with = line + ",amount,city\n";
+  for (int i = 0; std::getline(in, line); ++i) with += line + "," + std::to_string(i * 7 % 13) + "," + (i % 2 ? "oslo" : "rome") + "\n";
+  write_file(dir / "cols.csv", with);
+  const std::string cls = feature_classifier(dir, "cls", (dir / "cols.csv").string(),
+                                             "--numeric-features amount --categorical-features city --text-features words");
+  const auto out = dir / "o.csv";
+  auto r = run_tessera("augment --input " + train + " --method perturb --count 4 --seed 3 --classifier " + cls +
+                       " --output " + out.string());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("'amount', 'city'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("generated text cannot have"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(cls), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
