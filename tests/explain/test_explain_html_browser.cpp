@@ -110,3 +110,39 @@ TEST(ExplainHtmlBrowser, QuestionAnsweringReport) {
   }
   EXPECT_EQ(seen, j["features"].size());
 }
+
+// A feature-head report (docs/explain.md, "Feature-head models"): the page renders a table
+// row per auxiliary feature column with its name, kind, value and attribution (coloured as
+// the words, by attribution_rgb over the input's words and columns); an IG-excluded
+// (null) attribution reads "excluded".
+TEST(ExplainHtmlBrowser, FeatureColumnsTable) {
+  const std::string browser = chromium();
+  ASSERT_FALSE(browser.empty()) << "chromium is not installed (scripts/install.sh installs Debian's chromium)";
+  const auto dir = fresh_dir("explain_html_columns");
+  nlohmann::json report;
+  report["run"] = {{"method", "ig"}};
+  report["plots"] = nlohmann::json::array();
+  report["inputs"] = nlohmann::json::array(
+      {{{"row", 0}, {"method", "ig"}, {"full_value", -0.1}, {"base_value", -0.6},
+        {"features", {{{"text", "light"}, {"attribution", 0.25}}, {{"text", "void"}, {"attribution", -0.05}}}},
+        {"columns", {{{"column", "amount"}, {"kind", "numeric"}, {"value", "63.5"}, {"missing", false}, {"attribution", -0.5}},
+                     {{"column", "city"}, {"kind", "categorical"}, {"value", "oslo"}, {"missing", false},
+                      {"attribution", nullptr}}}}}});
+  write_file(dir / "report.html", tessera::explain::html_report(report));
+  const auto dom_file = dir / "dom.html";
+  auto r = run_command(browser + " --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --user-data-dir=" +
+                       (dir / "profile").string() + " --dump-dom file://" + (dir / "report.html").string() + " > " +
+                       dom_file.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string dom = read_file(dom_file);
+  EXPECT_NE(dom.find("data-columns=\"2\""), std::string::npos) << dom.substr(0, 3000);
+  const auto rgb = tessera::explain::attribution_rgb(-0.5, 0.5);
+  const std::string amount_row = "<tr data-column=\"amount\"><td>amount</td><td>numeric</td><td>63.5</td>"
+                                 "<td style=\"background-color: rgb(" + std::to_string(rgb[0]) + ", " +
+                                 std::to_string(rgb[1]) + ", " + std::to_string(rgb[2]) + ");\">-0.5</td></tr>";
+  EXPECT_NE(dom.find(amount_row), std::string::npos) << dom.substr(0, 4000);
+  EXPECT_NE(dom.find("<tr data-column=\"city\"><td>city</td><td>categorical</td><td>oslo</td><td>excluded</td></tr>"),
+            std::string::npos)
+      << dom.substr(0, 4000);
+  EXPECT_NE(dom.find("data-rendered=\"2\""), std::string::npos);  // the words' spans as before
+}
