@@ -1,6 +1,7 @@
 // explain over a feature-head classifier (src/explain/text_model.hpp): the auxiliary
-// feature columns are players after the words. On a tiny random-init BERT with a feature
-// head (a numeric column, a text-derived feature, a categorical column):
+// feature columns are players after the words. On a tiny random-init model with a feature
+// head (a numeric column, a text-derived feature, a categorical column), every family
+// (BERT, RoBERTa, GPT-2, Llama) for SHAP and IG:
 //   - the value of a coalition equals a plain forward of the hand-built row (removed words
 //     [MASK], removed dense columns standardised 0 with the missing indicator off, a
 //     removed categorical column in the unknown bucket)
@@ -37,8 +38,10 @@ FeatureSchema schema() {
 }
 
 struct FeatureClassifier {
-  TransformerConfig cfg = [] {
-    TransformerConfig c = tiny_config(Family::BERT, HeadKind::SequenceClassification);
+  explicit FeatureClassifier(Family f = Family::BERT) : family(f) { model.init_weights(7); }
+  Family family;
+  TransformerConfig cfg = [this] {
+    TransformerConfig c = tiny_config(family, HeadKind::SequenceClassification);
     c.features.dense_dim = 3;  // amount, amount:missing, text:words
     c.features.categorical_cardinalities = {3};
     c.features.embedding_dim = 4;
@@ -48,11 +51,14 @@ struct FeatureClassifier {
   }();
   Transformer<float> model{cfg};
   TextModel tm{model, kMask, kPad, 5, MPI_COMM_SELF};  // batch 5: coalitions cut into uneven batches
-  FeatureClassifier() { model.init_weights(7); }
 };
 
-TextInstance instance(const std::string& text, const std::string& amount, const std::string& city) {
-  const TaskTokenizer tok = toy_tokenizer();
+const Family kFamilies[] = {Family::BERT, Family::RoBERTa, Family::GPT2, Family::Llama};
+
+
+TextInstance instance(const std::string& text, const std::string& amount, const std::string& city,
+                      Family family = Family::BERT) {
+  const TaskTokenizer tok = toy_tokenizer(family == Family::BERT || family == Family::RoBERTa);
   TextInstance x = make_text_instance(text, tok, 40, Granularity::Word);
   const FeatureSchema s = schema();
   const FeatureMatrix m = compute_features(s, {{text, "", {amount, city}, {0, 0}, "test:1"}},
@@ -133,9 +139,12 @@ TEST(FeatureHeadExplain, ColumnsArePlayersAfterTheWords) {
   EXPECT_EQ(f.categorical, (std::vector<int32_t>{0, 2}));
 }
 
+// Every family's head path (BERT pooler, RoBERTa dense, GPT-2 / Llama last token).
 TEST(FeatureHeadExplain, ShapOverWordsAndColumnsEqualsBruteForce) {
-  FeatureClassifier c;
-  const TextInstance x = instance("ab cd ef", "80", "rome");
+  for (const Family fam : kFamilies) {
+  SCOPED_TRACE(tessera::family_name(fam));
+  FeatureClassifier c(fam);
+  const TextInstance x = instance("ab cd ef", "80", "rome", fam);
   const int N = x.players(), label = 1;
   TextTarget t;
   t.label = label;
@@ -159,11 +168,14 @@ TEST(FeatureHeadExplain, ShapOverWordsAndColumnsEqualsBruteForce) {
   EXPECT_NEAR(exact.efficiency_gap(), 0.0, 1e-12);
   EXPECT_NEAR(kernel.efficiency_gap(), 0.0, 1e-12);
   for (int i = x.M(); i < N; ++i) EXPECT_GT(std::fabs(ref[size_t(i)]), 1e-5) << "column " << i - x.M();
+  }
 }
 
 TEST(FeatureHeadExplain, IntegratedGradientsOverDenseColumns) {
-  FeatureClassifier c;
-  const TextInstance x = instance("ab cd ef gh", "95", "oslo");
+  for (const Family fam : kFamilies) {
+  SCOPED_TRACE(tessera::family_name(fam));
+  FeatureClassifier c(fam);
+  const TextInstance x = instance("ab cd ef gh", "95", "oslo", fam);
   const IgResult g = integrated_gradients(c.tm, x, 2, 128, Quadrature::GaussLegendre);
   ASSERT_EQ(g.column_attr.size(), 3u);
   EXPECT_TRUE(std::isnan(g.column_attr[2]));  // categorical: excluded (kept at the input's category)
@@ -179,6 +191,7 @@ TEST(FeatureHeadExplain, IntegratedGradientsOverDenseColumns) {
   // Without the dense columns' share the sum misses F(x) − F(x') by their attribution.
   const double words = std::accumulate(g.feature_attr.begin(), g.feature_attr.end(), 0.0);
   EXPECT_GT(std::fabs(words - (g.f_input - g.f_baseline)), 10 * std::fabs(g.gap()));
+  }
 }
 
 TEST(FeatureHeadExplain, SchemaDifferenceNamesTheFirstColumn) {
