@@ -28,21 +28,30 @@ DeviceProbe probe_devices() {
 }
 
 Backend select_backend(const std::string& requested, bool announce) {
-  if (requested == "host") return Backend::Host;
+  constexpr bool device_kokkos = !std::is_same_v<Kokkos::DefaultExecutionSpace::memory_space, Kokkos::HostSpace>;
+  if (requested == "host") {
+    // A CUDA Kokkos build keeps every View in device memory: it cannot run the kernels on the host.
+    if (device_kokkos)
+      throw Error("device = \"host\": this build's Kokkos runs its kernels on " +
+                  std::string(Kokkos::DefaultExecutionSpace::name()) +
+                  "; use device = \"auto\" or \"cuda\", or the host build (build/)");
+    return Backend::Host;
+  }
   if (requested != "auto" && requested != "cuda")
     throw Error("device: unknown value '" + requested + "' (expected auto, host or cuda)");
   DeviceProbe p = probe_devices();
   if (p.device_count > 0) {
     // Kernels run where Kokkos' default execution space is; host-only Kokkos cannot use the GPU.
-    if (!std::is_same_v<Kokkos::DefaultExecutionSpace::memory_space, Kokkos::HostSpace>) return Backend::Cuda;
+    if (device_kokkos) return Backend::Cuda;
     if (requested == "cuda")
       throw Error("device = \"cuda\": a CUDA device (" + p.device_name +
                   ") is present but this Kokkos has no CUDA backend; rebuild with Kokkos_ROOT pointing at a CUDA Kokkos");
     if (announce) std::cout << "tessera: CUDA device " << p.device_name << " found, but Kokkos is host-only: running on the host\n";
     return Backend::Host;
   }
-  if (requested == "cuda")
-    throw Error("device = \"cuda\" but no CUDA device is available (" + p.detail + ")");
+  if (requested == "cuda" || device_kokkos)
+    throw Error("device = \"" + requested + "\" but no CUDA device is available (" + p.detail + ")" +
+                (device_kokkos ? std::string(" and this build's Kokkos runs its kernels only on CUDA") : std::string()));
   if (announce) std::cout << "tessera: no CUDA device (" << p.detail << "): running on the host\n";
   return Backend::Host;
 }

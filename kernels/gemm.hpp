@@ -64,6 +64,8 @@ inline void gemm_strided_batched(Trans ta, Trans tb, int64_t M, int64_t N, int64
 #ifdef TESSERA_HAVE_CUDA
     gemm_strided_batched_cuda<S>(ta, tb, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC,
                                  batch);
+#else
+    static_assert(std::is_same_v<Space, Kokkos::HostSpace>, "device GEMM needs the CUDA glue");
 #endif
   }
 }

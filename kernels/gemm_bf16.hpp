@@ -85,14 +85,23 @@ enum class GemmPrecision { FP32, BF16 };
 void set_model_gemm_precision(GemmPrecision p);
 GemmPrecision model_gemm_precision();
 
-// The model's GEMM: gemm<S, Space> unless bf16 is selected, S is float and the
-// kernels run on the host.
+// The bf16 GEMM on device memory (kernels/gemm_device_bf16.cpp): A and B rounded to bf16 on the
+// device (RNE), then gemm_cuda_bf16 (cuBLAS, fp32 accumulation). Throws std::runtime_error in a
+// build without a CUDA Kokkos and the CUDA glue.
+void gemm_device_bf16(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                      const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+// The model's GEMM: gemm<S, Space> unless bf16 is selected and S is float; then the host
+// bf16 GEMM when the kernels run on the host, the cuBLAS one when they run on a device.
 template <class S, class Space = MemSpace>
 inline void gemm_model(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, S alpha, const S* A, int64_t lda,
                        const S* B, int64_t ldb, S beta, S* C, int64_t ldc) {
-  if constexpr (std::is_same_v<S, float> && std::is_same_v<Space, Kokkos::HostSpace>) {
+  if constexpr (std::is_same_v<S, float>) {
     if (model_gemm_precision() == GemmPrecision::BF16) {
-      gemm_host_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      if constexpr (std::is_same_v<Space, Kokkos::HostSpace>)
+        gemm_host_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      else
+        gemm_device_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
       return;
     }
   }

@@ -71,4 +71,9 @@ if [[ "${TESSERA_SKIP_CUDA:-0}" != 1 && -x "$CUDA_HOME/bin/nvcc" ]]; then
     grep -E "^-- Tessera|Error|error" || true
   PATH=$CUDA_HOME/bin:$PATH CUDA_ROOT=$CUDA_HOME cmake --build "$BUILD_DIR-cuda" -j"$JOBS"
   echo "install.sh: built $BUILD_DIR-cuda/tessera_kernel_dump (Kokkos CUDA, $("$CUDA_HOME/bin/nvcc" --version | grep -o 'release [0-9.]*'))"
+  # The engine against the CUDA Kokkos: the device training step's objects (the whole engine takes ~17 min
+  # cold on 2 cores, too long for CI; TESSERA_CUDA_ENGINE=full builds tessera + bench_train_step instead).
+  t_engine=$SECONDS
+  CUDA_HOME=$CUDA_HOME TESSERA_JOBS=$JOBS scripts/build_cuda_engine.sh "${TESSERA_CUDA_ENGINE:-subset}" >/dev/null
+  echo "install.sh: built the CUDA engine (${TESSERA_CUDA_ENGINE:-subset}) in $BUILD_DIR-cuda-full ($(( SECONDS - t_engine )) s)"
 fi

@@ -15,5 +15,14 @@ if [[ -x "$CUDA_DUMP" ]] && readelf -S -W "$CUDA_DUMP" | grep -q nv_fatbin; then
 else
   echo "test.sh: CUDA variant not built (no nvcc at ${CUDA_HOME:-/usr/local/cuda}/bin)"
 fi
+ENGINE="$BUILD_DIR-cuda-full"
+ENGINE_OBJ="$ENGINE/CMakeFiles/tessera_core.dir"
+if [[ -x "$ENGINE/tessera" && -x "$ENGINE/bench/bench_train_step" ]] && readelf -S -W "$ENGINE/tessera" | grep -q nv_fatbin; then
+  echo "test.sh: CUDA engine (tessera, bench_train_step) compiled and linked with nvcc: $ENGINE ($(ldd "$ENGINE/tessera" | grep -o -E 'lib(cublas|cudart|nccl)\.so[^ ]*' | sort -u | tr '\n' ' '))"
+elif [[ -f "$ENGINE_OBJ/src/model/transformer_forward.cpp.o" ]] && readelf -S -W "$ENGINE_OBJ/src/model/transformer_forward.cpp.o" | grep -q nv_fatbin; then
+  echo "test.sh: CUDA engine training step compiled with nvcc (subset: $(find "$ENGINE_OBJ" -name '*.o' | wc -l) objects with device code in $ENGINE_OBJ; model forward/backward, trainer, gradient sync, ZeRO-1, NCCL/host-staged communicators, device bf16 GEMM; the full link is scripts/build_cuda_engine.sh full)"
+else
+  echo "test.sh: CUDA engine not built (no nvcc at ${CUDA_HOME:-/usr/local/cuda}/bin)"
+fi
 cd "$BUILD_DIR"
 ctest --output-on-failure -j"${TESSERA_TEST_JOBS:-2}" --timeout 900 "$@"

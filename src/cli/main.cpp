@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include "kernels/device_runtime.hpp"
 #include "src/cli/augment_command.hpp"
 #include "src/cli/calibrate_command.hpp"
 #include "src/cli/commands.hpp"
@@ -60,6 +61,17 @@ int main(int argc, char** argv) {
     MPI_Finalize();
     return rc;
   }
+#if defined(KOKKOS_ENABLE_CUDA) && defined(TESSERA_HAVE_CUDA)
+  {  // A CUDA Kokkos aborts inside initialize without a usable device: say why and exit instead.
+    const tessera::DeviceProbe probe = tessera::probe_devices();
+    if (probe.device_count == 0) {
+      std::cerr << "tessera: this build runs its kernels on CUDA (Kokkos CUDA backend) but no CUDA device is usable ("
+                << probe.detail << "); run the host build (build/tessera) instead\n";
+      MPI_Finalize();
+      return 1;
+    }
+  }
+#endif
   // Kokkos::InitArguments was deprecated in 3.7 (InitializationSettings replaces it) and removed in 4.0.
   // The thread count of the OpenMP backend comes from OMP_NUM_THREADS either way.
 #if KOKKOS_VERSION >= 30700

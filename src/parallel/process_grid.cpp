@@ -1,5 +1,9 @@
 #include "src/parallel/process_grid.hpp"
 #include <exception>
+#include <iostream>
+#include <type_traits>
+#include "kernels/views.hpp"
+#include "src/parallel/host_staged_communicator.hpp"
 #include "src/runtime/error.hpp"
 #include "src/runtime/rank_context.hpp"
 
@@ -67,8 +71,12 @@ ProcessGrid::~ProcessGrid() {
   // freeing its communicator would crash Open MPI, so leak them all (the job is
   // about to end anyway).
   bool failed = false;
-  for (Communicator* c : {world_.get(), tp_.get(), pp_.get(), dp_.get(), embedding_.get()})
+  for (Communicator* c : {world_.get(), tp_.get(), pp_.get(), dp_.get(), embedding_.get(), dp_device_.get(),
+                          tp_device_.get(), embedding_device_.get()})
     if (c && c->failed()) failed = true;
+  embedding_device_.reset();
+  tp_device_.reset();
+  dp_device_.reset();
   embedding_.reset();
   dp_.reset();
   pp_.reset();
@@ -102,8 +110,38 @@ Communicator& ProcessGrid::embedding() {
 }
 
 void ProcessGrid::set_timeout_seconds(double seconds) {
-  for (Communicator* c : {world_.get(), tp_.get(), pp_.get(), dp_.get(), embedding_.get()})
+  timeout_seconds_ = seconds;
+  for (Communicator* c : {world_.get(), tp_.get(), pp_.get(), dp_.get(), embedding_.get(), dp_device_.get(),
+                          tp_device_.get(), embedding_device_.get()})
     if (c) c->set_timeout_seconds(seconds);
+}
+
+Communicator& ProcessGrid::device_communicator(std::unique_ptr<Communicator>& slot, Communicator& host, MPI_Comm comm) {
+  if constexpr (std::is_same_v<MemSpace, Kokkos::HostSpace>) {
+    (void)slot;
+    (void)comm;
+    return host;
+  } else {
+    if (!slot) {
+      if (nccl_available()) {
+        slot = make_nccl_communicator(comm, host.axis());
+      } else {
+        if (world_rank_ == 0)
+          std::cerr << "tessera: " << host.axis() << " reductions of device buffers go through host memory (MPI): "
+                    << "this build has no NCCL\n";
+        slot = make_host_staged_communicator(host);
+      }
+      slot->set_timeout_seconds(timeout_seconds_);
+    }
+    return *slot;
+  }
+}
+
+Communicator& ProcessGrid::dp_device() { return device_communicator(dp_device_, *dp_, dp_comm_); }
+Communicator& ProcessGrid::tp_device() { return device_communicator(tp_device_, *tp_, tp_comm_); }
+Communicator& ProcessGrid::embedding_device() {
+  Communicator& host = embedding();  // throws when this rank has none
+  return device_communicator(embedding_device_, host, embedding_comm_);
 }
 
 std::string ProcessGrid::describe() const {

@@ -15,7 +15,8 @@
 //   world_comm     a duplicate of `world` (grid traffic never mixes with the
 //                  caller's own use of `world`)
 // tp()/pp()/dp()/embedding()/world() are host-memory MPI Communicators over
-// them (device code builds NCCL ones with make_nccl_communicator(tp_comm(), "tp")).
+// them; dp_device()/tp_device()/embedding_device() are the ones for buffers in the
+// kernels' memory space (NCCL when that is device memory).
 // Constructing a grid sets the rank context (src/runtime/rank_context.hpp) to
 // "rank 5/8 (dp 1, pp 0, tp 1) on host H"; it is left in place afterwards so an
 // error caught after the grid is gone still names the coordinates.
@@ -67,6 +68,16 @@ class ProcessGrid {
   // Throws Error when !in_embedding_group().
   Communicator& embedding();
 
+  // Communicators for buffers in the kernels' memory space (tessera::MemSpace: the gradient and
+  // parameter slabs, optimizer state). With host memory (the Serial/OpenMP builds) they are dp(),
+  // tp() and embedding() themselves. With device memory (a CUDA Kokkos) they are NCCL
+  // communicators over the same ranks when NCCL is built (created on first use, which is
+  // collective over the axis), else the MPI ones behind host staging copies
+  // (make_host_staged_communicator; rank 0 says so once on stderr).
+  Communicator& dp_device();
+  Communicator& tp_device();
+  Communicator& embedding_device();
+
   // Applies Communicator::set_timeout_seconds to every axis communicator.
   void set_timeout_seconds(double seconds);
 
@@ -85,6 +96,9 @@ class ProcessGrid {
   MPI_Comm dp_comm_ = MPI_COMM_NULL;
   MPI_Comm embedding_comm_ = MPI_COMM_NULL;
   std::unique_ptr<Communicator> world_, tp_, pp_, dp_, embedding_;
+  std::unique_ptr<Communicator> dp_device_, tp_device_, embedding_device_;  // device memory only
+  Communicator& device_communicator(std::unique_ptr<Communicator>& slot, Communicator& host, MPI_Comm comm);
+  double timeout_seconds_ = 0.0;
   std::string host_;
 };
 

@@ -45,7 +45,7 @@ void GradientSynchronizer::launch(Bucket& b) {
   if (zero1_ || grid_.dp_size() == 1 || b.count == 0) return;
   Kokkos::fence();
   float* data = params_.grads().data() + b.offset;
-  b.op = grid_.dp().all_reduce_async(data, b.count, DType::F32, ReduceOp::Sum);
+  b.op = grid_.dp_device().all_reduce_async(data, b.count, DType::F32, ReduceOp::Sum);
 }
 
 void GradientSynchronizer::on_grads_ready(size_t first, size_t last) {
@@ -68,14 +68,14 @@ void GradientSynchronizer::finish() {
     for (size_t i = 0; i < params_.infos().size(); ++i)
       if (params_.info(i).tp_partial_grad && params_.trainable(i)) {
         View1<float> g = params_.grad(i);
-        grid_.tp().all_reduce(g.data(), g.extent(0), DType::F32, ReduceOp::Sum);
+        grid_.tp_device().all_reduce(g.data(), g.extent(0), DType::F32, ReduceOp::Sum);
       }
   }
   if (grid_.in_embedding_group() && params_.contains("wte.weight") &&
       params_.trainable(params_.index_of("wte.weight"))) {
     Kokkos::fence();
     View1<float> g = params_.grad("wte.weight");
-    grid_.embedding().all_reduce(g.data(), g.extent(0), DType::F32, ReduceOp::Sum);
+    grid_.embedding_device().all_reduce(g.data(), g.extent(0), DType::F32, ReduceOp::Sum);
   }
   Kokkos::fence();
 }
@@ -96,7 +96,13 @@ double GradientSynchronizer::global_sum_of_squares() {
   return local;
 }
 
-double GradientSynchronizer::global_sum_of_squares_sharded(const float* chunk, size_t begin, size_t end) {
+double GradientSynchronizer::global_sum_of_squares_sharded(const float* chunk_in_memspace, size_t begin, size_t end) {
+  // The chunk is in the kernels' memory space: read it through a host mirror (no copy on the host).
+  Kokkos::fence();
+  const auto chunk_view = Kokkos::create_mirror_view_and_copy(
+      Kokkos::HostSpace(), Kokkos::View<const float*, MemSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
+                               chunk_in_memspace, end - begin));
+  const float* chunk = chunk_view.data();
   double local = 0;
   for (const ParamInfo& info : params_.infos()) {
     const size_t lo = std::max(begin, info.offset), hi = std::min(end, info.offset + info.numel);

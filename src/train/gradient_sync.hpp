@@ -38,7 +38,7 @@ class GradientSynchronizer {
   // sharded, i.e. pass sharded_range for ZeRO-1 chunks).
   double global_sum_of_squares();
   // ZeRO-1 variant: squares of the elements [begin, end) of the slab (this rank's
-  // reduced chunk), with the same ownership rules, summed over tp, pp and dp.
+  // reduced chunk, in the kernels' memory space), with the same ownership rules, summed over tp, pp and dp.
   double global_sum_of_squares_sharded(const float* chunk, size_t begin, size_t end);
 
   size_t num_buckets() const { return buckets_.size(); }

@@ -1,5 +1,8 @@
 #include "src/train/training_recipe.hpp"
 #include <algorithm>
+#include <string>
+#include <type_traits>
+#include "kernels/views.hpp"
 #include "src/train/adapter_loading.hpp"
 #include "src/train/block_subset.hpp"
 #include "src/train/freezing.hpp"
@@ -40,6 +43,14 @@ void Optimizer::set_moments(const View1<float>& m, const View1<float>& v) {
 
 TrainingRecipe::TrainingRecipe(const RunConfig& cfg, ProcessGrid& grid, const TrainingData& data, MPI_Comm comm) {
   const ParallelSection& par = cfg.parallel;
+  if constexpr (!std::is_same_v<MemSpace, Kokkos::HostSpace>) {
+    // On a device build the tensor- and pipeline-parallel exchanges (activations, their gradients, the
+    // vocab-parallel loss) still use the host MPI communicators: only data parallelism is wired to NCCL.
+    require(grid.tp_size() == 1 && grid.pp_size() == 1,
+            "parallel: tp = " + std::to_string(grid.tp_size()) + ", pp = " + std::to_string(grid.pp_size()) +
+                " on a CUDA build: tensor and pipeline parallelism on the device are not built yet (only dp uses "
+                "NCCL); use tp = 1 and pp = 1, or the host build");
+  }
   ModelParallel mp{grid.tp_rank(), grid.tp_size(), grid.pp_rank(), grid.pp_size(), grid.dp_rank(), grid.dp_size(),
                    grid.tp_size() > 1 ? &grid.tp() : nullptr};
   model_ = std::make_unique<GPT2<float>>(cfg.model.transformer, mp, frozen_filter(cfg.train, cfg.model.transformer));

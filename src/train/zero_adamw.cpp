@@ -31,7 +31,7 @@ void ZeroAdamW::reduce_gradients() {
   float* g = params_.grads().data();
   if (grid_.dp_size() > 1) {
     // Padding elements are zero in every rank's slab, so they stay zero.
-    grid_.dp().reduce_scatter(g, g + begin_, chunk_, DType::F32, ReduceOp::Sum);
+    grid_.dp_device().reduce_scatter(g, g + begin_, chunk_, DType::F32, ReduceOp::Sum);
     scale_inplace<float>(slice(params_.grads(), begin_, chunk_), int64_t(chunk_), 1.0f / float(grid_.dp_size()));
   }
 }
@@ -47,7 +47,7 @@ void ZeroAdamW::step(double lr, double grad_scale) {
   Kokkos::fence();
   if (grid_.dp_size() > 1) {
     float* values = params_.values().data();
-    grid_.dp().all_gather(values + begin_, values, chunk_, DType::F32);
+    grid_.dp_device().all_gather(values + begin_, values, chunk_, DType::F32);
   }
 }
 
@@ -56,8 +56,8 @@ void ZeroAdamW::gather_moments(View1<float> m_full, View1<float> v_full) {
   require(m_full.extent(0) >= params_.trainable_capacity() && v_full.extent(0) >= params_.trainable_capacity(),
           "ZeRO-1: moment buffers smaller than the parameter slab");
   if (grid_.dp_size() > 1) {
-    grid_.dp().all_gather(m_.data(), m_full.data(), chunk_, DType::F32);
-    grid_.dp().all_gather(v_.data(), v_full.data(), chunk_, DType::F32);
+    grid_.dp_device().all_gather(m_.data(), m_full.data(), chunk_, DType::F32);
+    grid_.dp_device().all_gather(v_.data(), v_full.data(), chunk_, DType::F32);
   } else {
     Kokkos::deep_copy(slice(m_full, 0, chunk_), m_);
     Kokkos::deep_copy(slice(v_full, 0, chunk_), v_);
