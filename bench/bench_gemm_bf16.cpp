@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
   for (const Layer& l : layers) shapes.push_back({std::string(l.name) + " dW", Trans::Yes, Trans::No, l.out, l.in, rows, 1.f});
   std::vector<Bf16GemmBackend> backends;
   for (Bf16GemmBackend b : {Bf16GemmBackend::Emulated, Bf16GemmBackend::Onednn, Bf16GemmBackend::Sbgemm})
-    if (bf16_gemm_backend_built(b)) backends.push_back(b);
+    if (bf16_gemm_backend_usable(b)) backends.push_back(b);
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0.f, 1.f);
   for (const Shape& s : shapes) {

@@ -5,6 +5,7 @@
 // With NKV == NH (G = 1) these are exactly the per-head batched GEMMs of plain multi-head attention.
 #include "kernels/attention.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/gemm_bf16.hpp"  // gemm_model_strided_batched: bf16 score/value GEMMs under train.precision = bf16
 #include "kernels/kernel_math.hpp"
 #include "src/runtime/error.hpp"
 
@@ -33,7 +34,7 @@ void attention_forward(View1<S> out, View1<S> att, View1<S> attd, ConstView1<S> 
   for (int b = 0; b < B; ++b) {
     const S* q = qkv.data() + int64_t(b) * T * W;
     for (int r = 0; r < G; ++r)
-      gemm_strided_batched<S>(Trans::No, Trans::Yes, T, T, hd, scale, q + int64_t(r) * hd, W, G * int64_t(hd),
+      gemm_model_strided_batched<S>(Trans::No, Trans::Yes, T, T, hd, scale, q + int64_t(r) * hd, W, G * int64_t(hd),
                               q + C, W, hd, S(0), att.data() + (int64_t(b) * NH + r) * TT, T, G * TT, NKV);
   }
   Kokkos::fence();
@@ -88,7 +89,7 @@ void attention_forward(View1<S> out, View1<S> att, View1<S> attd, ConstView1<S> 
   for (int b = 0; b < B; ++b) {
     const S* v = qkv.data() + int64_t(b) * T * W + C + KV;
     for (int r = 0; r < G; ++r)
-      gemm_strided_batched<S>(Trans::No, Trans::No, T, hd, T, S(1), probs + (int64_t(b) * NH + r) * TT, T, G * TT,
+      gemm_model_strided_batched<S>(Trans::No, Trans::No, T, hd, T, S(1), probs + (int64_t(b) * NH + r) * TT, T, G * TT,
                               v, W, hd, S(0), out.data() + int64_t(b) * T * C + int64_t(r) * hd, C,
                               G * int64_t(hd), NKV);
   }
@@ -113,11 +114,11 @@ void attention_backward(View1<S> dqkv, View1<S> scratch, ConstView1<S> dout, Con
     const S* dob = dout.data() + int64_t(b) * T * C;
     // dv_{h/G} += P'_hᵀ · dout_h   (group members r in sequence: they share dv)
     for (int r = 0; r < G; ++r)
-      gemm_strided_batched<S>(Trans::Yes, Trans::No, T, hd, T, S(1), probs + ao + r * TT, T, G * TT,
+      gemm_model_strided_batched<S>(Trans::Yes, Trans::No, T, hd, T, S(1), probs + ao + r * TT, T, G * TT,
                               dob + int64_t(r) * hd, C, Ghd, S(1), dqkv.data() + qo + C + KV, W, hd, NKV);
     // dP'_h = dout_h · v_{h/G}ᵀ → scratch
     for (int r = 0; r < G; ++r)
-      gemm_strided_batched<S>(Trans::No, Trans::Yes, T, T, hd, S(1), dob + int64_t(r) * hd, C, Ghd,
+      gemm_model_strided_batched<S>(Trans::No, Trans::Yes, T, T, hd, S(1), dob + int64_t(r) * hd, C, Ghd,
                               qkv.data() + qo + C + KV, W, hd, S(0), scratch.data() + ao + r * TT, T, G * TT, NKV);
   }
   Kokkos::fence();
@@ -147,10 +148,10 @@ void attention_backward(View1<S> dqkv, View1<S> scratch, ConstView1<S> dout, Con
     const S* q = qkv.data() + qo;
     // dq_h += scale · dS_h · k_{h/G} ;  dk_{h/G} += scale · dS_hᵀ · q_h  (group members in sequence)
     for (int r = 0; r < G; ++r)
-      gemm_strided_batched<S>(Trans::No, Trans::No, T, hd, T, scale, scratch.data() + ao + r * TT, T, G * TT, q + C,
+      gemm_model_strided_batched<S>(Trans::No, Trans::No, T, hd, T, scale, scratch.data() + ao + r * TT, T, G * TT, q + C,
                               W, hd, S(1), dqkv.data() + qo + int64_t(r) * hd, W, Ghd, NKV);
     for (int r = 0; r < G; ++r)
-      gemm_strided_batched<S>(Trans::Yes, Trans::No, T, hd, T, scale, scratch.data() + ao + r * TT, T, G * TT,
+      gemm_model_strided_batched<S>(Trans::Yes, Trans::No, T, hd, T, scale, scratch.data() + ao + r * TT, T, G * TT,
                               q + int64_t(r) * hd, W, Ghd, S(1), dqkv.data() + qo + C, W, hd, NKV);
   }
   Kokkos::fence();

@@ -58,6 +58,9 @@ void pack_row(const float* src, int64_t n, uint16_t* dst) {
   for (int64_t c = 0; c < n; ++c) dst[c] = float_to_bf16_rne(src[c]);
 }
 
+// What the emulated / sbgemm back ends' A copies hold (per thread, as the copies are).
+thread_local Bf16OperandRecord g_emulated_a, g_sbgemm_a;
+
 // Emulation operand: the stored matrix rounded to bf16, kept as fp32, densely.
 void round_copy(const float* X, int64_t rows, int64_t cols, int64_t ld, std::vector<float>& out) {
   out.resize(size_t(rows * cols));
@@ -73,7 +76,7 @@ void gemm_emulated(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float al
   const int64_t a_rows = ta == Trans::Yes ? K : M, a_cols = ta == Trans::Yes ? M : K;
   const int64_t b_rows = tb == Trans::Yes ? N : K, b_cols = tb == Trans::Yes ? K : N;
   thread_local std::vector<float> a32, b32;
-  round_copy(A, a_rows, a_cols, lda, a32);
+  if (!g_emulated_a.reuse(A, a_rows, a_cols, lda)) round_copy(A, a_rows, a_cols, lda, a32);
   round_copy(B, b_rows, b_cols, ldb, b32);
   const auto cta = ta == Trans::Yes ? CblasTrans : CblasNoTrans;
   const auto ctb = tb == Trans::Yes ? CblasTrans : CblasNoTrans;
@@ -88,9 +91,11 @@ void gemm_sbgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alph
   const int64_t a_rows = ta == Trans::Yes ? K : M, a_cols = ta == Trans::Yes ? M : K;
   const int64_t b_rows = tb == Trans::Yes ? N : K, b_cols = tb == Trans::Yes ? K : N;
   thread_local std::vector<uint16_t> a16, b16;
-  a16.resize(size_t(a_rows * a_cols));
   b16.resize(size_t(b_rows * b_cols));
-  pack_bf16(A, a_rows, a_cols, lda, a16.data());
+  if (!g_sbgemm_a.reuse(A, a_rows, a_cols, lda)) {
+    a16.resize(size_t(a_rows * a_cols));
+    pack_bf16(A, a_rows, a_cols, lda, a16.data());
+  }
   pack_bf16(B, b_rows, b_cols, ldb, b16.data());
   const auto cta = ta == Trans::Yes ? CblasTrans : CblasNoTrans;
   const auto ctb = tb == Trans::Yes ? CblasTrans : CblasNoTrans;
@@ -101,20 +106,22 @@ void gemm_sbgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alph
 }
 #endif
 
-Bf16GemmBackend best_built() {
-  if (bf16_gemm_backend_built(Bf16GemmBackend::Onednn)) return Bf16GemmBackend::Onednn;
-  if (bf16_gemm_backend_built(Bf16GemmBackend::Sbgemm)) return Bf16GemmBackend::Sbgemm;
+Bf16GemmBackend best_usable() {
+  if (bf16_gemm_backend_usable(Bf16GemmBackend::Onednn)) return Bf16GemmBackend::Onednn;
+  if (bf16_gemm_backend_usable(Bf16GemmBackend::Sbgemm)) return Bf16GemmBackend::Sbgemm;
   return Bf16GemmBackend::Emulated;
 }
 
 Bf16GemmBackend pick_default() {
   const char* env = std::getenv("TESSERA_BF16_GEMM");
-  if (!env || !*env) return best_built();
+  if (!env || !*env) return best_usable();
   for (Bf16GemmBackend b : {Bf16GemmBackend::Onednn, Bf16GemmBackend::Sbgemm, Bf16GemmBackend::Emulated}) {
     if (std::string(env) != bf16_gemm_backend_name(b)) continue;
     if (!bf16_gemm_backend_built(b))
       throw std::runtime_error(std::string("TESSERA_BF16_GEMM=") + env + ": this build has no " + env +
                                " bf16 GEMM (see the CMake configure log)");
+    if (!bf16_gemm_backend_usable(b))
+      throw std::runtime_error(std::string("TESSERA_BF16_GEMM=") + env + ": " + onednn_bf16_unusable_reason());
     return b;
   }
   throw std::runtime_error(std::string("TESSERA_BF16_GEMM: unknown value '") + env +
@@ -148,6 +155,19 @@ bool bf16_gemm_backend_built(Bf16GemmBackend b) {
   return false;
 }
 
+void bf16_gemm_reuse_previous_a() {
+  switch (bf16_gemm_default_backend()) {
+    case Bf16GemmBackend::Onednn: onednn_reuse_previous_a(); return;
+    case Bf16GemmBackend::Sbgemm: g_sbgemm_a.hinted = true; return;
+    case Bf16GemmBackend::Emulated: g_emulated_a.hinted = true; return;
+  }
+}
+
+bool bf16_gemm_backend_usable(Bf16GemmBackend b) {
+  if (!bf16_gemm_backend_built(b)) return false;
+  return b != Bf16GemmBackend::Onednn || onednn_bf16_unusable_reason().empty();
+}
+
 Bf16GemmBackend bf16_gemm_default_backend() {
   static const Bf16GemmBackend b = pick_default();
   return b;
@@ -166,9 +186,12 @@ std::string bf16_gemm_description() {
       return s;
     }
     case Bf16GemmBackend::Sbgemm: return "OpenBLAS cblas_sbgemm";
-    case Bf16GemmBackend::Emulated:
-      return "emulated: bf16-rounded fp32 copies + cblas_sgemm (no oneDNN in this build, no cblas_sbgemm in this "
-             "OpenBLAS)";
+    case Bf16GemmBackend::Emulated: {
+      const char* env = std::getenv("TESSERA_BF16_GEMM");
+      if (env && *env) return "emulated: bf16-rounded fp32 copies + cblas_sgemm (TESSERA_BF16_GEMM=" + std::string(env) + ")";
+      return "emulated: bf16-rounded fp32 copies + cblas_sgemm (" + onednn_bf16_unusable_reason() +
+             "; no cblas_sbgemm in this OpenBLAS)";
+    }
   }
   return "?";
 }
@@ -179,7 +202,11 @@ void pack_bf16(const float* X, int64_t rows, int64_t cols, int64_t ld, uint16_t*
 
 void gemm_host_bf16_on(Bf16GemmBackend backend, Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha,
                        const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (M <= 0 || N <= 0) return;
+  if (M <= 0 || N <= 0) {  // nothing computed: a pending reuse hint is dropped, as any call drops it
+    g_emulated_a.hinted = g_sbgemm_a.hinted = false;
+    onednn_clear_hint();
+    return;
+  }
   switch (backend) {
     case Bf16GemmBackend::Onednn:
       gemm_host_bf16_onednn(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -225,6 +252,14 @@ int bf16_gemm_threads() {
   return bf16_gemm_thread_rule(std::getenv("OMP_NUM_THREADS"), std::getenv("OMP_WAIT_POLICY"),
                                openblas_get_num_threads(), local_ranks,
                                int(std::max(1u, std::thread::hardware_concurrency())));
+}
+
+bool bf16_attention_gemms() {
+  static const bool on = [] {
+    const char* v = std::getenv("TESSERA_BF16_ATTENTION");
+    return !(v && std::string(v) == "0");
+  }();
+  return on;
 }
 
 void set_model_gemm_precision(GemmPrecision p) { g_model_precision.store(int(p)); }

@@ -39,7 +39,10 @@ enum class Bf16GemmBackend { Onednn, Sbgemm, Emulated };
 const char* bf16_gemm_backend_name(Bf16GemmBackend b);
 // Whether this build has the back end (Emulated: always).
 bool bf16_gemm_backend_built(Bf16GemmBackend b);
-// What gemm_host_bf16 runs: TESSERA_BF16_GEMM if set, else the best one built.
+// Whether it is built and runs on this CPU (oneDNN 2.6's bf16 matmul needs AVX-512: on an AVX2
+// CPU it is built but not usable, and the default falls back to the next back end).
+bool bf16_gemm_backend_usable(Bf16GemmBackend b);
+// What gemm_host_bf16 runs: TESSERA_BF16_GEMM if set, else the best usable one.
 Bf16GemmBackend bf16_gemm_default_backend();
 // One line for logs: the default back end and, for oneDNN, its version, the kernel it
 // picked (after the first call) and its thread count.
@@ -56,6 +59,30 @@ void gemm_host_bf16_on(Bf16GemmBackend backend, Trans ta, Trans tb, int64_t M, i
 // oneDNN back end (kernels/gemm_bf16_onednn.cpp; throws when not built).
 void gemm_host_bf16_onednn(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+// What a back end's A-operand copy holds (stored matrix pointer, rows, cols, row stride), and
+// whether the caller said the next call's A is that matrix with unchanged contents.
+struct Bf16OperandRecord {
+  const float* ptr = nullptr;
+  int64_t rows = 0, cols = 0, ld = 0;
+  bool hinted = false;
+  // True: the copy may be reused. False: the caller packs A now, and the record names it. Clears the hint.
+  bool reuse(const float* p, int64_t r, int64_t c, int64_t l) {
+    const bool same = hinted && ptr == p && rows == r && cols == c && ld == l;
+    hinted = false;
+    if (!same) ptr = p, rows = r, cols = c, ld = l;
+    return same;
+  }
+};
+// Hint for the next bf16 GEMM on the default back end: its A operand is the previous call's A
+// operand, unchanged (same pointer, stored shape and stride, same contents), so the bf16 copy made
+// then is reused. A call whose A does not match packs as usual; any call clears the hint.
+void bf16_gemm_reuse_previous_a();
+// The oneDNN back end's hint, and its withdrawal (no-ops when not built).
+void onednn_reuse_previous_a();
+void onednn_clear_hint();
+// "" when oneDNN's bf16 matmul can run on this CPU, else why not (no oneDNN in the build, or
+// no bf16 implementation for this CPU); probed once with a 16×16 primitive.
+std::string onednn_bf16_unusable_reason();
 // "oneDNN 2.6.3" or "" when not built.
 std::string onednn_version();
 // The implementation oneDNN chose for the most recently created matmul (e.g.
@@ -79,6 +106,9 @@ int bf16_gemm_thread_rule(const char* omp_num_threads, const char* omp_wait_poli
 void gemm_host_bf16(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                     const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
+// Whether the attention GEMMs follow train.precision = bf16 on the host (gemm_model_strided_batched):
+// yes, unless TESSERA_BF16_ATTENTION=0 (read once) keeps them fp32.
+bool bf16_attention_gemms();
 // Which arithmetic the model's large GEMMs (linear layers, LM head) use.
 enum class GemmPrecision { FP32, BF16 };
 // Process-wide: set once by the trainer from train.precision before the first step.
@@ -106,6 +136,34 @@ inline void gemm_model(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, S al
     }
   }
   gemm<S, Space>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// The attention score / value GEMMs (kernels/attention.cpp): gemm_strided_batched unless bf16 is
+// selected (and bf16_attention_gemms()), S is float and the kernels run on the host; then each of the batch's GEMMs is the host
+// bf16 GEMM (as PyTorch's autocast runs bmm in bf16). On a device they stay fp32 (cuBLAS sgemm).
+template <class S, class Space = MemSpace>
+inline void gemm_model_strided_batched(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, S alpha, const S* A,
+                                       int64_t lda, int64_t strideA, const S* B, int64_t ldb, int64_t strideB,
+                                       S beta, S* C, int64_t ldc, int64_t strideC, int64_t batch) {
+  if constexpr (std::is_same_v<S, float> && std::is_same_v<Space, Kokkos::HostSpace>) {
+    if (model_gemm_precision() == GemmPrecision::BF16 && bf16_attention_gemms()) {
+      for (int64_t i = 0; i < batch; ++i)
+        gemm_host_bf16(ta, tb, M, N, K, alpha, A + i * strideA, lda, B + i * strideB, ldb, beta, C + i * strideC, ldc);
+      return;
+    }
+  }
+  gemm_strided_batched<S, Space>(ta, tb, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC,
+                                 batch);
+}
+
+// Before the second of two model GEMMs that share the stored matrix A (linear backward: dX = dY·W,
+// then dW = dYᵀ·X): under host bf16, dY's bf16 copy from the first is reused (one RNE
+// pack instead of two; the result is bitwise the same). Nothing otherwise.
+template <class S, class Space = MemSpace>
+inline void gemm_model_reuse_previous_a() {
+  if constexpr (std::is_same_v<S, float> && std::is_same_v<Space, Kokkos::HostSpace>) {
+    if (model_gemm_precision() == GemmPrecision::BF16) bf16_gemm_reuse_previous_a();
+  }
 }
 
 }  // namespace tessera

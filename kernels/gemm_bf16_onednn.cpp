@@ -31,6 +31,7 @@ struct OnednnState {
   using Key = std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, float, float>;
   std::map<Key, dnnl::matmul> cache;
   std::vector<uint16_t> a16, b16;
+  Bf16OperandRecord a_rec;  // what a16 holds (bf16_gemm_reuse_previous_a)
   std::string last_impl;
   std::mutex mu;
 };
@@ -59,6 +60,7 @@ void run(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const
   std::lock_guard<std::mutex> lock(o.mu);
   const bool tA = ta == Trans::Yes, tB = tb == Trans::Yes;
   if (K <= 0) {  // nothing to multiply: C = beta * C
+    o.a_rec.hinted = false;
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
     return;
@@ -68,7 +70,8 @@ void run(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const
   // Stored shapes: A is M×K (K×M when transposed), B is K×N (N×K when transposed).
   if (o.a16.size() < size_t(M * K)) o.a16.resize(size_t(M * K));
   if (o.b16.size() < size_t(K * N)) o.b16.resize(size_t(K * N));
-  pack_parallel(A, tA ? K : M, tA ? M : K, lda, o.a16.data(), threads);
+  const int64_t a_rows = tA ? K : M, a_cols = tA ? M : K;
+  if (!o.a_rec.reuse(A, a_rows, a_cols, lda)) pack_parallel(A, a_rows, a_cols, lda, o.a16.data(), threads);
   pack_parallel(B, tB ? N : K, tB ? K : N, ldb, o.b16.data(), threads);
   using dt = dnnl::memory::data_type;
   using dims = dnnl::memory::dims;
@@ -102,6 +105,36 @@ std::string onednn_version() {
   return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
 }
 
+std::string onednn_bf16_unusable_reason() {
+  // oneDNN 2.6 has bf16 matmul kernels for AVX-512 (avx512_core and up) only: on an AVX2 CPU it
+  // finds no implementation ("could not create a primitive descriptor iterator"). Asked once.
+  static const std::string reason = [] {
+    try {
+      OnednnState& o = state();
+      using dt = dnnl::memory::data_type;
+      const dnnl::memory::desc a({16, 16}, dt::bf16, dnnl::memory::dims{16, 1});
+      const dnnl::memory::desc c({16, 16}, dt::f32, dnnl::memory::dims{16, 1});
+      const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, a, c), o.eng);
+      (void)pd;
+      return std::string();
+    } catch (const dnnl::error& e) {
+      return onednn_version() + " has no bf16 matmul for this CPU (" + e.what() +
+             "; its bf16 kernels need AVX-512)";
+    }
+  }();
+  return reason;
+}
+
+void onednn_reuse_previous_a() {
+  std::lock_guard<std::mutex> lock(state().mu);
+  state().a_rec.hinted = true;
+}
+
+void onednn_clear_hint() {
+  std::lock_guard<std::mutex> lock(state().mu);
+  state().a_rec.hinted = false;
+}
+
 std::string onednn_last_impl() {
   std::lock_guard<std::mutex> lock(state().mu);
   return state().last_impl;
@@ -109,7 +142,10 @@ std::string onednn_last_impl() {
 
 void gemm_host_bf16_onednn(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (M <= 0 || N <= 0) return;
+  if (M <= 0 || N <= 0) {
+    onednn_clear_hint();
+    return;
+  }
   try {
     run(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   } catch (const dnnl::error& e) {
@@ -122,6 +158,9 @@ void gemm_host_bf16_onednn(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, 
 
 std::string onednn_version() { return ""; }
 std::string onednn_last_impl() { return ""; }
+std::string onednn_bf16_unusable_reason() { return "this Tessera build has no oneDNN"; }
+void onednn_reuse_previous_a() {}
+void onednn_clear_hint() {}
 void gemm_host_bf16_onednn(Trans, Trans, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
                            int64_t, float, float*, int64_t) {
   throw std::runtime_error(

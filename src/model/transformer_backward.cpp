@@ -83,8 +83,10 @@ void Transformer<S>::backward_stage(int slot, S loss_scale, const View1<S>& outp
           cross_entropy_backward_inplace_shard<S>(a.logits, a.lse, a.labels, N, Vl, d.v0, dloss, kIgnoreIndex);
         const std::string wname = cfg_.tie_word_embeddings ? nm.tok + ".weight" : nm.lm_head + ".weight";
         const View1<S> wte = params_.value(wname), dwte = params_.grad(wname);
-        if (dwte.extent(0) > 0)  // empty = frozen
+        if (dwte.extent(0) > 0) {  // empty = frozen
           gemm_model<S>(Trans::Yes, Trans::No, Vl, C, N, S(1), a.logits.data(), Vl, h.data(), C, S(1), dwte.data(), C);
+          gemm_model_reuse_previous_a<S>();  // the N×V dlogits: one bf16 copy for both GEMMs
+        }
         gemm_model<S>(Trans::No, Trans::No, N, C, Vl, S(1), a.logits.data(), Vl, wte.data(), C, S(0), a.dh.data(), C);
         tp_sum(mp_, a.dh, N * C);
         if (!cfg_.tie_word_embeddings || !first) ready(wname);  // no other contribution on this stage

@@ -60,8 +60,10 @@ void linear_bwd(View1<S> dinp, int64_t lddi, View1<S> dw, View1<S> db, const Vie
                 const View1<S>& inp, int64_t ldi, const View1<S>& w, int64_t N, int64_t IC, int64_t OC) {
   if (dinp.extent(0) > 0)
     gemm_model<S>(Trans::No, Trans::No, N, IC, OC, S(1), dout.data(), lddo, w.data(), IC, S(1), dinp.data(), lddi);
-  if (dw.extent(0) > 0)
+  if (dw.extent(0) > 0) {
+    if (dinp.extent(0) > 0) gemm_model_reuse_previous_a<S>();  // dout's bf16 copy from the GEMM above
     gemm_model<S>(Trans::Yes, Trans::No, OC, IC, N, S(1), dout.data(), lddo, inp.data(), ldi, S(1), dw.data(), IC);
+  }
   if (db.extent(0) > 0) bias_backward<S>(db, dout, N, OC, lddo);
 }
 template <class S>

@@ -1,6 +1,9 @@
 // Cross-entropy (forward vs naive log-sum-exp, in-place backward vs central differences in double with
 // tolerance 1e-6, ignore_index rows), count_valid_targets, AdamW one step vs hand formula, grad norm helpers.
 #include <cmath>
+#include <cstdlib>
+#include <string>
+#include <vector>
 #include <limits>
 #include "kernels/adamw.hpp"
 #include "kernels/cross_entropy.hpp"
@@ -82,6 +85,36 @@ TEST(KernelsAdamW, OneStepMatchesFormula) {
   auto pfv = to_view(pf), mfv = to_view(zf), vfv = to_view(zf);
   adamw_update<float>(pfv, to_view(gf), mfv, vfv, n, h1);
   for (float x : to_vec(pfv)) EXPECT_NEAR(x, 1.0f - 0.01f, 1e-6f);
+}
+
+// The host-threaded update (kernels/adamw.cpp: OpenMP chunks on the Serial backend) on a size above its
+// threshold equals the one-thread update bitwise, and both equal the formula in double to float rounding.
+TEST(KernelsAdamW, ThreadedUpdateEqualsOneThreadBitwise) {
+  std::mt19937 rng(41);
+  const int64_t n = (int64_t(1) << 17) + 13;
+  std::vector<float> p(n), g(n), m(n), v(n);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (int64_t i = 0; i < n; ++i) p[i] = nd(rng), g[i] = nd(rng), m[i] = 0.1f * nd(rng), v[i] = 0.01f * std::abs(nd(rng));
+  AdamWStep h;
+  h.lr = 1e-3, h.weight_decay = 0.01, h.t = 7, h.grad_scale = 0.7;
+  auto run = [&](const char* threads) {
+    const char* old = std::getenv("OMP_NUM_THREADS");
+    const std::string saved = old ? old : "";
+    setenv("OMP_NUM_THREADS", threads, 1);
+    auto pv = to_view(p), mv = to_view(m), vv = to_view(v);
+    adamw_update<float>(pv, to_view(g), mv, vv, n, h);
+    if (old) setenv("OMP_NUM_THREADS", saved.c_str(), 1); else unsetenv("OMP_NUM_THREADS");
+    return std::vector<std::vector<float>>{to_vec(pv), to_vec(mv), to_vec(vv)};
+  };
+  const auto one = run("1"), two = run("2"), three = run("3");
+  EXPECT_EQ(one, two);
+  EXPECT_EQ(one, three);
+  const double bc1 = 1 - std::pow(0.9, 7), bc2 = 1 - std::pow(0.999, 7);
+  for (int64_t i = 0; i < n; i += 997) {
+    const double gi = double(g[i]) * 0.7, mi = 0.9 * m[i] + 0.1 * gi, vi = 0.999 * v[i] + 0.001 * gi * gi;
+    const double pi = p[i] - 1e-3 * ((mi / bc1) / (std::sqrt(vi / bc2) + 1e-8) + 0.01 * p[i]);
+    ASSERT_NEAR(one[0][i], pi, 1e-6 * (1 + std::abs(pi))) << i;
+  }
 }
 
 TEST(KernelsGradNorm, SumOfSquaresAndFinite) {

@@ -1,5 +1,6 @@
 // Reader and comparison for tessera_kernel_dump files (format in tests/kernels-openmp/kernel_dump.cpp).
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -78,6 +79,20 @@ inline double max_rel_diff(const std::vector<double>& a, const std::vector<doubl
     m = std::max(m, std::abs(a[k] - b[k]) / (std::abs(b[k]) + floor));
   }
   return m;
+}
+
+// max_k |a_k − b_k| / max_k |b_k|: error against the record's scale. For a sum with cancellation
+// (layernorm's dweight: Σ_n dy·x̂ over rows) one element can be near 0, so a last-bit difference in
+// its terms is a large per-element relative error but a tiny one against the record's values.
+inline double max_scaled_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  double m = 0, scale = 0;
+  for (size_t k = 0; k < b.size(); ++k) scale = std::max(scale, std::abs(b[k]));
+  for (size_t k = 0; k < a.size(); ++k) {
+    if (same_bits(a[k], b[k])) continue;
+    if (a[k] != a[k] || b[k] != b[k]) return INFINITY;
+    m = std::max(m, std::abs(a[k] - b[k]));
+  }
+  return scale > 0 ? m / scale : m;
 }
 
 inline size_t bit_differences(const std::vector<double>& a, const std::vector<double>& b) {

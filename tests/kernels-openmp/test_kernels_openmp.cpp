@@ -7,7 +7,9 @@
 //   - OpenMP vs Serial build: every record within kCrossBuildTol. The two builds compile the same source
 //     with and without -fopenmp, and GCC's FMA contraction (-march=native) may differ between the two
 //     inlining contexts: measured, 6 elements of layernorm_backward.dweight differ in the last bits (7e-6
-//     relative) with 1 OpenMP thread as with 2, everything else is bitwise. The bitwise count is printed.
+//     relative) with 1 OpenMP thread as with 2, everything else is bitwise. On an AMD EPYC (Zen 3, AVX2) one
+//     element near 0 of that sum differed by 1.7e-4 of its own value, so the check is against the record's
+//     scale (max |Δ| / max |value|), as for the GEMMs. The bitwise count is printed.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -22,7 +24,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr double kReductionTol = 2e-5;   // float reductions, relative
-constexpr double kCrossBuildTol = 2e-5;  // FMA contraction between the two builds, relative
+constexpr double kCrossBuildTol = 2e-5;  // FMA contraction between the two builds, relative to the record's scale
 
 const KernelDump& dump(const std::string& which) {
   static std::map<std::string, KernelDump> cache;
@@ -101,8 +103,9 @@ TEST(KernelsOpenMP, OpenMPEqualsSerialBuild) {
     const auto it = omp.records.find(name);
     ASSERT_NE(it, omp.records.end()) << name;
     ASSERT_EQ(it->second.values.size(), rs.values.size()) << name;
-    const double d = max_rel_diff(it->second.values, rs.values);
-    EXPECT_LE(d, kCrossBuildTol) << name << ": OpenMP 2 threads vs Serial";
+    const double d = max_scaled_diff(it->second.values, rs.values);
+    EXPECT_LE(d, kCrossBuildTol) << name << ": OpenMP 2 threads vs Serial (max |Δ| / max |value|; per element "
+                                 << max_rel_diff(it->second.values, rs.values) << ")";
     if (bit_differences(it->second.values, rs.values) == 0) ++bitwise;
   }
   std::printf("kernels-openmp: %zu of %zu records bitwise equal to the Serial build\n", bitwise, ser.records.size());

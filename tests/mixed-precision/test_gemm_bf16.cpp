@@ -20,7 +20,7 @@ namespace {
 std::vector<Bf16GemmBackend> built_backends() {
   std::vector<Bf16GemmBackend> v;
   for (Bf16GemmBackend b : {Bf16GemmBackend::Emulated, Bf16GemmBackend::Onednn, Bf16GemmBackend::Sbgemm})
-    if (bf16_gemm_backend_built(b)) v.push_back(b);
+    if (bf16_gemm_backend_usable(b)) v.push_back(b);
   return v;
 }
 
@@ -98,10 +98,24 @@ TEST(GemmBf16, ModelShapesAndRepeatedShapeWithNewScalars) {
   }
 }
 
-TEST(GemmBf16, OnednnIsTheDefaultWhenBuilt) {
+// oneDNN is the default where it runs on this CPU; where it is built but has no bf16 matmul for the
+// CPU (AVX2: oneDNN 2.6's bf16 kernels need AVX-512), the default falls back and says why.
+TEST(GemmBf16, OnednnIsTheDefaultWhereTheCpuRunsIt) {
   if (!bf16_gemm_backend_built(Bf16GemmBackend::Onednn)) GTEST_SKIP() << "this build has no oneDNN";
-  EXPECT_EQ(bf16_gemm_default_backend(), Bf16GemmBackend::Onednn);
   EXPECT_EQ(onednn_version().rfind("oneDNN ", 0), 0u) << onednn_version();
+  if (!bf16_gemm_backend_usable(Bf16GemmBackend::Onednn)) {
+    EXPECT_NE(bf16_gemm_default_backend(), Bf16GemmBackend::Onednn);
+    EXPECT_NE(onednn_bf16_unusable_reason().find("AVX-512"), std::string::npos) << onednn_bf16_unusable_reason();
+    EXPECT_NE(bf16_gemm_description().find("no bf16 matmul for this CPU"), std::string::npos)
+        << bf16_gemm_description();
+    // The default still computes the bf16 product (here: the emulation).
+    std::vector<float> A(64 * 64, 1.f), B(64 * 64, 1.f), C(64 * 64);
+    gemm_host_bf16(Trans::No, Trans::No, 64, 64, 64, 1.f, A.data(), 64, B.data(), 64, 0.f, C.data(), 64);
+    EXPECT_EQ(C[0], 64.f);
+    return;
+  }
+  EXPECT_TRUE(onednn_bf16_unusable_reason().empty()) << onednn_bf16_unusable_reason();
+  EXPECT_EQ(bf16_gemm_default_backend(), Bf16GemmBackend::Onednn);
   std::vector<float> A(64 * 64, 1.f), B(64 * 64, 1.f), C(64 * 64);
   gemm_host_bf16(Trans::No, Trans::No, 64, 64, 64, 1.f, A.data(), 64, B.data(), 64, 0.f, C.data(), 64);
   EXPECT_EQ(C[0], 64.f);
@@ -171,3 +185,85 @@ TEST(GemmBf16, DiffersFromFp32OnUnroundedOperands) {
   EXPECT_LT(diff / scale, 2e-2);
 }
 
+
+// Linear backward's hint (bf16_gemm_reuse_previous_a, on the default back end): the second GEMM on the same stored dY (dX = dY·W,
+// then dW = dYᵀ·X) reuses dY's bf16 copy; the result equals the unhinted call bitwise. A hint whose
+// A differs (another pointer, or the same pointer with another stored shape) is ignored: the new A
+// is packed, so the result is still that of the unhinted call.
+TEST(GemmBf16, ReusedOperandEqualsFreshPackAndMismatchIsIgnored) {
+  const int64_t N = 48, OC = 40, IC = 24;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::vector<float> dY(size_t(N * OC)), W(size_t(OC * IC)), X(size_t(N * IC)), other(size_t(N * OC));
+  for (auto* v : {&dY, &W, &X, &other})
+    for (auto& x : *v) x = nd(rng);
+  auto dw_of = [&](const std::vector<float>& a, bool hint) {
+    std::vector<float> dX(size_t(N * IC), 0.f), dW(size_t(OC * IC), 0.f);
+    gemm_host_bf16(Trans::No, Trans::No, N, IC, OC, 1.f, dY.data(), OC, W.data(), IC, 1.f, dX.data(), IC);
+    if (hint) bf16_gemm_reuse_previous_a();
+    gemm_host_bf16(Trans::Yes, Trans::No, OC, IC, N, 1.f, a.data(), OC, X.data(), IC, 1.f, dW.data(), IC);
+    return dW;
+  };
+  const std::vector<float> fresh = dw_of(dY, false);
+  EXPECT_EQ(dw_of(dY, true), fresh);  // bitwise
+  // Hint, but the second GEMM's A is another matrix: it is packed, not the stale dY copy.
+  const std::vector<float> other_fresh = dw_of(other, false);
+  EXPECT_EQ(dw_of(other, true), other_fresh);
+  EXPECT_NE(other_fresh, fresh);
+  // Same pointer, other stored shape (N/2 rows of dY): packed again.
+  std::vector<float> dW_half(size_t(OC * IC), 0.f), dW_half_ref(size_t(OC * IC), 0.f), dX(size_t(N * IC), 0.f);
+  gemm_host_bf16(Trans::Yes, Trans::No, OC, IC, N / 2, 1.f, dY.data(), OC, X.data(), IC, 0.f, dW_half_ref.data(), IC);
+  gemm_host_bf16(Trans::No, Trans::No, N, IC, OC, 1.f, dY.data(), OC, W.data(), IC, 1.f, dX.data(), IC);
+  bf16_gemm_reuse_previous_a();
+  gemm_host_bf16(Trans::Yes, Trans::No, OC, IC, N / 2, 1.f, dY.data(), OC, X.data(), IC, 0.f, dW_half.data(), IC);
+  EXPECT_EQ(dW_half, dW_half_ref);
+  // The hint lasts one call: changing dY in place after an unhinted call is seen.
+  std::vector<float> changed = dY;
+  for (auto& x : changed) x *= 2.f;
+  std::vector<float> dX2(size_t(N * IC), 0.f);
+  gemm_host_bf16(Trans::No, Trans::No, N, IC, OC, 1.f, dY.data(), OC, W.data(), IC, 1.f, dX2.data(), IC);
+  dY = changed;  // same storage (vector assignment keeps the buffer: equal sizes)
+  std::vector<float> dW2(size_t(OC * IC), 0.f);
+  gemm_host_bf16(Trans::Yes, Trans::No, OC, IC, N, 1.f, dY.data(), OC, X.data(), IC, 0.f, dW2.data(), IC);
+  for (size_t i = 0; i < fresh.size(); ++i) ASSERT_FLOAT_EQ(dW2[i], 2.f * fresh[i]) << i;
+}
+
+// Attention's batched GEMMs follow train.precision: under BF16 each batch member equals the bf16 GEMM
+// (rounded operands, fp32 accumulation: ≤ 1e-5 of a plain loop on rounded operands); under FP32 they are
+// fp32 (and differ from the rounded-operand result on unrounded data).
+TEST(GemmBf16, AttentionBatchedGemmFollowsModelPrecision) {
+  const int64_t T = 24, hd = 8, H = 3, ld = H * hd;  // q·kᵀ per head, heads interleaved in a row (stride hd)
+  std::mt19937 rng(9);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::vector<float> q(size_t(T * ld)), k(size_t(T * ld));
+  for (auto& x : q) x = nd(rng);
+  for (auto& x : k) x = nd(rng);
+  auto run = [&](GemmPrecision p) {
+    std::vector<float> s(size_t(H * T * T), 0.f);
+    set_model_gemm_precision(p);
+    gemm_model_strided_batched<float, Kokkos::HostSpace>(Trans::No, Trans::Yes, T, T, hd, 0.5f, q.data(), ld, hd,
+                                                         k.data(), ld, hd, 0.f, s.data(), T, T * T, H);
+    set_model_gemm_precision(GemmPrecision::FP32);
+    return s;
+  };
+  const auto s16 = run(GemmPrecision::BF16), s32 = run(GemmPrecision::FP32);
+  double worst16 = 0, worst32_vs_rounded = 0;
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t i = 0; i < T; ++i)
+      for (int64_t j = 0; j < T; ++j) {
+        double r = 0, f = 0;
+        for (int64_t c = 0; c < hd; ++c) {
+          r += double(round_to_bf16(q[i * ld + h * hd + c])) * round_to_bf16(k[j * ld + h * hd + c]);
+          f += double(q[i * ld + h * hd + c]) * k[j * ld + h * hd + c];
+        }
+        worst16 = std::max(worst16, std::abs(s16[(h * T + i) * T + j] - 0.5 * r));
+        worst32_vs_rounded = std::max(worst32_vs_rounded, std::abs(s32[(h * T + i) * T + j] - 0.5 * r));
+        ASSERT_NEAR(s32[(h * T + i) * T + j], 0.5 * f, 1e-5) << h << " " << i << " " << j;
+      }
+  if (bf16_attention_gemms()) {
+    EXPECT_LE(worst16, 1e-5);
+    EXPECT_GT(worst32_vs_rounded, 1e-4);  // fp32 did not round: the two paths are distinct
+  } else {
+    EXPECT_EQ(s16, s32);  // TESSERA_BF16_ATTENTION=0
+  }
+}
