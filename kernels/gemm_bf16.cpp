@@ -202,10 +202,12 @@ void pack_bf16(const float* X, int64_t rows, int64_t cols, int64_t ld, uint16_t*
 
 void gemm_host_bf16_on(Bf16GemmBackend backend, Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha,
                        const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (M <= 0 || N <= 0) {  // nothing computed: a pending reuse hint is dropped, as any call drops it
+  // A pending reuse hint belongs to the next call on the default back end: a call that computes
+  // nothing, or runs another back end, drops it (so no later call can match a stale copy).
+  if (M <= 0 || N <= 0 || backend != bf16_gemm_default_backend()) {
     g_emulated_a.hinted = g_sbgemm_a.hinted = false;
     onednn_clear_hint();
-    return;
+    if (M <= 0 || N <= 0) return;
   }
   switch (backend) {
     case Bf16GemmBackend::Onednn:
