@@ -60,12 +60,14 @@ double load_average_1min() {
 int main(int argc, char** argv) {
   int64_t rows = 4096;
   int repeats = 5;
+  bool with_head = true;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--rows" && i + 1 < argc) rows = std::atoll(argv[++i]);
     else if (a == "--repeats" && i + 1 < argc) repeats = std::atoi(argv[++i]);
+    else if (a == "--no-head") with_head = false;
     else {
-      std::fprintf(stderr, "bench_gemm_bf16: unknown argument '%s' (--rows N, --repeats R)\n", a.c_str());
+      std::fprintf(stderr, "bench_gemm_bf16: unknown argument '%s' (--rows N, --repeats R, --no-head)\n", a.c_str());
       return 2;
     }
   }
@@ -79,6 +81,14 @@ int main(int argc, char** argv) {
   for (const Layer& l : layers) shapes.push_back({std::string(l.name) + " fwd", Trans::No, Trans::Yes, rows, l.out, l.in, 0.f});
   for (const Layer& l : layers) shapes.push_back({std::string(l.name) + " dX", Trans::No, Trans::No, rows, l.in, l.out, 1.f});
   for (const Layer& l : layers) shapes.push_back({std::string(l.name) + " dW", Trans::Yes, Trans::No, l.out, l.in, rows, 1.f});
+  // The tied LM head (wte [V, C], V = 50257): logits = h·wteᵀ, dh = dlogits·wte, dwte += dlogitsᵀ·h — the
+  // largest GEMMs of a GPT-2 124M step (--no-head leaves them out).
+  if (with_head) {
+    const int64_t V = 50257, C = 768;
+    shapes.push_back({"lm_head fwd", Trans::No, Trans::Yes, rows, V, C, 0.f});
+    shapes.push_back({"lm_head dX", Trans::No, Trans::No, rows, C, V, 0.f});
+    shapes.push_back({"lm_head dW", Trans::Yes, Trans::No, V, C, rows, 1.f});
+  }
   std::vector<Bf16GemmBackend> backends;
   for (Bf16GemmBackend b : {Bf16GemmBackend::Emulated, Bf16GemmBackend::Onednn, Bf16GemmBackend::Sbgemm})
     if (bf16_gemm_backend_usable(b)) backends.push_back(b);

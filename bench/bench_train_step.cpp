@@ -8,7 +8,8 @@
 // Prints one JSON object per line (keys: bench, config, ms_per_step, tokens_per_s,
 // gflops, peak_gflops, peak_ratio, peak_rss_mb, ...). Model FLOPs per token are
 // 6·params + 12·layers·C·T (forward + backward, attention included).
-// Contention: the sgemm peak is measured before the first step and again after every
+// Contention: the GEMM peak (OpenBLAS sgemm; with --precision bf16 the host bf16 GEMM, whose peak
+// a bf16 step can exceed the sgemm one by) is measured before the first step and again after every
 // timed step (interleaved, so a load that comes and goes is seen by both); the highest
 // is the peak, and the spread (max − min) / max is reported with each measurement's CPU
 // share (process CPU time / (wall · hardware threads); an unshared machine gives ≈ 1
@@ -29,6 +30,7 @@
 #include <vector>
 #include <nlohmann/json.hpp>
 #include "kernels/gemm.hpp"
+#include "kernels/gemm_bf16.hpp"
 #include "src/model/gpt2.hpp"
 #include "src/train/adamw_optimizer.hpp"
 #include "src/train/mixed_precision.hpp"
@@ -41,14 +43,21 @@ static double seconds_since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
-// Best-of-n GFLOP/s of a square row-major sgemm of size n (all BLAS threads).
-static double sgemm_peak_gflops(int n, int reps) {
+// Best-of-n GFLOP/s of a square row-major GEMM of size n (all threads): OpenBLAS's sgemm, or with
+// bf16 the host bf16 GEMM the model uses (a bf16 step's GFLOP/s are measured against the bf16 peak).
+static double gemm_peak_gflops(int n, int reps, bool bf16) {
   std::vector<float> A(size_t(n) * n, 0.5f), B(size_t(n) * n, 0.25f), C(size_t(n) * n, 0.f);
-  gemm_host<float>(Trans::No, Trans::No, n, n, n, 1.f, A.data(), n, B.data(), n, 0.f, C.data(), n);  // warm-up
+  auto once = [&] {
+    if (bf16)
+      gemm_host_bf16(Trans::No, Trans::No, n, n, n, 1.f, A.data(), n, B.data(), n, 0.f, C.data(), n);
+    else
+      gemm_host<float>(Trans::No, Trans::No, n, n, n, 1.f, A.data(), n, B.data(), n, 0.f, C.data(), n);
+  };
+  once();  // warm-up
   double best = 1e30;
   for (int r = 0; r < reps; ++r) {
     auto t0 = clock_type::now();
-    gemm_host<float>(Trans::No, Trans::No, n, n, n, 1.f, A.data(), n, B.data(), n, 0.f, C.data(), n);
+    once();
     best = std::min(best, seconds_since(t0));
   }
   return 2.0 * double(n) * n * n / best * 1e-9;
@@ -61,10 +70,10 @@ struct PeakSample {
   double gflops, cpu_share;
 };
 
-static PeakSample measure_peak(int n, int reps) {
+static PeakSample measure_peak(int n, int reps, bool bf16) {
   const double c0 = cpu_seconds();
   const auto t0 = clock_type::now();
-  const double g = sgemm_peak_gflops(n, reps);
+  const double g = gemm_peak_gflops(n, reps, bf16);
   const double share = (cpu_seconds() - c0) / (seconds_since(t0) * std::max(1u, std::thread::hardware_concurrency()));
   return {g, share};
 }
@@ -126,7 +135,8 @@ int main(int argc, char** argv) {
     }
     cfg.embd_pdrop = cfg.attn_pdrop = cfg.resid_pdrop = dropout;
     cfg.n_positions = std::max(cfg.n_positions, T);
-    std::vector<PeakSample> peaks = {measure_peak(peak_n, 5)};
+    const bool bf16_peak = precision == "bf16";
+    std::vector<PeakSample> peaks = {measure_peak(peak_n, 5, bf16_peak)};
 
     GPT2<float> model(cfg);
     model.init_weights(1);
@@ -157,7 +167,7 @@ int main(int argc, char** argv) {
         opt_ms.push_back(to * 1e3);
         step_ms.push_back(seconds_since(t0) * 1e3);
         step_cpu += cpu_seconds() - c0;
-        peaks.push_back(measure_peak(peak_n, 3));  // interleaved with the steps (not timed)
+        peaks.push_back(measure_peak(peak_n, 3, bf16_peak));  // interleaved with the steps (not timed)
       }
     }
     // cpu_util over the timed steps only (the interleaved peak measurements excluded).
@@ -179,9 +189,9 @@ int main(int argc, char** argv) {
     const double gflops = flops_per_token(cfg, T) * tokens / (ms * 1e-3) * 1e-9;
     std::string contention;
     if (spread > max_spread)
-      contention = "sgemm peak spread " + std::to_string(spread) + " > " + std::to_string(max_spread);
+      contention = std::string(bf16_peak ? "bf16 GEMM" : "sgemm") + " peak spread " + std::to_string(spread) + " > " + std::to_string(max_spread);
     else if (min_share < min_sgemm_cpu)
-      contention = "sgemm got " + std::to_string(min_share) + " of the machine (< " + std::to_string(min_sgemm_cpu) + ")";
+      contention = std::string(bf16_peak ? "bf16 GEMM" : "sgemm") + " got " + std::to_string(min_share) + " of the machine (< " + std::to_string(min_sgemm_cpu) + ")";
     else if (gflops > peak)
       contention = "model GFLOP/s above the measured peak (the peak was measured while the machine was busy)";
     nlohmann::json j = {{"bench", "train_step"},
@@ -201,6 +211,7 @@ int main(int argc, char** argv) {
                         {"optimizer_ms", median(opt_ms)},
                         {"tokens_per_s", tokens / (ms * 1e-3)},
                         {"gflops", gflops},
+                        {"peak_kind", bf16_peak ? "bf16 GEMM (" + bf16_gemm_description() + ")" : std::string("OpenBLAS sgemm")},
                         {"peak_gflops", peak},
                         {"peak_gflops_median", median(peak_values)},
                         {"peak_gflops_min", peak_min},
