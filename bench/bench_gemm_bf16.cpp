@@ -10,7 +10,7 @@
 // One JSON line per shape: GFLOP/s (2·M·N·K / median seconds over --repeats after one warm-up)
 // of each back end and its ratio to sgemm, measured back to back in the same run, plus the
 // oneDNN kernel, its thread count and the 1-minute load average (the machine may be shared).
-//   bench_gemm_bf16 [--rows 4096] [--repeats 5]
+//   bench_gemm_bf16 [--rows 4096] [--repeats 5] [--no-head]   (LM-head shapes included unless --no-head)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
